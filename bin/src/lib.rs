@@ -1,0 +1,1 @@
+//! The raftkv binaries. Pending: see issue 5.

@@ -1,0 +1,1 @@
+//! The Clerk (the original's `raftClerk/clerk.cpp`). Pending: see issue 4.

@@ -1,0 +1,1 @@
+//! The KvServer (the original's `kvServer.cpp`). Pending: see issue 4.

@@ -1,0 +1,1 @@
+//! The Raft node (the original's `src/raftCore`). Pending: see issue 3.

@@ -1,0 +1,1 @@
+//! The SkipList (the original's `skipList.h`). Pending: see issue 4.
