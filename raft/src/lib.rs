@@ -1,1 +1,5 @@
-//! The Raft node (the original's `src/raftCore`). Pending: see issue 3.
+//! The Raft node (the original's `src/raftCore`). Under construction: see issue 3.
+
+pub mod persister;
+
+pub use persister::{HardState, PersistError, Persister, Recovered, SnapshotMeta};
