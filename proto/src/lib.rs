@@ -10,11 +10,16 @@
 //! - [`kv`]: `kvServerRpc` — Get and PutAppend for clients.
 //! - [`admin`]: `adminRpc` — a node's status for operators (`kvctl status`).
 //! - [`friend`]: `FriendServiceRpc` — the RPC framework's example.
+//! - [`KvErr`]: the KV replies' `Err` strings as a typed enum (hand-written).
 //!
 //! The RPC frame headers (`rpc_header.proto`) live beside these files but are
 //! compiled by the `rpc` crate, which needs them and which these stubs need.
 
 #![allow(clippy::doc_lazy_continuation, clippy::large_enum_variant)]
+
+mod kv_err;
+
+pub use kv_err::KvErr;
 
 pub mod raft {
     include!(concat!(env!("OUT_DIR"), "/raft.rs"));

@@ -1,0 +1,66 @@
+//! The `Err` field of the KV replies as a typed enum: the wire carries
+//! strings (as the original does); code on both sides speaks this enum.
+
+use std::fmt;
+
+/// Outcome of a Get or PutAppend, as carried in `GetReply.Err` /
+/// `PutAppendReply.Err`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KvErr {
+    /// The operation was applied (or, for Get, the key was found).
+    Ok,
+    /// Get of a key that does not exist.
+    NoKey,
+    /// This node is not the leader; `LeaderId` holds its guess, -1 if none.
+    WrongLeader,
+    /// The operation did not commit in time; it may still apply later.
+    Timeout,
+}
+
+impl KvErr {
+    /// The exact string on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KvErr::Ok => "OK",
+            KvErr::NoKey => "ErrNoKey",
+            KvErr::WrongLeader => "ErrWrongLeader",
+            KvErr::Timeout => "ErrTimeout",
+        }
+    }
+
+    /// The wire bytes, for filling a reply.
+    pub fn to_wire(self) -> Vec<u8> {
+        self.as_str().as_bytes().to_vec()
+    }
+
+    /// Parses the wire bytes; `None` for anything this version does not know.
+    pub fn from_wire(bytes: &[u8]) -> Option<KvErr> {
+        match bytes {
+            b"OK" => Some(KvErr::Ok),
+            b"ErrNoKey" => Some(KvErr::NoKey),
+            b"ErrWrongLeader" => Some(KvErr::WrongLeader),
+            b"ErrTimeout" => Some(KvErr::Timeout),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for KvErr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KvErr;
+
+    #[test]
+    fn wire_strings_round_trip() {
+        for err in [KvErr::Ok, KvErr::NoKey, KvErr::WrongLeader, KvErr::Timeout] {
+            assert_eq!(KvErr::from_wire(&err.to_wire()), Some(err));
+        }
+        assert_eq!(KvErr::from_wire(b"ErrSomethingElse"), None);
+        assert_eq!(KvErr::WrongLeader.as_str(), "ErrWrongLeader");
+    }
+}
