@@ -1,1 +1,35 @@
-//! The Clerk (the original's `raftClerk/clerk.cpp`). Pending: see issue 4.
+//! The Clerk: the blocking client of raftkv (the original's `src/raftClerk`:
+//! clerk.cpp and raftServerRpcUtil.cpp).
+//!
+//! - [`Clerk`] (`clerk.rs`): `get`, `put`, `append`; finds the leader, retries.
+//! - [`ClusterConfig`] (`cluster_config.rs`): the original's `test.conf` format.
+//! - [`KvTransport`] (`transport.rs`): how requests reach servers; TCP in
+//!   production, a simulated network in tests.
+//! - `session.rs`: the client ids and request ids servers deduplicate by.
+//! - [`ClerkConfig`] (`config.rs`), [`ClerkError`] (`error.rs`).
+//!
+//! What changed from the original, and why:
+//! - Client ids are 128 random bits. The original's were not unique, so a new
+//!   client's first Put could be dropped as a duplicate of another client's.
+//! - One Clerk serves many threads: each call borrows its own session, so no
+//!   client id ever has two requests in flight (which would defeat dedup).
+//! - The leader's hint in `ErrWrongLeader` is followed instead of walking the
+//!   servers one by one, and a fruitless round of servers pauses with
+//!   exponential backoff instead of spinning.
+//! - A dead server is an error value from the RPC channel, not SIGPIPE killing
+//!   the client; an optional deadline turns "cluster unreachable" into an
+//!   error instead of blocking forever.
+//! - Get of a missing key is `None`, not an empty string.
+
+mod clerk;
+mod cluster_config;
+mod config;
+mod error;
+mod session;
+mod transport;
+
+pub use clerk::Clerk;
+pub use cluster_config::{ClusterConfig, ConfigError, NodeAddr};
+pub use config::ClerkConfig;
+pub use error::ClerkError;
+pub use transport::KvTransport;

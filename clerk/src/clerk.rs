@@ -1,0 +1,205 @@
+//! The Clerk: a blocking client that finds the leader and retries (the
+//! original's `Clerk` in clerk.cpp).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use proto::kv::{GetArgs, KvServerRpcClient, PutAppendArgs};
+use proto::KvErr;
+use rpc::{RpcChannel, RpcError};
+
+use crate::session::SessionPool;
+use crate::{ClerkConfig, ClerkError, ClusterConfig, KvTransport};
+
+/// A client of the replicated store; share one between threads freely.
+pub struct Clerk {
+    transport: Box<dyn KvTransport>,
+    sessions: SessionPool,
+    /// The server that answered last: where the next call starts.
+    leader: AtomicUsize,
+    config: ClerkConfig,
+}
+
+/// What one server said to one attempt.
+struct Answer {
+    err: Option<KvErr>,
+    raw_err: Vec<u8>,
+    leader_hint: i32,
+    value: Vec<u8>,
+}
+
+impl Clerk {
+    /// A Clerk for the servers at `addrs` (node id = position).
+    pub fn new(addrs: Vec<SocketAddr>) -> Clerk {
+        Clerk::with_config(addrs, ClerkConfig::default())
+    }
+
+    /// Like [`new`](Self::new), with explicit timing.
+    pub fn with_config(addrs: Vec<SocketAddr>, config: ClerkConfig) -> Clerk {
+        let stubs: Vec<KvServerRpcClient> = addrs
+            .into_iter()
+            .map(|addr| KvServerRpcClient::new(RpcChannel::new(addr)))
+            .collect();
+        Clerk::with_transport(stubs, config)
+    }
+
+    /// A Clerk for the cluster in a config file (the original's `Init("test.conf")`).
+    pub fn from_config(path: impl AsRef<Path>) -> Result<Clerk, ClerkError> {
+        let addrs = ClusterConfig::load(path)?.resolve_all()?;
+        Ok(Clerk::new(addrs))
+    }
+
+    /// A Clerk over any transport (tests use a simulated network).
+    pub fn with_transport(transport: impl KvTransport, config: ClerkConfig) -> Clerk {
+        Clerk {
+            transport: Box::new(transport),
+            sessions: SessionPool::default(),
+            leader: AtomicUsize::new(0),
+            config,
+        }
+    }
+
+    /// The value of `key`, or `None` if it was never written.
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>, ClerkError> {
+        let mut session = self.sessions.lend();
+        let args = GetArgs {
+            key: key.as_ref().to_vec(),
+            client_id: session.client_id.clone(),
+            request_id: session.next_request_id(),
+        };
+        let answer = self.call_until_answered(|server, timeout| {
+            let reply = self.transport.get(server, &args, timeout)?;
+            Ok(Answer::new(reply.err, reply.leader_id, reply.value))
+        })?;
+        Ok(match answer.err {
+            Some(KvErr::Ok) => Some(answer.value),
+            _ => None,
+        })
+    }
+
+    /// Sets `key` to `value`.
+    pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<(), ClerkError> {
+        self.put_append(key.as_ref(), value.as_ref(), "Put")
+    }
+
+    /// Appends `value` to the value of `key` (to "" if it has none).
+    pub fn append(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<(), ClerkError> {
+        self.put_append(key.as_ref(), value.as_ref(), "Append")
+    }
+
+    fn put_append(&self, key: &[u8], value: &[u8], op: &str) -> Result<(), ClerkError> {
+        let mut session = self.sessions.lend();
+        let args = PutAppendArgs {
+            key: key.to_vec(),
+            value: value.to_vec(),
+            op: op.as_bytes().to_vec(),
+            client_id: session.client_id.clone(),
+            request_id: session.next_request_id(),
+        };
+        self.call_until_answered(|server, timeout| {
+            let reply = self.transport.put_append(server, &args, timeout)?;
+            Ok(Answer::new(reply.err, reply.leader_id, Vec::new()))
+        })?;
+        Ok(())
+    }
+
+    /// Sends one request (always with the same request id) to server after
+    /// server until one answers it for real. Wrong leader, timeouts and dead
+    /// connections are retried: on the hinted leader if there is a hint, else
+    /// on the next server, pausing after each fruitless round.
+    fn call_until_answered(
+        &self,
+        mut attempt: impl FnMut(usize, Duration) -> Result<Answer, RpcError>,
+    ) -> Result<Answer, ClerkError> {
+        let servers = self.transport.server_count();
+        if servers == 0 {
+            return Err(ClerkError::NoServers);
+        }
+        let started = Instant::now();
+        let deadline = self.config.deadline.map(|d| started + d);
+        let mut server = self.leader.load(Ordering::Relaxed) % servers;
+        let mut backoff = self.config.backoff_min;
+        let mut attempts: u64 = 0;
+        let mut fruitless_in_round = 0;
+        loop {
+            let timeout = match deadline {
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() && attempts > 0 {
+                        return Err(self.deadline_exceeded(attempts, "see the log"));
+                    }
+                    left.min(self.config.rpc_timeout)
+                }
+                None => self.config.rpc_timeout,
+            };
+            attempts += 1;
+            let problem = match attempt(server, timeout) {
+                Ok(answer) => match answer.err {
+                    Some(KvErr::Ok | KvErr::NoKey) => {
+                        self.leader.store(server, Ordering::Relaxed);
+                        return Ok(answer);
+                    }
+                    Some(KvErr::WrongLeader) => {
+                        let hint = usize::try_from(answer.leader_hint)
+                            .ok()
+                            .filter(|h| *h < servers && *h != server);
+                        server = hint.unwrap_or((server + 1) % servers);
+                        format!("wrong leader (hint {})", answer.leader_hint)
+                    }
+                    Some(KvErr::Timeout) => {
+                        server = (server + 1) % servers;
+                        "the server timed out waiting for agreement".to_string()
+                    }
+                    None => {
+                        server = (server + 1) % servers;
+                        format!(
+                            "unknown reply status {:?}",
+                            String::from_utf8_lossy(&answer.raw_err)
+                        )
+                    }
+                },
+                Err(e) => {
+                    server = (server + 1) % servers;
+                    e.to_string()
+                }
+            };
+            tracing::debug!(attempts, %problem, next = server, "retrying");
+            fruitless_in_round += 1;
+            if fruitless_in_round >= servers {
+                fruitless_in_round = 0;
+                let pause = match deadline {
+                    Some(deadline) => {
+                        backoff.min(deadline.saturating_duration_since(Instant::now()))
+                    }
+                    None => backoff,
+                };
+                std::thread::sleep(pause);
+                backoff = (backoff * 2).min(self.config.backoff_max);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(self.deadline_exceeded(attempts, &problem));
+            }
+        }
+    }
+
+    fn deadline_exceeded(&self, attempts: u64, last_problem: &str) -> ClerkError {
+        ClerkError::DeadlineExceeded {
+            deadline: self.config.deadline.unwrap_or_default(),
+            attempts,
+            last_problem: last_problem.to_string(),
+        }
+    }
+}
+
+impl Answer {
+    fn new(raw_err: Vec<u8>, leader_hint: i32, value: Vec<u8>) -> Answer {
+        Answer {
+            err: KvErr::from_wire(&raw_err),
+            raw_err,
+            leader_hint,
+            value,
+        }
+    }
+}

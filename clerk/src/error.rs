@@ -1,0 +1,22 @@
+//! What a Clerk call can fail with. Retryable conditions (wrong leader, a
+//! timeout, a dead connection) never appear here: the Clerk retries them.
+
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClerkError {
+    /// The cluster config could not be read or used.
+    #[error(transparent)]
+    Config(#[from] crate::ConfigError),
+    /// The operation's overall deadline passed before any server answered it.
+    /// A Put or Append may still apply later; it will apply at most once.
+    #[error("no answer from the cluster within {deadline:?} ({attempts} attempts; last problem: {last_problem})")]
+    DeadlineExceeded {
+        deadline: Duration,
+        attempts: u64,
+        last_problem: String,
+    },
+    /// The Clerk was built with no servers.
+    #[error("the clerk has no servers to talk to")]
+    NoServers,
+}

@@ -1,0 +1,110 @@
+//! Client sessions: the (client id, request id) pairs the servers deduplicate
+//! by.
+//!
+//! A server remembers, per client id, the highest request id it applied, so a
+//! client id must never have two requests in flight at once: if request 6
+//! overtook request 5, request 5 would be dropped as a duplicate. One Clerk is
+//! shared by many threads, so it keeps a pool of sessions and lends each call
+//! its own. The original gave every client the same id (its Uuid() was not
+//! unique), so a new client's first Put was dropped as a duplicate; ids here
+//! are 128 random bits.
+
+use parking_lot::Mutex;
+use rand::Rng;
+
+/// One client identity with its next request id.
+#[derive(Debug)]
+pub struct Session {
+    pub client_id: Vec<u8>,
+    next_request_id: i64,
+}
+
+impl Session {
+    fn new() -> Session {
+        let id: u128 = rand::rng().random();
+        Session {
+            client_id: format!("{id:032x}").into_bytes(),
+            next_request_id: 1,
+        }
+    }
+
+    /// The id for the next request. Retries of one request reuse its id.
+    pub fn next_request_id(&mut self) -> i64 {
+        let id = self.next_request_id;
+        self.next_request_id += 1;
+        id
+    }
+}
+
+/// Sessions not lent out right now.
+#[derive(Default)]
+pub struct SessionPool {
+    idle: Mutex<Vec<Session>>,
+}
+
+impl SessionPool {
+    /// Lends a session; it returns to the pool when the guard drops.
+    pub fn lend(&self) -> LentSession<'_> {
+        let session = self.idle.lock().pop().unwrap_or_else(Session::new);
+        LentSession {
+            pool: self,
+            session: Some(session),
+        }
+    }
+
+    #[cfg(test)]
+    fn idle_count(&self) -> usize {
+        self.idle.lock().len()
+    }
+}
+
+/// A session on loan to one call.
+pub struct LentSession<'a> {
+    pool: &'a SessionPool,
+    session: Option<Session>,
+}
+
+impl std::ops::Deref for LentSession<'_> {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        self.session.as_ref().expect("present until drop")
+    }
+}
+
+impl std::ops::DerefMut for LentSession<'_> {
+    fn deref_mut(&mut self) -> &mut Session {
+        self.session.as_mut().expect("present until drop")
+    }
+}
+
+impl Drop for LentSession<'_> {
+    fn drop(&mut self) {
+        if let Some(session) = self.session.take() {
+            self.pool.idle.lock().push(session);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrent_loans_get_distinct_ids_and_sequential_ones_reuse() {
+        let pool = SessionPool::default();
+        let (first_id, second_id) = {
+            let mut a = pool.lend();
+            let b = pool.lend();
+            assert_eq!(a.next_request_id(), 1);
+            assert_eq!(a.next_request_id(), 2);
+            (a.client_id.clone(), b.client_id.clone())
+        };
+        assert_ne!(first_id, second_id);
+        assert_eq!(first_id.len(), 32);
+        assert_eq!(pool.idle_count(), 2);
+        let mut again = pool.lend();
+        let request = again.next_request_id();
+        // Whichever session comes back, its request ids keep increasing.
+        assert!(request == 3 || (request == 1 && again.client_id == second_id));
+    }
+}
