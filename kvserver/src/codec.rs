@@ -1,0 +1,44 @@
+//! The one place this crate touches bincode, so the format can be swapped.
+//!
+//! bincode is unmaintained (3.0.0 is a tombstone that refuses to compile);
+//! we pin 2.0.1 and use only its serde API, through these two functions.
+
+use serde::{de::DeserializeOwned, Serialize};
+
+/// Encodes a value for the log or a snapshot.
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    bincode::serde::encode_to_vec(value, bincode::config::standard())
+        .expect("encoding plain data into a Vec cannot fail")
+}
+
+/// Decodes what [`encode`] produced; `Err` on bytes it did not produce.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let (value, read) = bincode::serde::decode_from_slice(bytes, bincode::config::standard())
+        .map_err(|e| e.to_string())?;
+    if read != bytes.len() {
+        return Err(format!("{} trailing bytes", bytes.len() - read));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::op::{Op, OpKind};
+
+    #[test]
+    fn ops_round_trip_and_garbage_is_an_error() {
+        let op = Op {
+            kind: OpKind::Append,
+            key: b"k".to_vec(),
+            value: b"v".to_vec(),
+            client_id: b"c".to_vec(),
+            request_id: 7,
+        };
+        assert_eq!(decode::<Op>(&encode(&op)).unwrap(), op);
+        assert!(decode::<Op>(&[0xff, 0xff, 0xff]).is_err());
+        let mut long = encode(&op);
+        long.push(0);
+        assert!(decode::<Op>(&long).is_err());
+    }
+}

@@ -1,0 +1,311 @@
+//! The KvServer: turns client requests into log entries, applies committed
+//! entries to the state machine, and answers each request when its entry
+//! applies (the original's `KvServer` in kvServer.cpp).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use parking_lot::{Condvar, Mutex};
+use proto::kv::{GetArgs, GetReply, KvServerRpc, PutAppendArgs, PutAppendReply};
+use proto::KvErr;
+use raft::{ApplyMsg, LockQueue, Persister, Raft, RaftPeer};
+use rpc::{Done, RpcStatus};
+
+use crate::codec;
+use crate::op::{Op, OpKind};
+use crate::state_machine::KvStateMachine;
+use crate::waiters::{Reply, Waiter, Waiters};
+use crate::{KvServerConfig, KvServerError};
+
+/// One replica of the store. A cheap handle: clones share the server.
+#[derive(Clone)]
+pub struct KvServer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    me: usize,
+    raft: Raft,
+    apply_queue: Arc<LockQueue<ApplyMsg>>,
+    state: Mutex<KvStateMachine>,
+    waiters: Mutex<Waiters>,
+    config: KvServerConfig,
+    stopping: AtomicBool,
+    /// Wakes the sweeper early at shutdown.
+    sweeper_bell: (Mutex<()>, Condvar),
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl KvServer {
+    /// Starts node `me`: recovers Raft from `persister`, then the applier
+    /// and the sweeper. Serve it only after this returns (the original
+    /// served RPCs before its Raft node existed, and a restarted node crashed).
+    pub fn start(
+        me: usize,
+        peers: Vec<Arc<dyn RaftPeer>>,
+        persister: Box<dyn Persister>,
+        config: KvServerConfig,
+    ) -> Result<KvServer, KvServerError> {
+        config.validate()?;
+        let apply_queue = Arc::new(LockQueue::new());
+        let raft = Raft::make(
+            me,
+            peers,
+            persister,
+            apply_queue.clone(),
+            config.raft.clone(),
+        )?;
+        let inner = Arc::new(Inner {
+            me,
+            raft,
+            apply_queue,
+            state: Mutex::new(KvStateMachine::default()),
+            waiters: Mutex::new(Waiters::default()),
+            config,
+            stopping: AtomicBool::new(false),
+            sweeper_bell: (Mutex::new(()), Condvar::new()),
+            threads: Mutex::new(Vec::new()),
+        });
+        let applier = {
+            let inner = inner.clone();
+            std::thread::Builder::new()
+                .name(format!("kv{me}-applier"))
+                .spawn(move || inner.read_raft_apply_command_loop())
+                .expect("spawning a thread")
+        };
+        let sweeper = {
+            let inner = inner.clone();
+            std::thread::Builder::new()
+                .name(format!("kv{me}-sweeper"))
+                .spawn(move || inner.sweep_loop())
+                .expect("spawning a thread")
+        };
+        inner.threads.lock().extend([applier, sweeper]);
+        Ok(KvServer { inner })
+    }
+
+    /// The Raft node under this server.
+    pub fn raft(&self) -> &Raft {
+        &self.inner.raft
+    }
+
+    pub fn me(&self) -> usize {
+        self.inner.me
+    }
+
+    /// The log index of the last entry applied to the state machine.
+    pub fn last_applied(&self) -> u64 {
+        self.inner.state.lock().last_applied()
+    }
+
+    /// Stops Raft and this server's threads; waiting requests are told to
+    /// retry elsewhere. Idempotent.
+    pub fn shutdown(&self) {
+        let inner = &self.inner;
+        if inner.stopping.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        inner.raft.shutdown();
+        inner.apply_queue.close();
+        {
+            let _guard = inner.sweeper_bell.0.lock();
+            inner.sweeper_bell.1.notify_all();
+        }
+        let threads = std::mem::take(&mut *inner.threads.lock());
+        for thread in threads {
+            let _ = thread.join();
+        }
+        for waiter in inner.waiters.lock().drain() {
+            waiter.reply.failed(KvErr::WrongLeader, -1);
+        }
+    }
+
+    fn propose(&self, op: Op, reply: Reply) {
+        let inner = &self.inner;
+        if inner.stopping.load(Ordering::SeqCst) {
+            reply.failed(KvErr::WrongLeader, -1);
+            return;
+        }
+        let command = codec::encode(&op);
+        // Holding the waiters lock across start() means the applier cannot
+        // settle this index before the waiter is parked on it.
+        let mut waiters = inner.waiters.lock();
+        let Some((index, term)) = inner.raft.start(command) else {
+            drop(waiters);
+            reply.failed(KvErr::WrongLeader, inner.leader_hint());
+            return;
+        };
+        let waiter = Waiter {
+            op,
+            term,
+            since: Instant::now(),
+            reply,
+        };
+        let displaced = waiters.park(index, waiter);
+        drop(waiters);
+        if let Some(old) = displaced {
+            old.reply.failed(KvErr::WrongLeader, inner.leader_hint());
+        }
+    }
+}
+
+impl Inner {
+    fn leader_hint(&self) -> i32 {
+        self.raft
+            .leader_hint()
+            .and_then(|l| i32::try_from(l).ok())
+            .unwrap_or(-1)
+    }
+
+    /// The applier thread (the original's ReadRaftApplyCommandLoop).
+    fn read_raft_apply_command_loop(&self) {
+        while let Some(message) = self.apply_queue.pop() {
+            if self.stopping.load(Ordering::SeqCst) {
+                break;
+            }
+            match message {
+                ApplyMsg::Command { index, command, .. } => self.apply_command(index, &command),
+                ApplyMsg::Snapshot { index, data, .. } => self.install_snapshot(index, &data),
+            }
+        }
+    }
+
+    fn apply_command(&self, index: u64, command: &[u8]) {
+        let op: Op = match codec::decode(command) {
+            Ok(op) => op,
+            Err(e) => {
+                tracing::error!(node = self.me, index, error = %e, "undecodable log entry skipped");
+                return;
+            }
+        };
+        let read = {
+            let mut state = self.state.lock();
+            if index <= state.last_applied() {
+                return;
+            }
+            state.apply(index, &op)
+        };
+        let waiter = self.waiters.lock().take(index);
+        if let Some(waiter) = waiter {
+            if waiter.op.same_request(&op) {
+                waiter.reply.applied(read);
+            } else {
+                // Another leader put a different entry at this index.
+                waiter.reply.failed(KvErr::WrongLeader, self.leader_hint());
+            }
+        }
+        self.snapshot_if_large(index);
+    }
+
+    fn snapshot_if_large(&self, index: u64) {
+        let Some(max) = self.config.max_raft_state else {
+            return;
+        };
+        if self.raft.raft_state_size() < max {
+            return;
+        }
+        let image = self.state.lock().snapshot();
+        tracing::debug!(
+            node = self.me,
+            index,
+            bytes = image.len(),
+            "taking a snapshot"
+        );
+        self.raft.snapshot(index, image);
+    }
+
+    fn install_snapshot(&self, index: u64, data: &[u8]) {
+        {
+            let mut state = self.state.lock();
+            if index <= state.last_applied() {
+                return;
+            }
+            match KvStateMachine::restore(data) {
+                Ok(restored) => *state = restored,
+                Err(e) => {
+                    tracing::error!(node = self.me, index, error = %e, "undecodable snapshot ignored");
+                    return;
+                }
+            }
+        }
+        tracing::info!(node = self.me, index, "state restored from a snapshot");
+        // Their entries are inside the snapshot; their results are not. The
+        // Clerk retries, and dedup answers a done Put/Append without redoing it.
+        let settled = self.waiters.lock().take_through(index);
+        for waiter in settled {
+            waiter.reply.failed(KvErr::WrongLeader, self.leader_hint());
+        }
+    }
+
+    /// Answers waiting requests that can no longer succeed here.
+    fn sweep_loop(&self) {
+        let (lock, bell) = &self.sweeper_bell;
+        while !self.stopping.load(Ordering::SeqCst) {
+            {
+                let mut guard = lock.lock();
+                if self.stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                bell.wait_for(&mut guard, self.config.sweep_interval);
+            }
+            if self.waiters.lock().is_empty() {
+                continue;
+            }
+            let (term, is_leader) = self.raft.get_state();
+            let abandoned = self
+                .waiters
+                .lock()
+                .expire(term, is_leader, self.config.op_timeout);
+            for gone in abandoned {
+                gone.reply.failed(gone.err, self.leader_hint());
+            }
+        }
+    }
+}
+
+impl KvServerRpc for KvServer {
+    fn put_append(&self, args: PutAppendArgs, done: Done<PutAppendReply>) {
+        let Some(kind) = OpKind::from_wire(&args.op) else {
+            done.fail(
+                RpcStatus::BadRequest,
+                format!(
+                    "Op must be \"Put\" or \"Append\", not {:?}",
+                    String::from_utf8_lossy(&args.op)
+                ),
+            );
+            return;
+        };
+        // A retry of a request already applied here is committed: say so
+        // without another trip through the log.
+        if self
+            .inner
+            .state
+            .lock()
+            .is_duplicate(&args.client_id, args.request_id)
+        {
+            Reply::PutAppend(done).applied(None);
+            return;
+        }
+        let op = Op {
+            kind,
+            key: args.key,
+            value: args.value,
+            client_id: args.client_id,
+            request_id: args.request_id,
+        };
+        self.propose(op, Reply::PutAppend(done));
+    }
+
+    fn get(&self, args: GetArgs, done: Done<GetReply>) {
+        let op = Op {
+            kind: OpKind::Get,
+            key: args.key,
+            value: Vec::new(),
+            client_id: args.client_id,
+            request_id: args.request_id,
+        };
+        self.propose(op, Reply::Get(done));
+    }
+}

@@ -1,0 +1,137 @@
+//! Requests waiting for their log entry to apply, keyed by log index (the
+//! original's `waitApplyCh`, without a thread blocked per request: the
+//! handler parks its `done` here and returns; whoever settles the entry
+//! answers).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use proto::kv::{GetReply, PutAppendReply};
+use proto::KvErr;
+use rpc::Done;
+
+use crate::op::Op;
+
+/// The typed `done` of a waiting request.
+pub enum Reply {
+    Get(Done<GetReply>),
+    PutAppend(Done<PutAppendReply>),
+}
+
+impl Reply {
+    /// Answers success; for a Get, `value` is what it read (`None`: no key).
+    pub fn applied(self, value: Option<Vec<u8>>) {
+        match self {
+            Reply::Get(done) => done.reply(match value {
+                Some(value) => GetReply {
+                    err: KvErr::Ok.to_wire(),
+                    value,
+                    leader_id: -1,
+                },
+                None => GetReply {
+                    err: KvErr::NoKey.to_wire(),
+                    value: Vec::new(),
+                    leader_id: -1,
+                },
+            }),
+            Reply::PutAppend(done) => done.reply(PutAppendReply {
+                err: KvErr::Ok.to_wire(),
+                leader_id: -1,
+            }),
+        }
+    }
+
+    /// Answers with a retryable error and this node's guess of the leader.
+    pub fn failed(self, err: KvErr, leader_id: i32) {
+        match self {
+            Reply::Get(done) => done.reply(GetReply {
+                err: err.to_wire(),
+                value: Vec::new(),
+                leader_id,
+            }),
+            Reply::PutAppend(done) => done.reply(PutAppendReply {
+                err: err.to_wire(),
+                leader_id,
+            }),
+        }
+    }
+}
+
+/// One request whose entry has not applied yet.
+pub struct Waiter {
+    pub op: Op,
+    /// The term in which the entry was proposed.
+    pub term: u64,
+    pub since: Instant,
+    pub reply: Reply,
+}
+
+/// Why a waiter was given up on.
+pub struct Abandoned {
+    pub reply: Reply,
+    pub err: KvErr,
+}
+
+#[derive(Default)]
+pub struct Waiters {
+    by_index: BTreeMap<u64, Waiter>,
+}
+
+impl Waiters {
+    /// Parks a request at the index its entry got. An older waiter at the
+    /// same index lost its entry to a new leader: it is handed back.
+    pub fn park(&mut self, index: u64, waiter: Waiter) -> Option<Waiter> {
+        self.by_index.insert(index, waiter)
+    }
+
+    /// The request waiting on `index`, if any.
+    pub fn take(&mut self, index: u64) -> Option<Waiter> {
+        self.by_index.remove(&index)
+    }
+
+    /// Every request waiting on an index at or below `index`.
+    pub fn take_through(&mut self, index: u64) -> Vec<Waiter> {
+        let rest = self.by_index.split_off(&(index + 1));
+        std::mem::replace(&mut self.by_index, rest)
+            .into_values()
+            .collect()
+    }
+
+    /// Removes and returns the requests that cannot succeed here any more:
+    /// proposed in an older term or while leader no longer (ErrWrongLeader),
+    /// or waiting longer than `timeout` (ErrTimeout).
+    pub fn expire(&mut self, term: u64, is_leader: bool, timeout: Duration) -> Vec<Abandoned> {
+        let now = Instant::now();
+        let doomed: Vec<u64> = self
+            .by_index
+            .iter()
+            .filter(|(_, w)| !is_leader || w.term != term || now.duration_since(w.since) >= timeout)
+            .map(|(index, _)| *index)
+            .collect();
+        doomed
+            .into_iter()
+            .filter_map(|index| self.by_index.remove(&index))
+            .map(|w| Abandoned {
+                err: if !is_leader || w.term != term {
+                    KvErr::WrongLeader
+                } else {
+                    KvErr::Timeout
+                },
+                reply: w.reply,
+            })
+            .collect()
+    }
+
+    /// Every waiter, for shutdown.
+    pub fn drain(&mut self) -> Vec<Waiter> {
+        std::mem::take(&mut self.by_index).into_values().collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_index.is_empty()
+    }
+}
