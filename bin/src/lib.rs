@@ -1,1 +1,19 @@
-//! The raftkv binaries. Pending: see issue 5.
+//! The raftkv programs (the original's `example/raftCoreExample`:
+//! raftKvDB.cpp's raftCoreRun and caller.cpp's callerMain, plus tools it
+//! lacked). The binaries in `src/bin` parse arguments and call in here.
+//!
+//! - `node.rs`: `raft-node`, one replica as a process.
+//! - `local_cluster.rs`: N raft-node children with their logs and data dirs,
+//!   for `raftkv`, the demo and the tests.
+//! - `demo.rs`: `raftkv demo`.
+//! - `caller.rs`: the callerMain workload; `latency.rs`: its percentiles.
+//! - `status.rs`: every node's status, for `kvctl status`.
+//! - `logging.rs`: timestamped, levelled log lines naming the node.
+
+pub mod caller;
+pub mod demo;
+pub mod latency;
+pub mod local_cluster;
+pub mod logging;
+pub mod node;
+pub mod status;

@@ -1,0 +1,58 @@
+//! `caller -f CONFIG [-n COUNT]`: the original's callerMain, with figures.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use clerk::{Clerk, ClerkConfig, ClusterConfig};
+
+/// Runs COUNT × Put("x", i) then Get("x") against the cluster in CONFIG and
+/// prints ops/s and latency percentiles.
+#[derive(Parser)]
+#[command(name = "caller", version)]
+struct Args {
+    /// The cluster config file.
+    #[arg(short = 'f', long = "config")]
+    config: PathBuf,
+    /// How many Put+Get rounds.
+    #[arg(short = 'n', long = "count", default_value_t = 500)]
+    count: u64,
+    /// The key to write.
+    #[arg(long, default_value = "x")]
+    key: String,
+    /// Give up on one operation after this many seconds without an answer.
+    #[arg(long, default_value_t = 30)]
+    deadline_secs: u64,
+}
+
+fn main() {
+    let args = Args::parse();
+    if let Err(e) = run(&args) {
+        eprintln!("caller: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: &Args) -> anyhow::Result<()> {
+    let addrs = ClusterConfig::load(&args.config)?.resolve_all()?;
+    let config = ClerkConfig {
+        deadline: Some(Duration::from_secs(args.deadline_secs)),
+        ..ClerkConfig::default()
+    };
+    let clerk = Clerk::with_config(addrs, config);
+    let step = (args.count / 10).max(1);
+    let report = raftkv_bin::caller::run(&clerk, &args.key, args.count, |done, total| {
+        if done % step == 0 || done == total {
+            println!("{done}/{total} rounds done");
+        }
+    })?;
+    println!(
+        "{} Put+Get rounds in {:.2} s: {:.0} ops/s",
+        report.count,
+        report.elapsed.as_secs_f64(),
+        report.ops_per_sec()
+    );
+    println!("Put: {}", report.puts);
+    println!("Get: {}", report.gets);
+    Ok(())
+}

@@ -1,0 +1,42 @@
+//! `raft-node -i ID -f CONFIG -d DATA_DIR`: runs one node of the cluster.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Runs one node of a raftkv cluster: Raft and the key-value service on the
+/// address CONFIG gives node ID, with durable state under DATA_DIR.
+#[derive(Parser)]
+#[command(name = "raft-node", version)]
+struct Args {
+    /// This node's id: its index in CONFIG (node<ID>ip / node<ID>port).
+    #[arg(short = 'i', long = "id")]
+    id: usize,
+    /// The cluster config file (node0ip=…, node0port=…, one line each).
+    #[arg(short = 'f', long = "config")]
+    config: PathBuf,
+    /// Where this node keeps its log, vote and snapshot.
+    #[arg(short = 'd', long = "data-dir")]
+    data_dir: PathBuf,
+    /// Snapshot once the Raft log reaches this many bytes (default: never).
+    #[arg(long)]
+    max_raft_state: Option<u64>,
+    /// Log filter, e.g. info, debug, raft=debug (RUST_LOG overrides it).
+    #[arg(long, default_value = "info")]
+    log_level: String,
+}
+
+fn main() {
+    let args = Args::parse();
+    raftkv_bin::logging::init(&args.log_level, &format!("node{}", args.id));
+    let options = raftkv_bin::node::NodeOptions {
+        id: args.id,
+        config: args.config,
+        data_dir: args.data_dir,
+        max_raft_state: args.max_raft_state,
+    };
+    if let Err(e) = raftkv_bin::node::run(options) {
+        eprintln!("raft-node: error: {e:#}");
+        std::process::exit(1);
+    }
+}
