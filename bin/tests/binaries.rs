@@ -1,0 +1,258 @@
+//! The real binaries, run as an operator would: clusters of `raft-node`
+//! processes killed with -9 and restarted, bad configs, a busy port, and
+//! `raftkv demo`.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clerk::{Clerk, ClerkConfig};
+use raftkv_bin::local_cluster::LocalCluster;
+use raftkv_bin::status;
+
+const RAFT_NODE: &str = env!("CARGO_BIN_EXE_raft-node");
+const RAFTKV: &str = env!("CARGO_BIN_EXE_raftkv");
+
+fn cluster(n: usize, dir: &Path) -> LocalCluster {
+    let mut cluster = LocalCluster::create(
+        n,
+        &dir.join("cluster.conf"),
+        dir,
+        Path::new(RAFT_NODE),
+        vec!["--max-raft-state".into(), "20000".into()],
+    )
+    .unwrap();
+    cluster.start_all().unwrap();
+    cluster
+}
+
+fn clerk(cluster: &LocalCluster) -> Clerk {
+    Clerk::with_config(
+        cluster.addrs(),
+        ClerkConfig {
+            deadline: Some(Duration::from_secs(30)),
+            ..ClerkConfig::default()
+        },
+    )
+}
+
+fn wait_for_leader(cluster: &LocalCluster, not: Option<usize>) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let statuses = status::query_all(&cluster.addrs(), Duration::from_millis(500));
+        if let Some(leader) = status::leader(&statuses).filter(|l| Some(*l) != not) {
+            return leader;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("no leader within 20 s")
+}
+
+fn run(binary: &str, args: &[&str]) -> Output {
+    Command::new(binary).args(args).output().unwrap()
+}
+
+fn stderr_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9_of_the_leader_mid_workload() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cluster = cluster(3, dir.path());
+    let leader = wait_for_leader(&cluster, None);
+    let clerk = Arc::new(clerk(&cluster));
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (clerk, acked, stop) = (clerk.clone(), acked.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut i = 0;
+            while !stop.load(Ordering::SeqCst) {
+                clerk.put(format!("k{i}"), format!("v{i}")).unwrap();
+                clerk.append("log", format!("{i},")).unwrap();
+                acked.lock().unwrap().push(i);
+                i += 1;
+            }
+        })
+    };
+    // Kill the leader once the workload is well under way.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acked.lock().unwrap().len() < 50 {
+        assert!(Instant::now() < deadline, "workload made no progress");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    cluster.kill(leader);
+    let at_kill = acked.lock().unwrap().len();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acked.lock().unwrap().len() < at_kill + 50 {
+        assert!(
+            Instant::now() < deadline,
+            "no progress after the leader died"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    stop.store(true, Ordering::SeqCst);
+    writer.join().unwrap();
+    assert_ne!(wait_for_leader(&cluster, Some(leader)), leader);
+
+    let acked = acked.lock().unwrap().clone();
+    for i in &acked {
+        assert_eq!(
+            clerk.get(format!("k{i}")).unwrap(),
+            Some(format!("v{i}").into_bytes())
+        );
+    }
+    let expected: String = acked.iter().map(|i| format!("{i},")).collect();
+    assert_eq!(clerk.get("log").unwrap(), Some(expected.into_bytes()));
+}
+
+#[test]
+fn everything_acknowledged_survives_killing_and_restarting_all_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cluster = cluster(3, dir.path());
+    wait_for_leader(&cluster, None);
+    {
+        let clerk = clerk(&cluster);
+        for i in 0..300 {
+            clerk.put(format!("k{i}"), format!("v{i}")).unwrap();
+            clerk.append("log", "x").unwrap();
+        }
+    }
+    for id in 0..3 {
+        cluster.kill(id);
+    }
+    cluster.start_all().unwrap();
+    wait_for_leader(&cluster, None);
+    let clerk = clerk(&cluster);
+    for i in 0..300 {
+        assert_eq!(
+            clerk.get(format!("k{i}")).unwrap(),
+            Some(format!("v{i}").into_bytes())
+        );
+    }
+    assert_eq!(clerk.get("log").unwrap(), Some(vec![b'x'; 300]));
+    // And it keeps working.
+    clerk.put("after", "restart").unwrap();
+    assert_eq!(clerk.get("after").unwrap(), Some(b"restart".to_vec()));
+}
+
+#[test]
+fn a_bad_config_is_one_clear_line_and_a_failure_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.conf");
+    std::fs::write(&config, "node0ip=127.0.0.1\nnode0prot=5000\n").unwrap();
+    let data = dir.path().join("data");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "-i".into(),
+                "0".into(),
+                "-f".into(),
+                path(&config),
+                "-d".into(),
+                path(&data),
+            ],
+            "unknown key \"node0prot\"",
+        ),
+        (
+            vec![
+                "-i".into(),
+                "0".into(),
+                "-f".into(),
+                path(&dir.path().join("missing.conf")),
+                "-d".into(),
+                path(&data),
+            ],
+            "cannot read config file",
+        ),
+    ];
+    for (args, expected) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = run(RAFT_NODE, &args);
+        let stderr = stderr_of(&output);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "not one line: {stderr}");
+        assert!(stderr.starts_with("raft-node: error:"), "{stderr}");
+    }
+}
+
+#[test]
+fn an_id_outside_the_config_and_a_data_dir_that_is_a_file_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.conf");
+    std::fs::write(&config, "node0ip=127.0.0.1\nnode0port=1\n").unwrap();
+    let output = run(
+        RAFT_NODE,
+        &["-i", "3", "-f", &path(&config), "-d", &path(dir.path())],
+    );
+    assert!(!output.status.success());
+    assert!(
+        stderr_of(&output).contains("node id 3 is not in"),
+        "{}",
+        stderr_of(&output)
+    );
+
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let output = run(
+        RAFT_NODE,
+        &["-i", "0", "-f", &path(&config), "-d", &path(&file)],
+    );
+    assert!(!output.status.success());
+    assert!(
+        stderr_of(&output).contains("cannot use data dir"),
+        "{}",
+        stderr_of(&output)
+    );
+}
+
+#[test]
+fn a_busy_port_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let config = dir.path().join("c.conf");
+    std::fs::write(&config, format!("node0ip=127.0.0.1\nnode0port={port}\n")).unwrap();
+    let output = run(
+        RAFT_NODE,
+        &[
+            "-i",
+            "0",
+            "-f",
+            &path(&config),
+            "-d",
+            &path(&dir.path().join("d")),
+        ],
+    );
+    let stderr = stderr_of(&output);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn raftkv_demo_passes() {
+    let output = run(RAFTKV, &["demo"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "demo failed:\n{stdout}\n{}",
+        stderr_of(&output)
+    );
+    assert!(stdout.contains("demo passed"), "{stdout}");
+    assert!(
+        stdout.contains("verified: all 400 acknowledged writes read back"),
+        "{stdout}"
+    );
+}
+
+fn path(p: &Path) -> String {
+    PathBuf::from(p).display().to_string()
+}
