@@ -31,7 +31,7 @@
 //!   hard state if it changed. With nothing pending it makes no system call.
 //! - [`truncate_suffix`](Persister::truncate_suffix) cuts the file at the
 //!   record offset of the first dropped entry, found in an in-memory
-//!   index → offset table.
+//!   index → offset table, and syncs at once (rare; see the method for why).
 //! - [`save_hard_state`](Persister::save_hard_state) only remembers the new
 //!   value; `sync` replaces the file atomically (temp file, fsync, rename,
 //!   fsync the directory), so it is never half-written.
@@ -69,6 +69,7 @@ mod durable;
 mod hard_state;
 mod lock;
 mod record;
+mod recovery;
 mod snapshot;
 
 use std::fs::{self, File, OpenOptions};
@@ -80,6 +81,7 @@ use proto::raft::LogEntry;
 
 use super::{HardState, PersistError, Persister, Recovered, SnapshotMeta};
 use lock::DirLock;
+use recovery::load;
 
 const LOCK: &str = "LOCK";
 const HARD_STATE: &str = "hard_state";
@@ -115,19 +117,6 @@ pub struct FilePersister {
     scratch: Vec<u8>,
     /// What `open` read, handed out by the first `recover`.
     recovered: Option<Recovered>,
-}
-
-/// Everything read back from the directory.
-struct Loaded {
-    hard_state: Option<HardState>,
-    snapshot: Option<(SnapshotMeta, Vec<u8>)>,
-    /// The entries after the snapshot, with their record offsets.
-    entries: Vec<LogEntry>,
-    offsets: Vec<u64>,
-    /// Where the last good record ends.
-    good_len: u64,
-    /// The file's length; more than `good_len` when its tail is torn.
-    file_len: u64,
 }
 
 impl FilePersister {
@@ -313,9 +302,14 @@ impl Persister for FilePersister {
         let log_path = self.path(LOG);
         self.log.flush().map_err(io_err(&log_path))?;
         self.log.get_ref().set_len(cut).map_err(io_err(&log_path))?;
+        // Synced at once, unlike appends: were the new size to reach disk
+        // after later appends' data, a crash could leave new records followed
+        // by stale ones, which recovery would have to call corrupt.
+        // Truncations are rare (a conflict, §5.3), so the fsync is cheap.
+        self.log.get_ref().sync_data().map_err(io_err(&log_path))?;
         self.offsets.truncate(keep);
         self.log_len = cut;
-        self.log_dirty = true;
+        self.log_dirty = false;
         Ok(())
     }
 
@@ -367,63 +361,6 @@ impl Persister for FilePersister {
         };
         self.log_len + hard_state
     }
-}
-
-/// Reads and checks the hard state, the snapshot and the log.
-fn load(dir: &Path) -> Result<Loaded, PersistError> {
-    let path = dir.join(HARD_STATE);
-    let hard_state = match durable::read_if_exists(&path).map_err(io_err(&path))? {
-        Some(buf) => Some(hard_state::decode(&buf).map_err(corrupt(&path))?),
-        None => None,
-    };
-
-    let path = dir.join(SNAPSHOT);
-    let snapshot = match durable::read_if_exists(&path).map_err(io_err(&path))? {
-        Some(buf) => {
-            let (meta, data) = snapshot::decode(&buf).map_err(corrupt(&path))?;
-            Some((meta, data.to_vec()))
-        }
-        None => None,
-    };
-    let last_included = snapshot.as_ref().map_or(0, |(m, _)| m.last_included_index);
-
-    let path = dir.join(LOG);
-    let buf = durable::read_if_exists(&path)
-        .map_err(io_err(&path))?
-        .unwrap_or_default();
-    let scan = record::scan(&buf).map_err(corrupt(&path))?;
-    let mut entries = Vec::new();
-    let mut offsets = Vec::new();
-    let mut previous: Option<u64> = None;
-    for (offset, entry) in scan.records {
-        let index = entry.log_index;
-        match previous {
-            Some(prev) if index != prev + 1 => {
-                let reason = format!("entry index {index} follows {prev}");
-                return Err(corrupt(&path)((offset, reason)));
-            }
-            None if index > last_included + 1 => {
-                let reason = format!(
-                    "log starts at index {index}, leaving a gap after the snapshot through {last_included}"
-                );
-                return Err(corrupt(&path)((offset, reason)));
-            }
-            _ => {}
-        }
-        previous = Some(index);
-        if index > last_included {
-            offsets.push(offset);
-            entries.push(entry);
-        }
-    }
-    Ok(Loaded {
-        hard_state,
-        snapshot,
-        entries,
-        offsets,
-        good_len: scan.good_len,
-        file_len: buf.len() as u64,
-    })
 }
 
 fn open_log(path: &Path) -> Result<File, PersistError> {
