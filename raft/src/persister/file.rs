@@ -335,8 +335,8 @@ impl Persister for FilePersister {
     }
 
     fn sync(&mut self) -> Result<(), PersistError> {
-        // Hard state first, so the disk never holds entries from a term
-        // later than its current term.
+        // Raft acknowledges nothing until both are durable, so their order
+        // does not matter; the hard state (rarely pending) goes first.
         if self.hard_state_pending {
             let path = self.path(HARD_STATE);
             let bytes = hard_state::encode(self.hard_state);
