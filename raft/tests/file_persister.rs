@@ -258,3 +258,19 @@ proptest! {
         prop_assert_eq!(reopen(tmp.path()), model.state);
     }
 }
+
+#[test]
+fn recover_called_again_reads_the_current_state_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = FilePersister::open(tmp.path()).unwrap();
+    assert_eq!(p.recover().unwrap(), Recovered::default());
+    let hs = HardState {
+        current_term: 2,
+        voted_for: None,
+    };
+    p.save_hard_state(hs).unwrap();
+    p.append(&entries(1..=3, 2)).unwrap();
+    let again = p.recover().unwrap();
+    assert_eq!(again.hard_state, hs);
+    assert_eq!(again.entries, entries(1..=3, 2));
+}
