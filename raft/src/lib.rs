@@ -2,4 +2,5 @@
 
 pub mod persister;
 
+pub use persister::FilePersister;
 pub use persister::{HardState, PersistError, Persister, Recovered, SnapshotMeta};

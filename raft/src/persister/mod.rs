@@ -7,6 +7,10 @@
 //! separate calls, and [`Persister::sync`] makes everything written so far
 //! durable at once, so many appends share one fsync (group commit).
 
+mod file;
+
+pub use file::FilePersister;
+
 use proto::raft::LogEntry;
 
 /// The vote-related state Figure 2 of the Raft paper calls persistent.
