@@ -82,12 +82,67 @@ where
         let mut tail = [Pos::Head; MAX_LEVEL_CAP];
         while let Some((key, value)) = seq.next_element::<(K, V)>()? {
             if list.key_at(tail[0]).is_some_and(|last| *last >= key) {
-                return Err(A::Error::custom(
-                    "keys are not in strictly ascending order",
-                ));
+                return Err(A::Error::custom("keys are not in strictly ascending order"));
             }
             list.push_last(&mut tail, key, value);
         }
         Ok(list)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dump_then_load_gives_the_same_entries() {
+        let mut list = SkipList::seeded(1);
+        for (k, v) in [("b:1", "x"), ("a", ""), ("c:d:e", "y:z")] {
+            list.insert(k.to_string(), v.to_string());
+        }
+        let bytes = list.dump().unwrap();
+        let back: SkipList<String, String> = SkipList::load(&bytes).unwrap();
+        assert_eq!(back, list);
+        assert_eq!(back.search("c:d:e").map(String::as_str), Some("y:z"));
+    }
+
+    #[test]
+    fn empty_input_is_an_empty_list_but_garbage_is_an_error() {
+        let empty: SkipList<u64, u64> = SkipList::load(&[]).unwrap();
+        assert!(empty.is_empty());
+        let dumped = empty.dump().unwrap();
+        assert_eq!(SkipList::<u64, u64>::load(&dumped), Ok(SkipList::new()));
+        assert!(SkipList::<u64, u64>::load(&[0x05, 0x01]).is_err());
+    }
+
+    #[test]
+    fn unsorted_or_duplicate_keys_are_rejected() {
+        for pairs in [vec![(2u64, 0u64), (1, 0)], vec![(1, 0), (1, 1)]] {
+            let bytes = codec::encode(&pairs).unwrap();
+            let err = SkipList::<u64, u64>::load(&bytes).unwrap_err();
+            assert!(
+                matches!(&err, SkipListError::Decode(m) if m.contains("ascending")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_list_embeds_in_a_larger_snapshot_struct() {
+        #[derive(Serialize, Deserialize)]
+        struct Snapshot {
+            db: SkipList<String, String>,
+            last_applied: u64,
+        }
+        let mut db = SkipList::new();
+        db.insert("k".to_string(), "v".to_string());
+        let bytes = codec::encode(&Snapshot {
+            db,
+            last_applied: 42,
+        })
+        .unwrap();
+        let back: Snapshot = codec::decode(&bytes).unwrap();
+        assert_eq!(back.last_applied, 42);
+        assert_eq!(back.db.search("k").map(String::as_str), Some("v"));
     }
 }

@@ -160,3 +160,88 @@ impl<K, V> IntoIterator for SkipList<K, V> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ops::Bound;
+
+    use crate::SkipList;
+
+    fn evens() -> SkipList<u32, u32> {
+        let mut list = SkipList::seeded(11);
+        for k in (0..20).step_by(2).rev() {
+            list.insert(k, k * 10);
+        }
+        list
+    }
+
+    fn keys<'a>(it: impl Iterator<Item = (&'a u32, &'a u32)>) -> Vec<u32> {
+        it.map(|(k, _)| *k).collect()
+    }
+
+    #[test]
+    fn iter_is_ordered_and_exact_sized() {
+        let list = evens();
+        let it = list.iter();
+        assert_eq!(it.len(), 10);
+        assert_eq!(keys(it), (0..20).step_by(2).collect::<Vec<_>>());
+        let mut n = 0;
+        for (k, v) in &list {
+            assert_eq!(*v, k * 10);
+            n += 1;
+        }
+        assert_eq!(n, 10);
+    }
+
+    #[test]
+    fn range_honours_every_kind_of_bound() {
+        let list = evens();
+        assert_eq!(keys(list.range(4..10)), [4, 6, 8]);
+        assert_eq!(keys(list.range(3..=10)), [4, 6, 8, 10]);
+        assert_eq!(keys(list.range(..3)), [0, 2]);
+        assert_eq!(keys(list.range(15..)), [16, 18]);
+        assert_eq!(keys(list.range(..)).len(), 10);
+        let open = (Bound::Excluded(4), Bound::Excluded(10));
+        assert_eq!(keys(list.range(open)), [6, 8]);
+        assert_eq!(keys(list.range(19..)), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn empty_and_inverted_ranges_yield_nothing() {
+        let list = evens();
+        assert_eq!(list.range(5..5).count(), 0);
+        assert_eq!(list.range(4..4).count(), 0);
+        assert_eq!(list.range(5..6).count(), 0);
+        assert_eq!(list.range(12..4).count(), 0);
+        assert_eq!(
+            list.range((Bound::Excluded(4), Bound::Excluded(4))).count(),
+            0
+        );
+        let empty: SkipList<u32, u32> = SkipList::new();
+        assert_eq!(empty.range(..).count(), 0);
+    }
+
+    #[test]
+    fn range_over_strings_borrows_as_str() {
+        let list: SkipList<String, u8> = ["apple", "banana", "cherry"]
+            .iter()
+            .map(|s| (s.to_string(), 0))
+            .collect();
+        let bounds = (Bound::Included("b"), Bound::Excluded("c"));
+        let hits: Vec<&str> = list
+            .range::<str, _>(bounds)
+            .map(|(k, _)| k.as_str())
+            .collect();
+        assert_eq!(hits, ["banana"]);
+    }
+
+    #[test]
+    fn into_iter_yields_owned_pairs_in_order() {
+        let mut list = evens();
+        list.delete(&6);
+        let pairs: Vec<(u32, u32)> = list.into_iter().collect();
+        assert_eq!(pairs.len(), 9);
+        assert!(pairs.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(!pairs.iter().any(|(k, _)| *k == 6));
+    }
+}

@@ -281,11 +281,15 @@ impl<K, V> SkipList<K, V> {
     /// The node at `id`. Every link points at an occupied slot: slots are
     /// emptied only by `delete`, after every link to them is rewired.
     pub(crate) fn node(&self, id: NodeId) -> &Node<K, V> {
-        self.nodes[id].as_ref().expect("a link points at a freed slot")
+        self.nodes[id]
+            .as_ref()
+            .expect("a link points at a freed slot")
     }
 
     fn node_mut(&mut self, id: NodeId) -> &mut Node<K, V> {
-        self.nodes[id].as_mut().expect("a link points at a freed slot")
+        self.nodes[id]
+            .as_mut()
+            .expect("a link points at a freed slot")
     }
 
     pub(crate) fn next(&self, pos: Pos, lvl: usize) -> Link {
