@@ -28,14 +28,20 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, SkipListError> 
 /// Deserializes a whole `T` from `bytes`; leftover bytes are an error.
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, SkipListError> {
     let budget = bytes.len().saturating_mul(CLAIM_FACTOR);
-    let decoded = match budget {
-        0..=0x1_0000 => decode_within::<T, 0x1_0000>(bytes),
-        ..=0x10_0000 => decode_within::<T, 0x10_0000>(bytes),
-        ..=0x100_0000 => decode_within::<T, 0x100_0000>(bytes),
-        ..=0x1000_0000 => decode_within::<T, 0x1000_0000>(bytes),
-        ..=0x1_0000_0000 => decode_within::<T, 0x1_0000_0000>(bytes),
-        ..=0x10_0000_0000 => decode_within::<T, 0x10_0000_0000>(bytes),
-        _ => decode_within::<T, { usize::MAX }>(bytes),
+    let decoded = if budget <= 1 << 16 {
+        decode_within::<T, { 1 << 16 }>(bytes)
+    } else if budget <= 1 << 20 {
+        decode_within::<T, { 1 << 20 }>(bytes)
+    } else if budget <= 1 << 24 {
+        decode_within::<T, { 1 << 24 }>(bytes)
+    } else if budget <= 1 << 28 {
+        decode_within::<T, { 1 << 28 }>(bytes)
+    } else if budget <= 1 << 32 {
+        decode_within::<T, { 1 << 32 }>(bytes)
+    } else if budget <= 1 << 36 {
+        decode_within::<T, { 1 << 36 }>(bytes)
+    } else {
+        decode_within::<T, { usize::MAX }>(bytes)
     };
     let (value, read) = decoded.map_err(|e| SkipListError::Decode(e.to_string()))?;
     match bytes.len() - read {
