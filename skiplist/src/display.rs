@@ -42,8 +42,8 @@ impl<K, V> SkipList<K, V> {
         let mut next = self.first();
         std::iter::from_fn(move || {
             let node = self.node(next?);
-            next = node.next[0];
-            Some((&node.key, &node.value, node.next.len()))
+            next = node.next.get(0);
+            Some((&node.key, &node.value, node.next.height()))
         })
     }
 }

@@ -66,7 +66,7 @@ impl<'a, K, V> Iterator for Iter<'a, K, V> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let node = self.list.node(self.next?);
-        self.next = node.next[0];
+        self.next = node.next.get(0);
         self.remaining -= 1;
         Some((&node.key, &node.value))
     }
@@ -115,7 +115,7 @@ impl<'a, K, V> Iterator for Range<'a, K, V> {
             return None;
         }
         let node = self.list.node(self.next?);
-        self.next = node.next[0];
+        self.next = node.next.get(0);
         Some((&node.key, &node.value))
     }
 }
@@ -134,7 +134,7 @@ impl<K, V> Iterator for IntoIter<K, V> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let node = self.nodes.get_mut(self.next?)?.take()?;
-        self.next = node.next[0];
+        self.next = node.next.get(0);
         self.remaining -= 1;
         Some((node.key, node.value))
     }

@@ -7,7 +7,7 @@ use std::mem;
 
 use crate::config::MAX_LEVEL_CAP;
 use crate::level::LevelGenerator;
-use crate::node::{Link, Node, NodeId, Pos};
+use crate::node::{Link, Node, NodeId, Pos, Tower, MAX_NODES};
 use crate::{Config, SkipListError};
 
 /// For each level, the last position whose key is before the one sought:
@@ -100,6 +100,9 @@ impl<K: Ord, V> SkipList<K, V> {
     /// present, leaves the old value alone and returns `false` (the
     /// original's `insert_element`, which returned 1 for "exists"). Use
     /// [`insert_or_set`](Self::insert_or_set) to overwrite.
+    ///
+    /// Panics only if the list would exceed 2^32 − 1 entries (links are
+    /// stored as `u32` to keep a node in one cache line).
     pub fn insert(&mut self, key: K, value: V) -> bool {
         let mut update = [Pos::Head; MAX_LEVEL_CAP];
         if let Some(id) = self.descend(|k| k < &key, Some(&mut update)) {
@@ -143,8 +146,8 @@ impl<K: Ord, V> SkipList<K, V> {
         // The node is the successor of update[lvl] on every level it reaches,
         // because update[lvl] is the last tower before `key` on that level.
         let node = self.nodes[id].take()?;
-        for (lvl, &after) in node.next.iter().enumerate() {
-            self.set_next(update[lvl], lvl, after);
+        for (lvl, &before) in update.iter().enumerate().take(node.next.height()) {
+            self.set_next(before, lvl, node.next.get(lvl));
         }
         self.free.push(id);
         self.len -= 1;
@@ -195,7 +198,7 @@ impl<K: Ord, V> SkipList<K, V> {
         // Levels above the current top have only the head before them, which
         // is what `update` holds there (it starts out all `Head`).
         self.level = self.level.max(height);
-        let next: Box<[Link]> = (0..height).map(|lvl| self.next(update[lvl], lvl)).collect();
+        let next = Tower::new(height, |lvl| self.next(update[lvl], lvl));
         let node = Node { key, value, next };
         let id = match self.free.pop() {
             Some(id) => {
@@ -203,6 +206,7 @@ impl<K: Ord, V> SkipList<K, V> {
                 id
             }
             None => {
+                assert!(self.nodes.len() < MAX_NODES, "skip list is full");
                 self.nodes.push(Some(node));
                 self.nodes.len() - 1
             }
@@ -295,14 +299,14 @@ impl<K, V> SkipList<K, V> {
     pub(crate) fn next(&self, pos: Pos, lvl: usize) -> Link {
         match pos {
             Pos::Head => self.head[lvl],
-            Pos::At(id) => self.node(id).next[lvl],
+            Pos::At(id) => self.node(id).next.get(lvl),
         }
     }
 
     fn set_next(&mut self, pos: Pos, lvl: usize, link: Link) {
         match pos {
             Pos::Head => self.head[lvl] = link,
-            Pos::At(id) => self.node_mut(id).next[lvl] = link,
+            Pos::At(id) => self.node_mut(id).next.set(lvl, link),
         }
     }
 
