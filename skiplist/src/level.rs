@@ -7,7 +7,8 @@ use rand::{Rng, SeedableRng};
 /// at `max`.
 ///
 /// p = 1/4 (as in LevelDB and Redis) rather than the original's 1/2: lookups
-/// cost about the same, and towers carry a third as many links on average.
+/// cost about the same, and towers carry two thirds as many links on
+/// average (4/3 per node instead of 2).
 #[derive(Debug, Clone)]
 pub(crate) struct LevelGenerator {
     rng: SmallRng,

@@ -31,6 +31,20 @@
 //! - Added: `get_mut`, ordered iteration, range scans, `Borrow`-based lookups
 //!   (`search("k")` on a `SkipList<String, _>`), and a seedable RNG so tests
 //!   can pin the towers' shape.
+//!
+//! ```
+//! use skiplist::SkipList;
+//!
+//! let mut db: SkipList<String, String> = SkipList::new();
+//! assert!(db.insert("x".into(), "1".into()));
+//! assert!(!db.insert("x".into(), "2".into())); // present: not overwritten
+//! assert_eq!(db.insert_or_set("x".into(), "3".into()), Some("1".into()));
+//! assert_eq!(db.search("x").map(String::as_str), Some("3"));
+//!
+//! let bytes = db.dump()?;
+//! assert_eq!(SkipList::<String, String>::load(&bytes)?, db);
+//! # Ok::<(), skiplist::SkipListError>(())
+//! ```
 
 mod codec;
 mod config;
