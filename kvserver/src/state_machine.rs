@@ -69,7 +69,7 @@ impl KvStateMachine {
 
     /// The value of `key` as of the last applied entry.
     pub fn read(&self, key: &[u8]) -> Option<&Vec<u8>> {
-        self.data.search(&key.to_vec())
+        self.data.search(key)
     }
 
     pub fn last_applied(&self) -> u64 {
