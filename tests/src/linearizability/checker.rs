@@ -1,0 +1,204 @@
+//! The entry point: split a history into partitions, search each (in parallel), give a verdict.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use super::search::{search, Budget, Outcome, Stuck};
+use super::{Model, Operation};
+
+/// How many operations of the longest linearizable prefix a [`Violation`] quotes.
+const PREFIX_QUOTED: usize = 8;
+
+/// The verdict on a history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckResult {
+    /// Some real-time-respecting order explains every output.
+    Ok,
+    /// No order does; the violation says where the search got stuck.
+    Illegal(Violation),
+    /// The timeout expired before every partition was decided (and none was illegal).
+    Unknown,
+}
+
+impl CheckResult {
+    /// True only for [`CheckResult::Ok`].
+    pub fn is_ok(&self) -> bool {
+        matches!(self, CheckResult::Ok)
+    }
+
+    /// True only for [`CheckResult::Illegal`].
+    pub fn is_illegal(&self) -> bool {
+        matches!(self, CheckResult::Illegal(_))
+    }
+}
+
+/// Why a history is not linearizable, in words: one failing partition and how far it got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The failing partition's position in the model's partitioning.
+    pub partition: usize,
+    /// Its name from [`Model::describe_partition`] (for the KV model, the key).
+    pub label: String,
+    /// How many operations the partition holds.
+    pub operations: usize,
+    /// Length of the longest linearizable prefix the search found.
+    pub prefix_len: usize,
+    /// The last few operations of that prefix, described, oldest first.
+    pub prefix_tail: Vec<String>,
+    /// The model state after the prefix (`Debug` form).
+    pub state: String,
+    /// The operation that returned although it could not be linearized after the prefix.
+    pub blocked: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "history not linearizable: partition {} {}({} ops)",
+            self.partition,
+            if self.label.is_empty() {
+                String::new()
+            } else {
+                format!("[{}] ", self.label)
+            },
+            self.operations
+        )?;
+        writeln!(
+            f,
+            "  longest linearizable prefix: {} ops, leaving state {}",
+            self.prefix_len, self.state
+        )?;
+        writeln!(
+            f,
+            "  then no order lets this one return in time: {}",
+            self.blocked
+        )?;
+        if !self.prefix_tail.is_empty() {
+            writeln!(f, "  last ops of the prefix:")?;
+            for op in &self.prefix_tail {
+                writeln!(f, "    {op}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks that `history` is linearizable under `M`, giving up after `timeout` (`None`: never).
+///
+/// Partitions from [`Model::partition`] are searched on up to as many threads as the machine
+/// has cores; the first illegal partition stops the others.
+pub fn check_operations<M: Model>(
+    history: Vec<Operation<M::Input, M::Output>>,
+    timeout: Option<Duration>,
+) -> CheckResult {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let partitions = M::partition(history);
+    let stop = AtomicBool::new(false);
+    let budget = Budget {
+        deadline,
+        stop: &stop,
+    };
+    let next = AtomicUsize::new(0);
+    let verdicts: Mutex<Vec<(usize, Verdict)>> = Mutex::new(Vec::new());
+
+    let worker = || loop {
+        let index = next.fetch_add(1, Ordering::Relaxed);
+        let Some(ops) = partitions.get(index) else {
+            return;
+        };
+        let verdict = match search::<M>(ops, &budget) {
+            Outcome::Linearizable => Verdict::Ok,
+            Outcome::Aborted => Verdict::Unknown,
+            Outcome::Illegal(stuck) => {
+                stop.store(true, Ordering::Relaxed);
+                Verdict::Illegal(explain::<M>(index, ops, stuck))
+            }
+        };
+        verdicts.lock().push((index, verdict));
+    };
+
+    let threads = thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(partitions.len());
+    if threads <= 1 {
+        worker();
+    } else {
+        thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(worker);
+            }
+        });
+    }
+
+    let mut verdicts = verdicts.into_inner();
+    // Report the lowest-numbered illegal partition, so that a rerun says the same thing
+    // whichever thread finished first.
+    verdicts.sort_by_key(|(index, _)| *index);
+    let mut unknown = verdicts.len() < partitions.len();
+    for (_, verdict) in verdicts {
+        match verdict {
+            Verdict::Illegal(violation) => return CheckResult::Illegal(violation),
+            Verdict::Unknown => unknown = true,
+            Verdict::Ok => {}
+        }
+    }
+    if unknown {
+        CheckResult::Unknown
+    } else {
+        CheckResult::Ok
+    }
+}
+
+enum Verdict {
+    Ok,
+    Illegal(Violation),
+    Unknown,
+}
+
+fn explain<M: Model>(
+    partition: usize,
+    ops: &[Operation<M::Input, M::Output>],
+    stuck: Stuck<M::State>,
+) -> Violation {
+    let skip = stuck.prefix.len().saturating_sub(PREFIX_QUOTED);
+    Violation {
+        partition,
+        label: M::describe_partition(ops),
+        operations: ops.len(),
+        prefix_len: stuck.prefix.len(),
+        prefix_tail: stuck.prefix[skip..]
+            .iter()
+            .filter_map(|&i| ops.get(i).map(describe))
+            .collect(),
+        state: format!("{:?}", stuck.state),
+        blocked: ops
+            .get(stuck.blocked)
+            .map_or_else(|| "(none)".to_string(), describe),
+    }
+}
+
+/// `client 3: Get("k") -> "v" during [1.200 ms, 1.350 ms]`.
+fn describe<I: fmt::Debug, O: fmt::Debug>(op: &Operation<I, O>) -> String {
+    let output = op
+        .output
+        .as_ref()
+        .map_or_else(|| "?".to_string(), |o| format!("{o:?}"));
+    let end = op.return_time.map_or_else(|| "never".to_string(), millis);
+    format!(
+        "client {}: {:?} -> {} during [{}, {}]",
+        op.client_id,
+        op.input,
+        output,
+        millis(op.call),
+        end
+    )
+}
+
+fn millis(nanos: u64) -> String {
+    format!("{}.{:06} ms", nanos / 1_000_000, nanos % 1_000_000)
+}
