@@ -97,6 +97,10 @@ impl Model for KvModel {
         }
     }
 
+    fn is_read_only(input: &KvInput) -> bool {
+        input.op == KvOp::Get
+    }
+
     /// One partition per key, in order of first appearance.
     ///
     /// Gets that never returned are dropped: they change nothing and any answer fits, so they

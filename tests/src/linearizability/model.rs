@@ -29,6 +29,16 @@ pub trait Model {
         output: Option<&Self::Output>,
     ) -> Option<Self::State>;
 
+    /// True if `input` never changes the state, whatever the state and output (a read).
+    ///
+    /// The search then takes such an operation as soon as its output fits, without branching:
+    /// if any order of the rest works, one that starts with the read works too, since moving a
+    /// read earlier changes no state and breaks no real-time edge. Saying `false` is always
+    /// safe, only slower.
+    fn is_read_only(_input: &Self::Input) -> bool {
+        false
+    }
+
     /// Splits a history into independent sub-histories, each checked on its own (a history is
     /// linearizable iff every partition is, when the parts touch disjoint objects).
     fn partition(
