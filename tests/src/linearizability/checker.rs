@@ -10,6 +10,9 @@ use parking_lot::Mutex;
 use super::search::{search, Budget, Outcome, Stuck};
 use super::{Model, Operation};
 
+/// The memory all partitions' memos may take together, split among the threads.
+const CACHE_BYTES: usize = 1 << 30;
+
 /// How many operations of the longest linearizable prefix a [`Violation`] quotes.
 const PREFIX_QUOTED: usize = 8;
 
@@ -98,8 +101,13 @@ pub fn check_operations<M: Model>(
 ) -> CheckResult {
     let deadline = timeout.map(|t| Instant::now() + t);
     let partitions = M::partition(history);
+    let threads = thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(partitions.len())
+        .max(1);
     let stop = AtomicBool::new(false);
     let budget = Budget {
+        cache_bytes: CACHE_BYTES / threads,
         deadline,
         stop: &stop,
     };
@@ -122,10 +130,7 @@ pub fn check_operations<M: Model>(
         verdicts.lock().push((index, verdict));
     };
 
-    let threads = thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(partitions.len());
-    if threads <= 1 {
+    if threads == 1 {
         worker();
     } else {
         thread::scope(|scope| {

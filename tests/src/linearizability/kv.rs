@@ -101,6 +101,10 @@ impl Model for KvModel {
         input.op == KvOp::Get
     }
 
+    fn state_bytes(state: &String) -> usize {
+        std::mem::size_of::<String>() + state.len()
+    }
+
     /// One partition per key, in order of first appearance.
     ///
     /// Gets that never returned are dropped: they change nothing and any answer fits, so they

@@ -39,6 +39,12 @@ pub trait Model {
         false
     }
 
+    /// About how many bytes a state holds, heap included; bounds the memory of the search's
+    /// memo. The default counts only the inline size.
+    fn state_bytes(_state: &Self::State) -> usize {
+        std::mem::size_of::<Self::State>()
+    }
+
     /// Splits a history into independent sub-histories, each checked on its own (a history is
     /// linearizable iff every partition is, when the parts touch disjoint objects).
     fn partition(

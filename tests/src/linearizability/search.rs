@@ -23,8 +23,10 @@ use super::{Model, Operation};
 /// How often (in search steps, a power of two) the clock and the stop flag are looked at.
 const CHECK_EVERY: u64 = 1 << 10;
 
-/// When to give up on a search.
+/// When to give up on a search, and how much memory its memo may take.
 pub(crate) struct Budget<'a> {
+    /// Bytes the memo of one partition may hold before it stops growing.
+    pub(crate) cache_bytes: usize,
     /// Past this instant the answer is "unknown".
     pub(crate) deadline: Option<Instant>,
     /// Raised when another partition already settled the verdict.
@@ -88,7 +90,7 @@ pub(crate) fn search<M: Model>(
         ops,
         entries: Entries::new(ops),
         linearized: Bitset::new(ops.len()),
-        cache: Cache::new(),
+        cache: Cache::new(budget.cache_bytes),
         state: M::init(),
         path: Vec::new(),
         best: None,
@@ -169,7 +171,10 @@ impl<M: Model> Search<'_, M> {
             return false;
         };
         self.linearized.set(op);
-        if !self.cache.insert(&self.linearized, &next) {
+        if !self
+            .cache
+            .insert(&self.linearized, &next, M::state_bytes(&next))
+        {
             self.linearized.clear(op);
             return false;
         }
