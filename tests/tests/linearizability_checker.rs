@@ -361,8 +361,10 @@ fn a_lab_sized_history_checks_well_within_the_timeout() {
     // What 15 clerks on random keys produce in a 5 s lab test: 6000 operations, a few lost.
     let mut rng = StdRng::seed_from_u64(42);
     let history = linearizable_history(&mut rng, 15, 400, 15, 200);
+    let ops = history.len();
     let started = Instant::now();
     let verdict = check(history);
+    eprintln!("checked {ops} operations in {:?}", started.elapsed());
     assert_eq!(verdict, CheckResult::Ok, "after {:?}", started.elapsed());
 }
 
@@ -371,8 +373,10 @@ fn a_long_single_key_history_checks_well_within_the_timeout() {
     // Thousands of operations in one partition, from clients that keep overlapping.
     let mut rng = StdRng::seed_from_u64(7);
     let history = linearizable_history(&mut rng, 3, 1000, 1, 200);
+    let ops = history.len();
     let started = Instant::now();
     let verdict = check(history);
+    eprintln!("checked {ops} operations in {:?}", started.elapsed());
     assert_eq!(verdict, CheckResult::Ok, "after {:?}", started.elapsed());
 }
 
@@ -391,5 +395,82 @@ fn an_explosive_history_times_out_as_unknown() {
         started.elapsed() < Duration::from_secs(30),
         "{:?}",
         started.elapsed()
+    );
+}
+
+/// Every order of a tiny history, tried one by one: the reference the checker must agree with.
+/// An operation may go next unless another remaining one returned before it was called;
+/// unanswered operations left over at the end never happened.
+fn brute_force(history: &[KvOperation], state: &str, remaining: &mut Vec<usize>) -> bool {
+    if remaining.iter().all(|&i| history[i].return_time.is_none()) {
+        return true;
+    }
+    for pos in 0..remaining.len() {
+        let op = &history[remaining[pos]];
+        let blocked = remaining
+            .iter()
+            .any(|&j| history[j].return_time.is_some_and(|r| r < op.call));
+        if blocked {
+            continue;
+        }
+        let next = match op.input.op {
+            KvOp::Get => match &op.output {
+                Some(out) if out.value != state => continue,
+                _ => state.to_string(),
+            },
+            KvOp::Put => op.input.value.clone(),
+            KvOp::Append => format!("{state}{}", op.input.value),
+        };
+        let taken = remaining.remove(pos);
+        let found = brute_force(history, &next, remaining);
+        remaining.insert(pos, taken);
+        if found {
+            return true;
+        }
+    }
+    false
+}
+
+#[test]
+fn tiny_random_histories_agree_with_brute_force() {
+    let mut rng = StdRng::seed_from_u64(2024);
+    let (mut legal, mut illegal) = (0, 0);
+    for round in 0..400 {
+        let len = rng.random_range(1..=7);
+        let history: Vec<KvOperation> = (0..len)
+            .map(|client| {
+                let value = ["a", "b", "ab", "ba", ""][rng.random_range(0..5)];
+                let input = match rng.random_range(0..3) {
+                    0 => KvInput::get("k"),
+                    1 => KvInput::put("k", &value[..value.len().min(1)]),
+                    _ => KvInput::append("k", &value[..value.len().min(1)]),
+                };
+                let call = rng.random_range(0..20);
+                if rng.random_range(0..6) == 0 {
+                    Operation::unanswered(client, input, call)
+                } else {
+                    let ret = call + rng.random_range(0..10);
+                    Operation::completed(client, input, call, KvOutput::value(value), ret)
+                }
+            })
+            .collect();
+        let expected = brute_force(&history, "", &mut (0..len).collect());
+        let verdict = check(history.clone());
+        assert_eq!(
+            verdict.is_ok(),
+            expected,
+            "round {round}: brute force says {expected}, checker {verdict:?} on {history:#?}"
+        );
+        assert!(verdict.is_ok() || verdict.is_illegal());
+        if expected {
+            legal += 1;
+        } else {
+            illegal += 1;
+        }
+    }
+    // Both verdicts must be exercised for the comparison to mean anything.
+    assert!(
+        legal > 50 && illegal > 50,
+        "legal {legal}, illegal {illegal}"
     );
 }
