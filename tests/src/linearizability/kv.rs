@@ -105,10 +105,13 @@ impl Model for KvModel {
         std::mem::size_of::<String>() + state.len()
     }
 
-    /// One partition per key, in order of first appearance.
-    ///
-    /// Gets that never returned are dropped: they change nothing and any answer fits, so they
-    /// can always be placed at the end, and keeping them would only widen the search.
+    /// One partition per key, in order of first appearance, without the unanswered operations
+    /// that provably make no difference:
+    /// - Gets: they change nothing and any answer fits, so they can always go last.
+    /// - Puts and Appends whose (non-empty) value no Get of the key ever saw, not even inside a
+    ///   longer value: had one taken effect, every read until the next Put would contain its
+    ///   value, so no read came before the next Put, and dropping it changes no read. Keeping
+    ///   them would let the search try each one at every step, which explodes with many.
     fn partition(
         history: Vec<Operation<KvInput, KvOutput>>,
     ) -> Vec<Vec<Operation<KvInput, KvOutput>>> {
@@ -124,6 +127,9 @@ impl Model for KvModel {
             });
             parts[slot].push(op);
         }
+        for part in &mut parts {
+            drop_unseen_lost_writes(part);
+        }
         parts
     }
 
@@ -133,6 +139,22 @@ impl Model for KvModel {
             .map(|op| format!("key {:?}", op.input.key))
             .unwrap_or_default()
     }
+}
+
+/// Removes the unanswered writes of one key whose value no answered Get contains.
+fn drop_unseen_lost_writes(part: &mut Vec<Operation<KvInput, KvOutput>>) {
+    let lost_write = |op: &Operation<KvInput, KvOutput>| {
+        op.output.is_none() && op.input.op != KvOp::Get && !op.input.value.is_empty()
+    };
+    if !part.iter().any(lost_write) {
+        return;
+    }
+    let reads: Vec<String> = part
+        .iter()
+        .filter(|op| op.input.op == KvOp::Get)
+        .filter_map(|op| op.output.as_ref().map(|out| out.value.clone()))
+        .collect();
+    part.retain(|op| !lost_write(op) || reads.iter().any(|r| r.contains(&op.input.value)));
 }
 
 #[cfg(test)]
@@ -182,5 +204,18 @@ mod tests {
         assert_eq!(parts[0].len(), 2);
         assert_eq!(parts[1].len(), 1);
         assert_eq!(KvModel::describe_partition(&parts[1]), "key \"b\"");
+    }
+
+    #[test]
+    fn partition_drops_lost_writes_no_read_saw() {
+        let history = vec![
+            Operation::unanswered(0, KvInput::append("k", "seen"), 0),
+            Operation::unanswered(1, KvInput::put("k", "unseen"), 0),
+            Operation::unanswered(2, KvInput::append("k", ""), 0),
+            Operation::completed(3, KvInput::get("k"), 5, KvOutput::value("xseenx"), 9),
+        ];
+        let parts = KvModel::partition(history);
+        let kept: Vec<usize> = parts[0].iter().map(|op| op.client_id).collect();
+        assert_eq!(kept, vec![0, 2, 3]);
     }
 }
