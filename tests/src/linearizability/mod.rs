@@ -6,7 +6,12 @@
 //! the replicated KV store (Get/Put/Append), partitioned by key.
 //!
 //! The search is Wing & Gong's, with Lowe's memoisation of (linearized set, state) pairs, on a
-//! doubly-linked list of call/return events, checked partition by partition and in parallel.
+//! doubly-linked list of call/return events, checked partition by partition and in parallel,
+//! under a timeout (verdict `Unknown`) and a memory budget for the memo. Two sound shortcuts
+//! keep lab-sized histories fast: reads that fit are taken without branching, and the KV model
+//! drops unanswered writes no read ever saw. Like any such checker it is exponential in the
+//! worst case: a dozen clients appending to one key all the time can exhaust any timeout.
+//!
 //! The C++ original has no such checker: its clerk tests only print results. We add one because
 //! a Raft KV store that returns stale or duplicated values still "works" in a demo.
 //!
