@@ -6,12 +6,11 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use raftkv_tests::linearizability::{
-    check_operations, CheckResult, KvInput, KvModel, KvOp, KvOutput, Operation, Recorder,
+    check_operations, CheckResult, KvInput, KvModel, KvOp, KvOperation, KvOutput, KvRecorder,
+    Operation,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-
-type KvOperation = Operation<KvInput, KvOutput>;
 
 /// Generous: a hand-made history decides in microseconds; this only stops a runaway search.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -112,6 +111,7 @@ fn a_stale_read_after_a_completed_write_is_illegal() {
     assert_eq!(violation.state, "\"2\"");
     assert!(violation.blocked.contains("Get"), "{violation}");
     let text = violation.to_string();
+    eprintln!("{text}");
     assert!(
         text.contains("key \"x\"") && text.contains("2 ops"),
         "{text}"
@@ -235,7 +235,7 @@ fn touching_intervals_count_as_concurrent() {
 
 #[test]
 fn recorded_history_from_threads_checks_ok() {
-    let rec: Recorder<KvInput, KvOutput> = Recorder::new();
+    let rec = KvRecorder::new();
     let store = parking_lot::Mutex::new(String::new());
     std::thread::scope(|s| {
         for client in 0..4 {

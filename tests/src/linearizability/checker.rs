@@ -16,6 +16,9 @@ const CACHE_BYTES: usize = 1 << 30;
 /// How many operations of the longest linearizable prefix a [`Violation`] quotes.
 const PREFIX_QUOTED: usize = 8;
 
+/// How many characters of a state or an operation a [`Violation`] quotes.
+const TEXT_QUOTED: usize = 300;
+
 /// The verdict on a history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CheckResult {
@@ -78,7 +81,7 @@ impl fmt::Display for Violation {
         )?;
         writeln!(
             f,
-            "  then no order lets this one return in time: {}",
+            "  after which this one cannot take effect before it returns: {}",
             self.blocked
         )?;
         if !self.prefix_tail.is_empty() {
@@ -178,32 +181,55 @@ fn explain<M: Model>(
         prefix_len: stuck.prefix.len(),
         prefix_tail: stuck.prefix[skip..]
             .iter()
-            .filter_map(|&i| ops.get(i).map(describe))
+            .filter_map(|&i| ops.get(i).map(describe::<M>))
             .collect(),
-        state: format!("{:?}", stuck.state),
+        state: clip(format!("{:?}", stuck.state)),
         blocked: ops
             .get(stuck.blocked)
-            .map_or_else(|| "(none)".to_string(), describe),
+            .map_or_else(|| "(none)".to_string(), describe::<M>),
     }
 }
 
-/// `client 3: Get("k") -> "v" during [1.200 ms, 1.350 ms]`.
-fn describe<I: fmt::Debug, O: fmt::Debug>(op: &Operation<I, O>) -> String {
-    let output = op
-        .output
-        .as_ref()
-        .map_or_else(|| "?".to_string(), |o| format!("{o:?}"));
+/// `client 3: Get("k") -> "v" during [1.200000 ms, 1.350000 ms]`.
+fn describe<M: Model>(op: &Operation<M::Input, M::Output>) -> String {
     let end = op.return_time.map_or_else(|| "never".to_string(), millis);
     format!(
-        "client {}: {:?} -> {} during [{}, {}]",
+        "client {}: {} during [{}, {}]",
         op.client_id,
-        op.input,
-        output,
+        clip(M::describe_operation(&op.input, op.output.as_ref())),
         millis(op.call),
         end
     )
 }
 
+/// Shortens long text (an appended-to value can be kilobytes) to its start and its length.
+fn clip(text: String) -> String {
+    if text.chars().count() <= TEXT_QUOTED {
+        return text;
+    }
+    let head: String = text.chars().take(TEXT_QUOTED).collect();
+    format!("{head}... ({} bytes)", text.len())
+}
+
 fn millis(nanos: u64) -> String {
     format!("{}.{:06} ms", nanos / 1_000_000, nanos % 1_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_text_is_clipped_to_its_start_and_length() {
+        assert_eq!(clip("short".to_string()), "short");
+        let long = "x".repeat(TEXT_QUOTED + 50);
+        let clipped = clip(long);
+        assert!(clipped.starts_with(&"x".repeat(TEXT_QUOTED)));
+        assert!(clipped.ends_with(&format!("... ({} bytes)", TEXT_QUOTED + 50)));
+    }
+
+    #[test]
+    fn times_read_as_milliseconds() {
+        assert_eq!(millis(1_234_567), "1.234567 ms");
+    }
 }

@@ -23,6 +23,12 @@ pub struct KvInput {
     pub value: String,
 }
 
+/// One recorded KV operation.
+pub type KvOperation = Operation<KvInput, KvOutput>;
+
+/// A recorder of KV operations, shared by the clerks of a test.
+pub type KvRecorder = super::Recorder<KvInput, KvOutput>;
+
 /// A KV answer: the value read, for Get; ignored for Put and Append.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct KvOutput {
@@ -131,6 +137,15 @@ impl Model for KvModel {
             drop_unseen_lost_writes(part);
         }
         parts
+    }
+
+    /// `Get("k") -> "v"`, `Put("k", "v")`, `Append("k", "v")`, `Get("k") -> ?`.
+    fn describe_operation(input: &KvInput, output: Option<&KvOutput>) -> String {
+        match (input.op, output) {
+            (KvOp::Get, Some(out)) => format!("Get({:?}) -> {:?}", input.key, out.value),
+            (KvOp::Get, None) => format!("Get({:?}) -> ?", input.key),
+            (op, _) => format!("{op:?}({:?}, {:?})", input.key, input.value),
+        }
     }
 
     fn describe_partition(partition: &[Operation<KvInput, KvOutput>]) -> String {

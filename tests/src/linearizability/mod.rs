@@ -31,7 +31,7 @@ mod recorder;
 mod search;
 
 pub use checker::{check_operations, CheckResult, Violation};
-pub use kv::{KvInput, KvModel, KvOp, KvOutput};
+pub use kv::{KvInput, KvModel, KvOp, KvOperation, KvOutput, KvRecorder};
 pub use model::Model;
 pub use operation::Operation;
 pub use recorder::{OpId, Recorder};

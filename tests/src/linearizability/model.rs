@@ -53,6 +53,14 @@ pub trait Model {
         vec![history]
     }
 
+    /// Shows one operation in a violation report; the default uses `Debug`.
+    fn describe_operation(input: &Self::Input, output: Option<&Self::Output>) -> String {
+        match output {
+            Some(output) => format!("{input:?} -> {output:?}"),
+            None => format!("{input:?} -> ?"),
+        }
+    }
+
     /// Names a partition in a violation report (e.g. its key).
     fn describe_partition(_partition: &[Operation<Self::Input, Self::Output>]) -> String {
         String::new()
