@@ -133,15 +133,16 @@ pub fn check_operations<M: Model>(
         verdicts.lock().push((index, verdict));
     };
 
-    if threads == 1 {
+    thread::scope(|scope| {
+        // The calling thread is one of the workers; a helper that cannot be spawned only
+        // leaves more partitions to the others.
+        for _ in 1..threads {
+            let _ = thread::Builder::new()
+                .name("lincheck".to_string())
+                .spawn_scoped(scope, worker);
+        }
         worker();
-    } else {
-        thread::scope(|scope| {
-            for _ in 0..threads {
-                scope.spawn(worker);
-            }
-        });
-    }
+    });
 
     let mut verdicts = verdicts.into_inner();
     // Report the lowest-numbered illegal partition, so that a rerun says the same thing
