@@ -474,3 +474,12 @@ fn tiny_random_histories_agree_with_brute_force() {
         "legal {legal}, illegal {illegal}"
     );
 }
+
+#[test]
+fn a_huge_timeout_means_no_timeout() {
+    let history = vec![put(0, "x", "1", 0, 10), get(1, "x", "1", 20, 30)];
+    assert_eq!(
+        check_operations::<KvModel>(history, Some(Duration::MAX)),
+        CheckResult::Ok
+    );
+}

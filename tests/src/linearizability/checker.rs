@@ -102,7 +102,8 @@ pub fn check_operations<M: Model>(
     history: Vec<Operation<M::Input, M::Output>>,
     timeout: Option<Duration>,
 ) -> CheckResult {
-    let deadline = timeout.map(|t| Instant::now() + t);
+    // A timeout too large to add to the clock is no timeout.
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let partitions = M::partition(history);
     let threads = thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -145,8 +146,7 @@ pub fn check_operations<M: Model>(
     });
 
     let mut verdicts = verdicts.into_inner();
-    // Report the lowest-numbered illegal partition, so that a rerun says the same thing
-    // whichever thread finished first.
+    // Report the lowest-numbered illegal partition found, not whichever thread finished first.
     verdicts.sort_by_key(|(index, _)| *index);
     let mut unknown = verdicts.len() < partitions.len();
     for (_, verdict) in verdicts {
