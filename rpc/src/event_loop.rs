@@ -9,7 +9,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 use mio::event::Event;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
@@ -17,7 +17,7 @@ use mio::{Events, Interest, Poll, Token};
 use crate::connection::{Broken, Connection, Limits};
 use crate::frame::RequestFrame;
 use crate::provider::Services;
-use crate::worker::{Completion, Job, Shared};
+use crate::worker::{Completion, Job, JobQueue, Shared};
 use crate::{Outcome, ProviderConfig, RpcStatus};
 
 /// The listening socket.
@@ -39,7 +39,9 @@ pub(crate) struct EventLoop {
     services: Arc<Services>,
     connections: HashMap<Token, Connection>,
     next_token: usize,
-    jobs: Option<Sender<Job>>,
+    jobs: Arc<JobQueue>,
+    /// Requests of the current read bound for workers, pushed at once.
+    batch: Vec<Job>,
     completions: Receiver<Completion>,
     shared: Arc<Shared>,
     /// Connections with answers queued since the last flush.
@@ -58,7 +60,7 @@ impl EventLoop {
         mut listener: TcpListener,
         config: ProviderConfig,
         services: Arc<Services>,
-        jobs: Sender<Job>,
+        jobs: Arc<JobQueue>,
         completions: Receiver<Completion>,
         shared: Arc<Shared>,
     ) -> io::Result<Self> {
@@ -78,7 +80,8 @@ impl EventLoop {
             services,
             connections: HashMap::new(),
             next_token: FIRST_CONNECTION,
-            jobs: Some(jobs),
+            jobs,
+            batch: Vec::new(),
             completions,
             shared,
             dirty: Vec::new(),
@@ -114,9 +117,9 @@ impl EventLoop {
                 break;
             }
         }
-        // Dropping the job sender lets the workers finish; dropping the
+        // Closing the queue lets the workers finish; dropping the
         // connections closes them.
-        self.jobs = None;
+        self.jobs.close();
         self.connections.clear();
     }
 
@@ -188,6 +191,9 @@ impl EventLoop {
             self.dispatch(token, request);
         }
         self.requests = requests;
+        if !self.batch.is_empty() {
+            self.jobs.push_all(self.batch.drain(..));
+        }
         match result {
             Ok(()) => self.close_if_finished(token),
             Err(broken) => self.close_broken(token, broken),
@@ -205,17 +211,14 @@ impl EventLoop {
                 "the server is shutting down".into(),
             )))
         } else if let Some(service) = self.services.get(&header.service_name) {
-            let job = Job {
+            self.batch.push(Job {
                 conn: token,
                 call_id,
                 service: service.clone(),
                 method: header.method_name,
                 args,
-            };
-            match self.jobs.as_ref().map(|jobs| jobs.send(job)) {
-                Some(Ok(())) => None,
-                _ => Some(Err((RpcStatus::ShuttingDown, "no workers left".into()))),
-            }
+            });
+            None
         } else {
             let name = String::from_utf8_lossy(&header.service_name).into_owned();
             Some(Err((

@@ -12,7 +12,7 @@ use mio::net::TcpListener;
 use mio::{Poll, Waker};
 
 use crate::event_loop::{EventLoop, WAKER};
-use crate::worker::{self, Shared};
+use crate::worker::{self, JobQueue, Shared};
 use crate::{ProviderConfig, Service};
 
 /// The services to serve, by wire name.
@@ -59,16 +59,16 @@ impl RpcProvider {
         let shared = Arc::new(Shared::new(waker, completions_tx));
         // Unbounded on purpose: the per-connection in-flight cap times the
         // connection cap bounds it, and the loop must never block on it.
-        let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
+        let jobs = Arc::new(JobQueue::new());
         let (exited_tx, exited_rx) = crossbeam_channel::bounded(0);
         let workers =
-            worker::spawn_workers(self.config.workers, jobs_rx, shared.clone(), exited_tx)?;
+            worker::spawn_workers(self.config.workers, jobs.clone(), shared.clone(), exited_tx)?;
         let event_loop = EventLoop::new(
             poll,
             listener,
             self.config.clone(),
             Arc::new(self.services),
-            jobs_tx,
+            jobs,
             completions_rx,
             shared.clone(),
         )?;

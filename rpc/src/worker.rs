@@ -2,12 +2,13 @@
 //! the event loop, and the path by which their answers get back to it.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Sender;
 use mio::{Token, Waker};
+use parking_lot::{Condvar, Mutex};
 
 use crate::{Outcome, Responder, RpcStatus, Service};
 
@@ -84,23 +85,113 @@ impl Shared {
     }
 }
 
-/// Starts `count` workers taking jobs from `jobs` until it disconnects.
+/// The queue between the loop and the workers: a crossbeam channel for the
+/// jobs, with our own sleep/wake protocol on the side.
+///
+/// A channel's blocking `recv` wakes one sleeping worker per job, so a read
+/// that yields 30 requests would cost the loop 30 futex calls and the two
+/// cores 30 context switches. Here the loop pushes a whole read's requests
+/// (lock-free) and wakes at most one worker; a worker that takes a job and
+/// sees more waiting wakes the next. Under load workers find jobs without
+/// sleeping, and the loop never waits for a lock a worker holds; a slow
+/// handler still only holds its own worker.
+pub(crate) struct JobQueue {
+    jobs_tx: crossbeam_channel::Sender<Job>,
+    jobs: crossbeam_channel::Receiver<Job>,
+    sleepers: AtomicUsize,
+    idle: Mutex<Idle>,
+    available: Condvar,
+}
+
+struct Idle {
+    /// A wake-up is on its way; the woken worker will chain the next.
+    waking: bool,
+    closed: bool,
+}
+
+impl JobQueue {
+    pub fn new() -> Self {
+        let (jobs_tx, jobs) = crossbeam_channel::unbounded();
+        Self {
+            jobs_tx,
+            jobs,
+            sleepers: AtomicUsize::new(0),
+            idle: Mutex::new(Idle {
+                waking: false,
+                closed: false,
+            }),
+            available: Condvar::new(),
+        }
+    }
+
+    /// Queues `jobs`, waking one worker if all are asleep.
+    pub fn push_all(&self, jobs: impl Iterator<Item = Job>) {
+        for job in jobs {
+            // The queue owns a receiver, so sending cannot fail.
+            let _ = self.jobs_tx.send(job);
+        }
+        self.wake_one();
+    }
+
+    fn wake_one(&self) {
+        // Pairs with the fence in `take`: either we see the sleeper, or it
+        // sees the job.
+        fence(Ordering::SeqCst);
+        if self.sleepers.load(Ordering::Relaxed) == 0 || self.jobs.is_empty() {
+            return;
+        }
+        let mut idle = self.idle.lock();
+        if !idle.waking {
+            idle.waking = true;
+            self.available.notify_one();
+        }
+    }
+
+    /// Workers finish what is queued, then exit.
+    pub fn close(&self) {
+        self.idle.lock().closed = true;
+        self.available.notify_all();
+    }
+
+    /// The next job, or `None` once closed and empty.
+    fn take(&self) -> Option<Job> {
+        loop {
+            if let Ok(job) = self.jobs.try_recv() {
+                self.wake_one();
+                return Some(job);
+            }
+            let mut idle = self.idle.lock();
+            if idle.closed {
+                return self.jobs.try_recv().ok();
+            }
+            self.sleepers.fetch_add(1, Ordering::Relaxed);
+            fence(Ordering::SeqCst);
+            if self.jobs.is_empty() {
+                self.available.wait(&mut idle);
+                idle.waking = false;
+            }
+            self.sleepers.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Starts `count` workers taking jobs from `queue` until it is closed.
 /// Each worker holds a clone of `exited`; when all are dropped, all are gone.
 pub(crate) fn spawn_workers(
     count: usize,
-    jobs: Receiver<Job>,
+    queue: Arc<JobQueue>,
     shared: Arc<Shared>,
     exited: Sender<()>,
 ) -> std::io::Result<Vec<JoinHandle<()>>> {
     (0..count)
         .map(|i| {
-            let jobs = jobs.clone();
+            let queue = queue.clone();
             let shared = shared.clone();
             let exited = exited.clone();
             std::thread::Builder::new()
                 .name(format!("rpc-worker-{i}"))
                 .spawn(move || {
-                    for job in jobs.iter() {
+                    while let Some(job) = queue.take() {
                         run(job, &shared);
                     }
                     drop(exited);
