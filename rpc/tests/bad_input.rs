@@ -193,7 +193,7 @@ fn many_frames_in_one_write_are_all_answered() {
         bytes.extend_from_slice(&request("test", "echo", id, &id.to_le_bytes()));
     }
     stream.write_all(&bytes).unwrap();
-    let mut seen = vec![false; 100];
+    let mut seen = [false; 100];
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let mut answered = 0;
