@@ -23,11 +23,18 @@ const RUN: Duration = Duration::from_secs(2);
 const WARMUP: Duration = Duration::from_millis(300);
 
 fn main() {
-    let mut provider = RpcProvider::new(ProviderConfig::default());
+    let workers = std::env::var("RPC_BENCH_WORKERS")
+        .ok()
+        .and_then(|w| w.parse().ok());
+    let mut provider = RpcProvider::new(ProviderConfig {
+        workers: workers.unwrap_or(ProviderConfig::default().workers),
+        ..Default::default()
+    });
     provider.register(Arc::new(Echo));
     let server = provider
         .start("127.0.0.1:0".parse().unwrap())
         .expect("start provider");
+    baseline();
     let channel = RpcChannel::new(server.local_addr());
     for callers in [1, 64] {
         run(&channel, callers);
@@ -101,4 +108,42 @@ fn process_cpu() -> Duration {
     };
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// What the machine itself charges, for scale: a blocking TCP ping-pong of
+/// 64 bytes over loopback between two threads (two wake-ups per round trip;
+/// an RPC needs five: caller, loop, worker, loop, reader, caller).
+fn baseline() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let echo = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        stream.set_nodelay(true).expect("nodelay");
+        let mut buf = [0u8; 64];
+        while stream.read_exact(&mut buf).is_ok() {
+            if stream.write_all(&buf).is_err() {
+                break;
+            }
+        }
+    });
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let mut buf = [0u8; 64];
+    let mut latencies = Vec::new();
+    let until = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < until {
+        let started = Instant::now();
+        stream.write_all(&buf).expect("write");
+        stream.read_exact(&mut buf).expect("read");
+        latencies.push(started.elapsed());
+    }
+    drop(stream);
+    let _ = echo.join();
+    latencies.sort_unstable();
+    println!(
+        "baseline: raw TCP ping-pong between two threads: p50 {:>7.1?}  p99 {:>7.1?}",
+        latencies[latencies.len() / 2],
+        latencies[latencies.len() * 99 / 100]
+    );
 }

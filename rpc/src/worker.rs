@@ -104,8 +104,11 @@ pub(crate) struct JobQueue {
 }
 
 struct Idle {
-    /// A wake-up is on its way; the woken worker will chain the next.
-    waking: bool,
+    /// Workers blocked in `wait`.
+    waiting: usize,
+    /// Wake-ups sent and not yet received: at most one, since the woken
+    /// worker chains the next.
+    notified: usize,
     closed: bool,
 }
 
@@ -117,7 +120,8 @@ impl JobQueue {
             jobs,
             sleepers: AtomicUsize::new(0),
             idle: Mutex::new(Idle {
-                waking: false,
+                waiting: 0,
+                notified: 0,
                 closed: false,
             }),
             available: Condvar::new(),
@@ -140,9 +144,11 @@ impl JobQueue {
         if self.sleepers.load(Ordering::Relaxed) == 0 || self.jobs.is_empty() {
             return;
         }
+        // `sleepers` was a hint; only a worker really in `wait` (counted
+        // under the lock) can take a notification.
         let mut idle = self.idle.lock();
-        if !idle.waking {
-            idle.waking = true;
+        if idle.notified == 0 && idle.waiting > 0 {
+            idle.notified += 1;
             self.available.notify_one();
         }
     }
@@ -167,8 +173,10 @@ impl JobQueue {
             self.sleepers.fetch_add(1, Ordering::Relaxed);
             fence(Ordering::SeqCst);
             if self.jobs.is_empty() {
+                idle.waiting += 1;
                 self.available.wait(&mut idle);
-                idle.waking = false;
+                idle.waiting -= 1;
+                idle.notified = idle.notified.saturating_sub(1);
             }
             self.sleepers.fetch_sub(1, Ordering::Relaxed);
         }

@@ -11,7 +11,22 @@ use rpc::{ProviderConfig, RpcChannel, RpcError};
 
 #[test]
 fn concurrent_callers_each_get_their_own_replies() {
-    let server = start(ProviderConfig::default());
+    concurrent_callers(ProviderConfig::default());
+}
+
+/// Few workers for many callers: every queued job must still be taken.
+#[test]
+fn concurrent_callers_with_one_or_two_workers() {
+    for workers in [1, 2] {
+        concurrent_callers(ProviderConfig {
+            workers,
+            ..Default::default()
+        });
+    }
+}
+
+fn concurrent_callers(config: ProviderConfig) {
+    let server = start(config);
     let channel = RpcChannel::new(server.local_addr());
     std::thread::scope(|s| {
         for t in 0..16u32 {
