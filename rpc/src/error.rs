@@ -1,4 +1,5 @@
-//! The one error type a caller of an [`RpcChannel`](crate::RpcChannel) sees.
+//! The errors of this crate: what a caller of an [`RpcChannel`](crate::RpcChannel)
+//! sees, why a byte stream is not a valid frame, and why a config is refused.
 
 use crate::RpcStatus;
 
@@ -25,3 +26,27 @@ pub enum RpcError {
     #[error("cannot decode reply: {0}")]
     Decode(String),
 }
+
+/// Why bytes received on a connection cannot be a frame. The stream has lost
+/// its framing, so the connection that carried them is closed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    /// The header length prefix is not a varint32 (too long or over 2^32).
+    #[error("malformed varint32 header length")]
+    BadVarint,
+    /// The declared header length is over the limit.
+    #[error("declared header length {len} exceeds the limit of {max} bytes")]
+    HeaderTooLarge { len: usize, max: usize },
+    /// The declared args/body size is over the limit.
+    #[error("declared body size {len} exceeds the limit of {max} bytes")]
+    BodyTooLarge { len: usize, max: usize },
+    /// The header bytes are not a valid protobuf header.
+    #[error("undecodable frame header: {0}")]
+    BadHeader(String),
+}
+
+/// A [`ProviderConfig`](crate::ProviderConfig) or
+/// [`ChannelConfig`](crate::ChannelConfig) that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid rpc config: {0}")]
+pub struct ConfigError(pub String);

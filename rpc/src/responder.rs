@@ -44,10 +44,16 @@ impl Responder {
 
 impl Drop for Responder {
     fn drop(&mut self) {
-        self.complete(Err((
-            RpcStatus::HandlerFailed,
-            "the handler dropped the call without answering".to_string(),
-        )));
+        if self.callback.is_none() {
+            return;
+        }
+        // Unwinding through a handler drops its responder: say so.
+        let message = if std::thread::panicking() {
+            "the handler panicked"
+        } else {
+            "the handler dropped the call without answering"
+        };
+        self.complete(Err((RpcStatus::HandlerFailed, message.to_string())));
     }
 }
 
