@@ -15,3 +15,6 @@ pub use end::{CallError, ClientEnd};
 pub use network::Network;
 pub use raft_peer::{SimRaftPeer, RAFT_SERVICE};
 pub use server::Server;
+
+#[cfg(test)]
+mod tests;
