@@ -7,6 +7,8 @@
 //! separate calls, and [`Persister::sync`] makes everything written so far
 //! durable at once, so many appends share one fsync (group commit).
 
+pub mod memory;
+
 use proto::raft::LogEntry;
 
 /// The vote-related state Figure 2 of the Raft paper calls persistent.
