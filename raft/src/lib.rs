@@ -1,6 +1,55 @@
-//! The Raft node (the original's `src/raftCore`). Under construction: see issue 3.
+//! The Raft consensus node of raftkv (the original's `src/raftCore`:
+//! `raft.h`/`raft.cpp`, `Persister`, `ApplyMsg.h`, `LockQueue` and `DEFER`
+//! from `util.h`).
+//!
+//! A node is a [`Raft`] handle over one mutex-protected [`state`], driven by
+//! plain OS threads: an election ticker ([`election`]), one replicator per
+//! peer ([`replication`]), a log writer for the leader ([`log_writer`]) and
+//! an applier ([`applier`]). The rules of Figure 2 of the Raft paper live in
+//! pure functions over values ([`log`], vote rules, the commit rule) that are
+//! unit-tested without threads. Peers are reached through the [`RaftPeer`]
+//! seam; storage through the [`Persister`] seam.
+//!
+//! What we changed from the original, and why:
+//! - It replicated only on its 25 ms heartbeat tick (about 24 ms per
+//!   operation); here `start` wakes every replicator at once and each sends
+//!   all missing entries in one AppendEntries.
+//! - Its leader busy-spun a core between ticks; every thread here sleeps on
+//!   a condvar until its deadline or its work arrives.
+//! - Its persist re-serialized the whole log every time (and truncated the
+//!   files at start-up); the [`Persister`] here is incremental, and the
+//!   leader syncs many entries at once (group commit) off the state lock.
+//! - Its vote counting raced; votes are counted per campaign under the lock.
+//! - It served RPCs before it had finished initializing; [`Raft::make`]
+//!   starts nothing until the recovered state is complete.
+//! - Pre-vote and check-quorum (Ongaro's thesis §9.6, §6.2) keep a node
+//!   returning from a partition from deposing a healthy leader.
 
+mod applier;
+mod apply_msg;
+mod config;
+mod defer;
+mod election;
+mod error;
+mod lock_queue;
+pub mod log;
+mod log_writer;
+mod node;
+mod peer;
 pub mod persister;
+mod replication;
+mod service;
+mod snapshot;
+mod state;
 
+pub use apply_msg::ApplyMsg;
+pub use config::RaftConfig;
+pub use defer::Defer;
+pub use error::RaftError;
+pub use lock_queue::LockQueue;
+pub use node::Raft;
+pub use peer::{PeerError, RaftPeer, RpcPeer};
+pub use persister::memory::MemoryPersister;
 pub use persister::FilePersister;
 pub use persister::{HardState, PersistError, Persister, Recovered, SnapshotMeta};
+pub use state::{RaftStatus, Role};

@@ -8,6 +8,7 @@
 //! durable at once, so many appends share one fsync (group commit).
 
 mod file;
+pub mod memory;
 
 pub use file::FilePersister;
 

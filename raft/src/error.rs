@@ -1,0 +1,23 @@
+//! The errors a caller of the raft crate can see.
+
+use crate::PersistError;
+
+/// Why a Raft node could not be built or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum RaftError {
+    /// A [`RaftConfig`](crate::RaftConfig) broke one of its constraints.
+    #[error("invalid raft config: {0}")]
+    InvalidConfig(String),
+    /// `me` is not an index into `peers`.
+    #[error("node id {me} is out of range for a cluster of {size}")]
+    InvalidId { me: usize, size: usize },
+    /// The persister failed; the node cannot go on without its state.
+    #[error("persister failed: {0}")]
+    Persist(#[from] PersistError),
+    /// The recovered state does not hang together.
+    #[error("recovered state is inconsistent: {0}")]
+    Recovery(String),
+    /// A thread of the node could not be started.
+    #[error("cannot spawn thread: {0}")]
+    Spawn(#[from] std::io::Error),
+}

@@ -1,0 +1,338 @@
+//! The Raft node handle: `make`, `start`, `shutdown` and the shared core
+//! every thread works on (the original's `Raft` class in raft.h).
+//!
+//! Locking: `storage` (the persister) is always taken before `state`, never
+//! the other way round. Whoever changes what must be durable holds both, so
+//! the persister sees writes in the order the log saw them; the leader's log
+//! writer holds only `storage` while it syncs, so `start` and the
+//! replicators keep going meanwhile. No lock is held during a peer RPC or
+//! while pushing to the apply queue.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use parking_lot::{Condvar, Mutex};
+use proto::raft::{
+    AppendEntriesArgs, AppendEntriesReply, InstallSnapshotRequest, InstallSnapshotResponse,
+    RequestVoteArgs, RequestVoteReply,
+};
+
+use crate::config::SHUTDOWN_JOIN_TIMEOUT;
+use crate::log::Log;
+use crate::state::State;
+use crate::{
+    applier, election, log_writer, replication, snapshot, ApplyMsg, LockQueue, PersistError,
+    Persister, RaftConfig, RaftError, RaftPeer, RaftStatus, Role,
+};
+
+/// The body of one of a node's threads.
+type Job = Box<dyn FnOnce(Arc<Inner>) + Send>;
+
+/// A handle on one Raft node; clones share the node.
+#[derive(Clone)]
+pub struct Raft {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub me: usize,
+    pub peers: Vec<Arc<dyn RaftPeer>>,
+    pub config: RaftConfig,
+    pub storage: Mutex<Box<dyn Persister>>,
+    pub state: Mutex<State>,
+    pub apply_queue: Arc<LockQueue<ApplyMsg>>,
+    /// The persister's `raft_state_size`, refreshed after every write, so
+    /// readers never wait behind a sync.
+    pub raft_state_bytes: AtomicU64,
+    /// Mirrors `State::dead` for checks that must not take the lock.
+    pub dead: AtomicBool,
+    /// Wakes the election ticker (the deadline moved or the node died).
+    pub election_cv: Condvar,
+    /// Wakes the applier: commit index moved or a snapshot arrived.
+    pub apply_cv: Condvar,
+    /// Wakes the leader's log writer: `start` appended entries.
+    pub writer_cv: Condvar,
+    /// Wakes the replicator of each peer.
+    pub replicate_cv: Vec<Condvar>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Inner {
+    /// Stops the node: every thread sees `dead` and exits.
+    pub fn kill(&self, st: &mut State) {
+        st.dead = true;
+        self.dead.store(true, Ordering::SeqCst);
+        self.election_cv.notify_all();
+        self.apply_cv.notify_all();
+        self.writer_cv.notify_all();
+        self.replicate_cv.iter().for_each(|cv| {
+            cv.notify_all();
+        });
+    }
+
+    /// A persist error is fatal: log it and stop, never carry on.
+    pub fn die(&self, st: &mut State, err: &PersistError) {
+        tracing::error!(me = self.me, error = %err, "persister failed; stopping the node");
+        self.kill(st);
+    }
+
+    pub fn is_dead(&self) -> bool {
+        self.dead.load(Ordering::SeqCst)
+    }
+
+    pub fn wake_replicators(&self) {
+        self.replicate_cv.iter().for_each(|cv| {
+            cv.notify_one();
+        });
+    }
+
+    /// Whether `persist` has anything to write.
+    pub fn needs_persist(st: &State) -> bool {
+        st.hard_dirty || st.pending_truncate.is_some() || st.log.last_index() > st.written_index
+    }
+
+    /// Writes what changed since the last persist (truncation, term and
+    /// vote, new entries) and syncs it: after it returns true, everything in
+    /// `st` is durable and may be acknowledged. On failure the node is dead.
+    pub fn persist(&self, st: &mut State, storage: &mut dyn Persister) -> bool {
+        let result = write_out(st, storage).and_then(|()| storage.sync());
+        self.raft_state_bytes
+            .store(storage.raft_state_size(), Ordering::Relaxed);
+        match result {
+            Ok(()) => {
+                st.durable_index = st.written_index;
+                true
+            }
+            Err(e) => {
+                self.die(st, &e);
+                false
+            }
+        }
+    }
+
+    /// Adopts a newer term seen in a reply, persisting it.
+    pub fn step_down(&self, term: u64) {
+        let mut storage = self.storage.lock();
+        let mut st = self.state.lock();
+        if !st.dead && st.observe_term(term, &self.config, Instant::now()) {
+            self.persist(&mut st, &mut **storage);
+        }
+    }
+}
+
+/// Hands the persister everything it lacks, without syncing.
+pub(crate) fn write_out(st: &mut State, storage: &mut dyn Persister) -> Result<(), PersistError> {
+    if let Some(from) = st.pending_truncate.take() {
+        storage.truncate_suffix(from)?;
+    }
+    if st.hard_dirty {
+        storage.save_hard_state(st.hard_state())?;
+        st.hard_dirty = false;
+    }
+    let last = st.log.last_index();
+    if last > st.written_index {
+        let from = (st.written_index + 1).max(st.log.first_index());
+        storage.append(st.log.slice(from, last))?;
+        st.written_index = last;
+    }
+    Ok(())
+}
+
+impl Raft {
+    /// Recovers from `persister`, starts the node's threads, returns its
+    /// handle. `peers.len()` is the cluster size; `peers[me]` is never
+    /// called. If the persister holds a snapshot, the first message pushed
+    /// to `apply_queue` is [`ApplyMsg::Snapshot`] with it.
+    pub fn make(
+        me: usize,
+        peers: Vec<Arc<dyn RaftPeer>>,
+        mut persister: Box<dyn Persister>,
+        apply_queue: Arc<LockQueue<ApplyMsg>>,
+        config: RaftConfig,
+    ) -> Result<Raft, RaftError> {
+        config.validate()?;
+        if me >= peers.len() {
+            return Err(RaftError::InvalidId {
+                me,
+                size: peers.len(),
+            });
+        }
+        let recovered = persister.recover()?;
+        let (meta, data) = match recovered.snapshot {
+            Some((meta, data)) => (meta, Some(data)),
+            None => (Default::default(), None),
+        };
+        let log = Log::restore(
+            meta.last_included_index,
+            meta.last_included_term,
+            recovered.entries,
+        )
+        .map_err(RaftError::Recovery)?;
+        let now = Instant::now();
+        let mut st = State::new(me, peers.len(), log, recovered.hard_state, now);
+        st.reset_election_deadline(&config, now);
+        if let Some(data) = data {
+            // The service restores from the queue, before any command.
+            apply_queue.push(ApplyMsg::Snapshot {
+                index: meta.last_included_index,
+                term: meta.last_included_term,
+                data: data.clone(),
+            });
+            st.snapshot = Some(Arc::new(data));
+        }
+        tracing::info!(
+            me,
+            term = st.current_term,
+            last_index = st.log.last_index(),
+            snapshot_index = st.log.snapshot_index(),
+            "raft node starts"
+        );
+        let n = peers.len();
+        let inner = Arc::new(Inner {
+            me,
+            peers,
+            config,
+            raft_state_bytes: AtomicU64::new(persister.raft_state_size()),
+            storage: Mutex::new(persister),
+            state: Mutex::new(st),
+            apply_queue,
+            dead: AtomicBool::new(false),
+            election_cv: Condvar::new(),
+            apply_cv: Condvar::new(),
+            writer_cv: Condvar::new(),
+            replicate_cv: (0..n).map(|_| Condvar::new()).collect(),
+            threads: Mutex::new(Vec::new()),
+        });
+        let raft = Raft { inner };
+        // Every thread starts after the state is complete, so no RPC is
+        // served on a half-built node (the original served them before init).
+        if let Err(e) = raft.spawn_threads() {
+            raft.shutdown();
+            return Err(e);
+        }
+        Ok(raft)
+    }
+
+    fn spawn_threads(&self) -> Result<(), RaftError> {
+        let me = self.inner.me;
+        let mut jobs: Vec<(String, Job)> = vec![
+            (
+                format!("raft{me}-election"),
+                Box::new(election::election_timeout_ticker),
+            ),
+            (
+                format!("raft{me}-applier"),
+                Box::new(applier::applier_ticker),
+            ),
+            (format!("raft{me}-writer"), Box::new(log_writer::log_writer)),
+        ];
+        for peer in (0..self.inner.peers.len()).filter(|&p| p != me) {
+            jobs.push((
+                format!("raft{me}-repl{peer}"),
+                Box::new(move |inner| replication::replicator(inner, peer)),
+            ));
+        }
+        for (name, job) in jobs {
+            let inner = self.inner.clone();
+            let handle = thread::Builder::new()
+                .name(name)
+                .spawn(move || job(inner))?;
+            self.inner.threads.lock().push(handle);
+        }
+        Ok(())
+    }
+
+    /// Appends `command` if this node is the leader: `Some((index, term))`;
+    /// `None` otherwise. Never waits for peers or the disk; wakes the log
+    /// writer and every replicator at once.
+    pub fn start(&self, command: Vec<u8>) -> Option<(u64, u64)> {
+        let mut st = self.inner.state.lock();
+        if st.dead || st.role != Role::Leader {
+            return None;
+        }
+        let term = st.current_term;
+        let index = st.log.append_new(term, command);
+        drop(st);
+        self.inner.writer_cv.notify_one();
+        self.inner.wake_replicators();
+        Some((index, term))
+    }
+
+    /// (current term, is leader)
+    pub fn get_state(&self) -> (u64, bool) {
+        let st = self.inner.state.lock();
+        (st.current_term, !st.dead && st.role == Role::Leader)
+    }
+
+    /// The service has a snapshot covering the log through `index`: discard
+    /// the log through it.
+    pub fn snapshot(&self, index: u64, snapshot: Vec<u8>) {
+        snapshot::snapshot(&self.inner, index, snapshot);
+    }
+
+    /// Stops every thread of this node and joins them; idempotent. After it
+    /// the node sends nothing, applies nothing, and its handlers have no
+    /// effect. The apply queue stays open: it belongs to the service.
+    pub fn shutdown(&self) {
+        {
+            let mut st = self.inner.state.lock();
+            if !st.dead {
+                tracing::info!(
+                    me = self.inner.me,
+                    term = st.current_term,
+                    "raft node shuts down"
+                );
+            }
+            self.inner.kill(&mut st);
+        }
+        let handles = std::mem::take(&mut *self.inner.threads.lock());
+        let deadline = Instant::now() + SHUTDOWN_JOIN_TIMEOUT;
+        let current = thread::current().id();
+        for handle in handles {
+            if handle.thread().id() == current {
+                continue; // a node thread stopping its own node
+            }
+            while !handle.is_finished() && Instant::now() < deadline {
+                thread::sleep(std::time::Duration::from_millis(1));
+            }
+            if handle.is_finished() {
+                let _ = handle.join();
+            } else {
+                tracing::warn!(me = self.inner.me, "a raft thread did not stop in time");
+            }
+        }
+    }
+
+    /// Bytes of Raft state now stored by the persister (for max_raft_state).
+    pub fn raft_state_size(&self) -> u64 {
+        self.inner.raft_state_bytes.load(Ordering::Relaxed)
+    }
+
+    /// This node's best guess of the current leader.
+    pub fn leader_hint(&self) -> Option<usize> {
+        self.inner.state.lock().leader
+    }
+
+    /// A consistent snapshot of the node's state for operators and tests.
+    pub fn status(&self) -> RaftStatus {
+        let st = self.inner.state.lock();
+        st.status(self.raft_state_size())
+    }
+
+    /// AppendEntries RPC handler (Figure 2).
+    pub fn append_entries(&self, args: AppendEntriesArgs) -> AppendEntriesReply {
+        replication::append_entries(&self.inner, args)
+    }
+
+    /// RequestVote RPC handler (Figure 2), also answering pre-votes.
+    pub fn request_vote(&self, args: RequestVoteArgs) -> RequestVoteReply {
+        election::request_vote(&self.inner, args)
+    }
+
+    /// InstallSnapshot RPC handler (Figure 13).
+    pub fn install_snapshot(&self, args: InstallSnapshotRequest) -> InstallSnapshotResponse {
+        snapshot::install_snapshot(&self.inner, args)
+    }
+}

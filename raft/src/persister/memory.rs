@@ -1,0 +1,291 @@
+//! A persister that keeps everything in memory, for tests (the 6.5840 way).
+//!
+//! Writes go to a pending list and become "durable" only on `sync`; a
+//! [`deep_copy`](MemoryPersister::deep_copy) sees only durable state, so a
+//! test that crashes a node by copying its persister also catches a node that
+//! acknowledged something it never synced.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use prost::Message;
+use proto::raft::LogEntry;
+
+use super::{HardState, PersistError, Persister, Recovered, SnapshotMeta};
+
+/// Bytes the hard state takes as encoded (term and vote).
+const HARD_STATE_BYTES: u64 = 16;
+
+/// An in-memory persister. A cheap handle: clones share the same state.
+#[derive(Clone, Default)]
+pub struct MemoryPersister {
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Clone, Default)]
+struct Inner {
+    durable: Stored,
+    /// `durable` with the unsynced writes applied: what the next sync makes durable.
+    pending: Option<Stored>,
+}
+
+#[derive(Clone, Default)]
+struct Stored {
+    hard_state: HardState,
+    snapshot: Option<(SnapshotMeta, Arc<Vec<u8>>)>,
+    entries: Vec<LogEntry>,
+    /// Sum of the encoded sizes of `entries`.
+    entry_bytes: u64,
+}
+
+impl Stored {
+    fn snapshot_index(&self) -> u64 {
+        self.snapshot
+            .as_ref()
+            .map_or(0, |(m, _)| m.last_included_index)
+    }
+
+    fn last_index(&self) -> u64 {
+        self.entries
+            .last()
+            .map_or(self.snapshot_index(), |e| e.log_index)
+    }
+
+    fn raft_state_size(&self) -> u64 {
+        HARD_STATE_BYTES + self.entry_bytes
+    }
+
+    fn recount(&mut self) {
+        self.entry_bytes = self.entries.iter().map(entry_bytes).sum();
+    }
+}
+
+fn entry_bytes(e: &LogEntry) -> u64 {
+    e.encoded_len() as u64
+}
+
+impl MemoryPersister {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An independent deep copy of the durable state: what a crashed
+    /// server's successor starts from (unsynced writes are lost).
+    pub fn deep_copy(&self) -> MemoryPersister {
+        let durable = self.inner.lock().durable.clone();
+        MemoryPersister {
+            inner: Arc::new(Mutex::new(Inner {
+                durable,
+                pending: None,
+            })),
+        }
+    }
+
+    /// Bytes of durable hard state and log, as encoded.
+    pub fn raft_state_size(&self) -> u64 {
+        self.inner.lock().durable.raft_state_size()
+    }
+
+    /// Bytes of the durable snapshot.
+    pub fn snapshot_size(&self) -> u64 {
+        self.inner
+            .lock()
+            .durable
+            .snapshot
+            .as_ref()
+            .map_or(0, |(_, d)| d.len() as u64)
+    }
+
+    /// The durable snapshot's bytes, if any (what a test's service restores).
+    pub fn snapshot(&self) -> Option<Vec<u8>> {
+        let inner = self.inner.lock();
+        inner.durable.snapshot.as_ref().map(|(_, d)| d.to_vec())
+    }
+
+    /// Runs `f` on the state the next sync will make durable.
+    fn write<R>(
+        &self,
+        f: impl FnOnce(&mut Stored) -> Result<R, PersistError>,
+    ) -> Result<R, PersistError> {
+        let mut inner = self.inner.lock();
+        let inner = &mut *inner;
+        let pending = inner.pending.get_or_insert_with(|| inner.durable.clone());
+        f(pending)
+    }
+}
+
+impl Persister for MemoryPersister {
+    fn recover(&mut self) -> Result<Recovered, PersistError> {
+        let inner = self.inner.lock();
+        let s = inner.pending.as_ref().unwrap_or(&inner.durable);
+        Ok(Recovered {
+            hard_state: s.hard_state,
+            snapshot: s.snapshot.as_ref().map(|(m, d)| (*m, d.to_vec())),
+            entries: s.entries.clone(),
+        })
+    }
+
+    fn save_hard_state(&mut self, hard_state: HardState) -> Result<(), PersistError> {
+        self.write(|s| {
+            s.hard_state = hard_state;
+            Ok(())
+        })
+    }
+
+    fn append(&mut self, entries: &[LogEntry]) -> Result<(), PersistError> {
+        self.write(|s| {
+            for e in entries {
+                if e.log_index != s.last_index() + 1 {
+                    return Err(PersistError::Misuse(format!(
+                        "append of index {} after {}",
+                        e.log_index,
+                        s.last_index()
+                    )));
+                }
+                s.entry_bytes += entry_bytes(e);
+                s.entries.push(e.clone());
+            }
+            Ok(())
+        })
+    }
+
+    fn truncate_suffix(&mut self, from: u64) -> Result<(), PersistError> {
+        self.write(|s| {
+            if from <= s.snapshot_index() {
+                return Err(PersistError::Misuse(format!(
+                    "truncate from {from} into the snapshot through {}",
+                    s.snapshot_index()
+                )));
+            }
+            let keep = (from - s.snapshot_index() - 1) as usize;
+            if keep < s.entries.len() {
+                s.entries.truncate(keep);
+                s.recount();
+            }
+            Ok(())
+        })
+    }
+
+    fn save_snapshot(&mut self, meta: SnapshotMeta, data: &[u8]) -> Result<(), PersistError> {
+        self.write(|s| {
+            let drop = meta
+                .last_included_index
+                .saturating_sub(s.snapshot_index())
+                .min(s.entries.len() as u64) as usize;
+            s.entries.drain(..drop);
+            if s.entries
+                .first()
+                .is_some_and(|e| e.log_index != meta.last_included_index + 1)
+            {
+                s.entries.clear();
+            }
+            s.recount();
+            s.snapshot = Some((meta, Arc::new(data.to_vec())));
+            Ok(())
+        })?;
+        // Snapshots are durable when the call returns.
+        self.sync()
+    }
+
+    fn sync(&mut self) -> Result<(), PersistError> {
+        let mut inner = self.inner.lock();
+        if let Some(pending) = inner.pending.take() {
+            inner.durable = pending;
+        }
+        Ok(())
+    }
+
+    fn raft_state_size(&self) -> u64 {
+        let inner = self.inner.lock();
+        inner
+            .pending
+            .as_ref()
+            .unwrap_or(&inner.durable)
+            .raft_state_size()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(index: u64, term: u64) -> LogEntry {
+        LogEntry {
+            command: vec![1, 2, 3],
+            log_term: term,
+            log_index: index,
+        }
+    }
+
+    #[test]
+    fn round_trips_what_was_synced() {
+        let mut p = MemoryPersister::new();
+        let hs = HardState {
+            current_term: 3,
+            voted_for: Some(1),
+        };
+        p.save_hard_state(hs).unwrap();
+        p.append(&[e(1, 1), e(2, 3)]).unwrap();
+        p.sync().unwrap();
+        let r = p.clone().recover().unwrap();
+        assert_eq!(r.hard_state, hs);
+        assert_eq!(r.entries, vec![e(1, 1), e(2, 3)]);
+        assert_eq!(r.snapshot, None);
+    }
+
+    #[test]
+    fn deep_copy_loses_unsynced_writes_and_is_independent() {
+        let mut p = MemoryPersister::new();
+        p.append(&[e(1, 1)]).unwrap();
+        p.sync().unwrap();
+        p.append(&[e(2, 1)]).unwrap();
+        let mut copy = p.deep_copy();
+        assert_eq!(copy.recover().unwrap().entries.len(), 1);
+        p.sync().unwrap();
+        assert_eq!(copy.recover().unwrap().entries.len(), 1);
+        assert_eq!(p.deep_copy().recover().unwrap().entries.len(), 2);
+    }
+
+    #[test]
+    fn rejects_gaps_and_truncates_suffix() {
+        let mut p = MemoryPersister::new();
+        assert!(matches!(p.append(&[e(2, 1)]), Err(PersistError::Misuse(_))));
+        p.append(&[e(1, 1), e(2, 1), e(3, 1)]).unwrap();
+        p.truncate_suffix(2).unwrap();
+        p.append(&[e(2, 2)]).unwrap();
+        p.sync().unwrap();
+        assert_eq!(p.recover().unwrap().entries, vec![e(1, 1), e(2, 2)]);
+    }
+
+    #[test]
+    fn snapshot_discards_prefix_and_shrinks_size() {
+        let mut p = MemoryPersister::new();
+        p.append(&(1..=10).map(|i| e(i, 1)).collect::<Vec<_>>())
+            .unwrap();
+        p.sync().unwrap();
+        let full = p.raft_state_size();
+        assert_eq!(full, HARD_STATE_BYTES + 10 * e(1, 1).encoded_len() as u64);
+        let meta = SnapshotMeta {
+            last_included_index: 7,
+            last_included_term: 1,
+        };
+        p.save_snapshot(meta, b"state").unwrap();
+        assert!(p.raft_state_size() < full);
+        assert_eq!(p.snapshot_size(), 5);
+        let r = p.deep_copy().recover().unwrap();
+        assert_eq!(r.snapshot, Some((meta, b"state".to_vec())));
+        assert_eq!(
+            r.entries.iter().map(|e| e.log_index).collect::<Vec<_>>(),
+            vec![8, 9, 10]
+        );
+        // Past the end: the whole log goes; appends continue after the snapshot.
+        let meta = SnapshotMeta {
+            last_included_index: 20,
+            last_included_term: 2,
+        };
+        p.save_snapshot(meta, b"s2").unwrap();
+        assert!(p.recover().unwrap().entries.is_empty());
+        p.append(&[e(21, 2)]).unwrap();
+        assert!(p.append(&[e(23, 2)]).is_err());
+    }
+}

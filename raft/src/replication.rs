@@ -1,0 +1,383 @@
+//! Log replication (§5.3): one replicator thread per peer, the commit rule
+//! (§5.4.2), and the AppendEntries handler.
+//!
+//! The original replicated only on its 25 ms heartbeat tick; here `start`
+//! wakes every replicator at once, and each sends all the entries its peer
+//! lacks in one AppendEntries (bounded by `max_entries_per_append` and
+//! `max_bytes_per_append`). One data-carrying RPC per peer is in flight at a
+//! time, so entries that arrive meanwhile batch into the next one. Idle
+//! peers get a heartbeat every `heartbeat_interval`; followers learn the
+//! commit index from the next append or heartbeat, never from extra RPCs.
+
+use std::sync::Arc;
+use std::thread;
+use std::time::Instant;
+
+use proto::raft::{
+    AppendEntriesArgs, AppendEntriesReply, InstallSnapshotRequest, InstallSnapshotResponse,
+};
+
+use crate::config::MAX_INFLIGHT_PER_PEER;
+use crate::log::{AppendCheck, Log};
+use crate::node::Inner;
+use crate::state::{Role, State};
+use crate::PeerError;
+
+/// `AppendEntriesReply::app_state` (the original's AppNormal / Disconnected).
+const APP_NORMAL: i32 = 1;
+const APP_KILLED: i32 = 0;
+
+/// §5.3/§5.4.2: the highest index stored on a majority (the leader counting
+/// what it has synced itself), if that entry is from the current term;
+/// otherwise the commit index stays (Figure 8: never commit an older term's
+/// entry by counting replicas).
+pub(crate) fn commit_index_for(
+    matches: &[u64],
+    log: &Log,
+    current_term: u64,
+    commit_index: u64,
+) -> u64 {
+    if matches.is_empty() {
+        return commit_index;
+    }
+    let mut sorted = matches.to_vec();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    let n = sorted[matches.len() / 2];
+    if n > commit_index && log.term(n) == Some(current_term) {
+        n
+    } else {
+        commit_index
+    }
+}
+
+/// Advances the leader's commit index; true if it moved.
+pub(crate) fn maybe_commit(st: &mut State) -> bool {
+    if st.role != Role::Leader {
+        return false;
+    }
+    let n = commit_index_for(
+        &st.match_indexes(),
+        &st.log,
+        st.current_term,
+        st.commit_index,
+    );
+    if n > st.commit_index {
+        st.commit_index = n;
+        return true;
+    }
+    false
+}
+
+/// What a replicator sends next.
+enum Rpc {
+    Append(AppendEntriesArgs),
+    Snapshot(InstallSnapshotRequest),
+}
+
+/// Builds the next RPC for `peer`: everything it lacks from `next_index`
+/// on, or (`with_data == false`) an empty heartbeat, or an InstallSnapshot
+/// when the entries it needs were compacted away (§7).
+fn do_heartbeat(st: &State, peer: usize, with_data: bool, inner: &Inner) -> Rpc {
+    let next = st.progress[peer].next_index;
+    if with_data && next <= st.log.snapshot_index() {
+        if let Some(data) = &st.snapshot {
+            return Rpc::Snapshot(InstallSnapshotRequest {
+                leader_id: inner.me as i32,
+                term: st.current_term,
+                last_snap_shot_include_index: st.log.snapshot_index(),
+                last_snap_shot_include_term: st.log.snapshot_term(),
+                data: data.to_vec(),
+            });
+        }
+    }
+    let prev = (next - 1).clamp(st.log.snapshot_index(), st.log.last_index());
+    let entries = if with_data {
+        st.log.entries_from(
+            prev + 1,
+            inner.config.max_entries_per_append,
+            inner.config.max_bytes_per_append,
+        )
+    } else {
+        Vec::new()
+    };
+    Rpc::Append(AppendEntriesArgs {
+        term: st.current_term,
+        leader_id: inner.me as i32,
+        prev_log_index: prev,
+        prev_log_term: st.log.term(prev).unwrap_or(0),
+        entries,
+        leader_commit: st.commit_index,
+    })
+}
+
+/// The replicator of one peer: while leader, sends new entries as soon as
+/// they exist (and the previous batch was answered) and a heartbeat when the
+/// peer has heard nothing for `heartbeat_interval`. Sleeps on its condvar
+/// otherwise; the RPCs themselves run on short-lived threads so a slow or
+/// dead peer never blocks this loop.
+pub(crate) fn replicator(inner: Arc<Inner>, peer: usize) {
+    let hb = inner.config.heartbeat_interval;
+    let mut st = inner.state.lock();
+    loop {
+        if st.dead {
+            return;
+        }
+        if st.role != Role::Leader {
+            inner.replicate_cv[peer].wait(&mut st);
+            continue;
+        }
+        let now = Instant::now();
+        let last_index = st.log.last_index();
+        let pr = &st.progress[peer];
+        let heartbeat_due = pr.last_send.is_none_or(|t| now >= t + hb);
+        let lagging = last_index >= pr.next_index;
+        let send_data = lagging && !pr.data_inflight && (!pr.backoff || heartbeat_due);
+        let send_heartbeat = heartbeat_due && pr.inflight < MAX_INFLIGHT_PER_PEER;
+        if send_data || send_heartbeat {
+            let rpc = do_heartbeat(&st, peer, send_data, &inner);
+            let carries_data = match &rpc {
+                Rpc::Append(a) => !a.entries.is_empty(),
+                Rpc::Snapshot(_) => true,
+            };
+            let pr = &mut st.progress[peer];
+            pr.inflight += 1;
+            pr.data_inflight |= carries_data;
+            pr.last_send = Some(now);
+            send(&inner, peer, rpc, carries_data);
+            continue;
+        }
+        let wake = pr.last_send.map_or(now + hb, |t| t + hb);
+        inner.replicate_cv[peer].wait_until(&mut st, wake);
+    }
+}
+
+/// Makes one RPC on its own thread and hands the reply back.
+fn send(inner: &Arc<Inner>, peer: usize, rpc: Rpc, carries_data: bool) {
+    let worker = inner.clone();
+    let spawned = thread::Builder::new()
+        .name(format!("raft{}-rpc{peer}", inner.me))
+        .spawn(move || match rpc {
+            Rpc::Append(args) => {
+                let reply = worker.peers[peer].append_entries(&args);
+                handle_append_reply(&worker, peer, &args, reply, carries_data);
+            }
+            Rpc::Snapshot(args) => {
+                let reply = worker.peers[peer].install_snapshot(&args);
+                handle_snapshot_reply(&worker, peer, &args, reply);
+            }
+        });
+    if let Err(e) = spawned {
+        // Counted as "no reply"; the next heartbeat slot retries.
+        tracing::warn!(error = %e, "cannot spawn an RPC thread");
+        let mut st = inner.state.lock();
+        let pr = &mut st.progress[peer];
+        pr.inflight = pr.inflight.saturating_sub(1);
+        if carries_data {
+            pr.data_inflight = false;
+        }
+        pr.backoff = true;
+    }
+}
+
+/// Settles the bookkeeping of a finished RPC; returns the reply if it still
+/// matters (same term, still leader), after stepping down on a newer term.
+fn settle<R>(
+    inner: &Inner,
+    st: &mut parking_lot::MutexGuard<'_, State>,
+    peer: usize,
+    args_term: u64,
+    carries_data: bool,
+    reply: Result<R, PeerError>,
+    reply_term: impl Fn(&R) -> u64,
+) -> Option<R> {
+    let pr = &mut st.progress[peer];
+    pr.inflight = pr.inflight.saturating_sub(1);
+    if carries_data {
+        pr.data_inflight = false;
+    }
+    inner.replicate_cv[peer].notify_one();
+    if st.dead {
+        return None;
+    }
+    let Ok(reply) = reply else {
+        st.progress[peer].backoff = true;
+        return None;
+    };
+    let term = reply_term(&reply);
+    if term > st.current_term {
+        parking_lot::MutexGuard::unlocked(st, || inner.step_down(term));
+        return None;
+    }
+    // A reply to an older term, or to a leader we no longer are, is stale.
+    if st.role != Role::Leader || st.current_term != args_term {
+        return None;
+    }
+    let pr = &mut st.progress[peer];
+    pr.backoff = false;
+    pr.last_ack = Instant::now();
+    Some(reply)
+}
+
+fn handle_append_reply(
+    inner: &Inner,
+    peer: usize,
+    args: &AppendEntriesArgs,
+    reply: Result<AppendEntriesReply, PeerError>,
+    carries_data: bool,
+) {
+    let mut st = inner.state.lock();
+    let Some(reply) = settle(inner, &mut st, peer, args.term, carries_data, reply, |r| {
+        r.term
+    }) else {
+        return;
+    };
+    let pr = &mut st.progress[peer];
+    if reply.success {
+        // Computed from our request, not the reply, and never backwards:
+        // replies may be stale or reordered.
+        let matched = args.prev_log_index + args.entries.len() as u64;
+        pr.match_index = pr.match_index.max(matched);
+        pr.next_index = pr.next_index.max(matched + 1);
+        if maybe_commit(&mut st) {
+            inner.apply_cv.notify_one();
+        }
+    } else {
+        // Fast backup: jump to the follower's hint, but never below what is
+        // known to match.
+        let hint = reply.update_next_index.max(pr.match_index + 1);
+        if hint < pr.next_index {
+            pr.next_index = hint;
+        }
+    }
+}
+
+fn handle_snapshot_reply(
+    inner: &Inner,
+    peer: usize,
+    args: &InstallSnapshotRequest,
+    reply: Result<InstallSnapshotResponse, PeerError>,
+) {
+    let mut st = inner.state.lock();
+    if settle(inner, &mut st, peer, args.term, true, reply, |r| r.term).is_none() {
+        return;
+    }
+    let pr = &mut st.progress[peer];
+    let index = args.last_snap_shot_include_index;
+    pr.match_index = pr.match_index.max(index);
+    pr.next_index = pr.next_index.max(index + 1);
+    if maybe_commit(&mut st) {
+        inner.apply_cv.notify_one();
+    }
+}
+
+/// The AppendEntries handler (Figure 2, receiver rules 1–5).
+pub(crate) fn append_entries(inner: &Inner, args: AppendEntriesArgs) -> AppendEntriesReply {
+    let now = Instant::now();
+    let mut storage = inner.storage.lock();
+    let mut st = inner.state.lock();
+    let refuse = |term, state| AppendEntriesReply {
+        term,
+        success: false,
+        update_next_index: 0,
+        app_state: state,
+    };
+    if st.dead {
+        return refuse(st.current_term, APP_KILLED);
+    }
+    // Rule 1: reply false if term < currentTerm.
+    if args.term < st.current_term {
+        return refuse(st.current_term, APP_NORMAL);
+    }
+    st.observe_term(args.term, &inner.config, now);
+    // A candidate that hears from the leader of its term steps back (§5.2).
+    st.become_follower(&inner.config, now);
+    if st.leader != Some(args.leader_id as usize) {
+        tracing::debug!(
+            me = inner.me,
+            term = st.current_term,
+            leader = args.leader_id,
+            "follows a leader"
+        );
+    }
+    st.leader = Some(args.leader_id as usize);
+    st.last_leader_contact = Some(now);
+    st.reset_election_deadline(&inner.config, now);
+
+    let last_new = args.prev_log_index + args.entries.len() as u64;
+    let (success, update_next_index) =
+        match st
+            .log
+            .check_append(args.prev_log_index, args.prev_log_term, &args.entries)
+        {
+            // Rule 2: reply false if the log doesn't contain a matching prevLogIndex.
+            AppendCheck::Mismatch { next_index } => (false, next_index),
+            AppendCheck::Match {
+                truncate_from,
+                skip,
+            } => {
+                // Rule 3: delete a conflicting entry and all that follow.
+                if let Some(from) = truncate_from {
+                    st.truncate_log(from);
+                }
+                // Rule 4: append any new entries not already in the log.
+                let mut entries = args.entries;
+                let new_from = skip.min(entries.len());
+                if (args.prev_log_index + 1 + new_from as u64) == st.log.last_index() + 1 {
+                    st.log.extend(entries.drain(new_from..));
+                }
+                // Rule 5: commitIndex = min(leaderCommit, index of last new entry).
+                let commit = args.leader_commit.min(last_new);
+                if commit > st.commit_index {
+                    st.commit_index = commit;
+                    inner.apply_cv.notify_one();
+                }
+                (true, last_new + 1)
+            }
+        };
+    // Nothing is acknowledged before it is durable.
+    if Inner::needs_persist(&st) && !inner.persist(&mut st, &mut **storage) {
+        return refuse(st.current_term, APP_KILLED);
+    }
+    AppendEntriesReply {
+        term: st.current_term,
+        success,
+        update_next_index,
+        app_state: APP_NORMAL,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log_of(terms: &[u64]) -> Log {
+        let mut log = Log::new();
+        terms.iter().for_each(|&t| {
+            log.append_new(t, vec![]);
+        });
+        log
+    }
+
+    #[test]
+    fn commits_the_majority_index_of_the_current_term() {
+        let log = log_of(&[1, 2, 2, 2]);
+        assert_eq!(commit_index_for(&[4, 3, 1], &log, 2, 0), 3);
+        assert_eq!(commit_index_for(&[4, 4, 4, 1, 1], &log, 2, 0), 4);
+        assert_eq!(commit_index_for(&[4, 4, 1, 1, 1], &log, 2, 0), 0);
+    }
+
+    #[test]
+    fn never_commits_an_older_term_by_counting_replicas() {
+        // Figure 8: index 2 (term 2) is on a majority, but the leader is in term 4.
+        let log = log_of(&[1, 2, 4]);
+        assert_eq!(commit_index_for(&[3, 2, 2], &log, 4, 1), 1);
+        // Once an entry of term 4 is on a majority, everything before it commits.
+        assert_eq!(commit_index_for(&[3, 3, 2], &log, 4, 1), 3);
+    }
+
+    #[test]
+    fn commit_never_goes_back() {
+        let log = log_of(&[1, 1, 1]);
+        assert_eq!(commit_index_for(&[1, 1, 1], &log, 1, 3), 3);
+    }
+}
