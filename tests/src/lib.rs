@@ -1,1 +1,16 @@
-//! Cross-crate integration tests of raftkv. Pending.
+//! Cross-crate integration tests of raftkv, in the manner of MIT 6.5840's labs.
+//!
+//! The C++ original tests its Raft by hand, starting processes and reading
+//! logs. Here, as in 6.5840, the nodes run in one process over a simulated
+//! network that can drop, delay and reorder messages and partition servers,
+//! and a harness checks every apply against every other server's.
+//!
+//! - [`sim`]: the simulated network (6.5840's `labrpc`), generic over
+//!   `rpc::Service`, plus a [`raft::RaftPeer`] over it.
+//! - [`raft_harness`]: a cluster of Raft nodes with crash/restart, partitions
+//!   and safety checkers (6.5840's `raft/config.go`).
+//!
+//! The scenarios themselves live in `tests/raft_*.rs`.
+
+pub mod raft_harness;
+pub mod sim;
