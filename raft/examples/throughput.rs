@@ -15,7 +15,7 @@ use proto::raft::{
     AppendEntriesArgs, AppendEntriesReply, InstallSnapshotRequest, InstallSnapshotResponse,
     RequestVoteArgs, RequestVoteReply,
 };
-use raft::{ApplyMsg, LockQueue, MemoryPersister, PeerError, Raft, RaftConfig, RaftPeer};
+use raft::{LockQueue, MemoryPersister, PeerError, Raft, RaftConfig, RaftPeer};
 
 type Nodes = Arc<Mutex<Vec<Option<Raft>>>>;
 
@@ -128,9 +128,9 @@ fn main() {
         total as f64 / pipe.as_secs_f64()
     );
 
-    for i in 0..n {
+    for (i, queue) in queues.iter().enumerate() {
         let node = nodes.lock()[i].take().unwrap();
         node.shutdown();
-        queues[i].close();
+        queue.close();
     }
 }
