@@ -127,10 +127,6 @@ impl Waiters {
         std::mem::take(&mut self.by_index).into_values().collect()
     }
 
-    pub fn len(&self) -> usize {
-        self.by_index.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.by_index.is_empty()
     }
