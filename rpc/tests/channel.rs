@@ -226,3 +226,20 @@ fn busy_port_is_a_clear_bind_error() {
         "{err}"
     );
 }
+
+#[test]
+fn a_connection_closed_for_idleness_is_replaced_transparently() {
+    let server = start(ProviderConfig {
+        idle_timeout: Duration::from_millis(100),
+        ..Default::default()
+    });
+    let channel = RpcChannel::new(server.local_addr());
+    for round in 0..3u8 {
+        assert_eq!(
+            channel.call("test", "echo", &[round], PATIENCE).unwrap(),
+            [round]
+        );
+        // Idleness is the subject here: outlive the provider's idle timeout.
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
