@@ -18,9 +18,9 @@ struct Args {
     /// Where this node keeps its log, vote and snapshot.
     #[arg(short = 'd', long = "data-dir")]
     data_dir: PathBuf,
-    /// Snapshot once the Raft log reaches this many bytes (default: never).
-    #[arg(long)]
-    max_raft_state: Option<u64>,
+    /// Snapshot once the Raft log reaches this many bytes; 0 never snapshots.
+    #[arg(long, default_value_t = 16 << 20)]
+    max_raft_state: u64,
     /// Log filter, e.g. info, debug, raft=debug (RUST_LOG overrides it).
     #[arg(long, default_value = "info")]
     log_level: String,
@@ -33,7 +33,7 @@ fn main() {
         id: args.id,
         config: args.config,
         data_dir: args.data_dir,
-        max_raft_state: args.max_raft_state,
+        max_raft_state: (args.max_raft_state > 0).then_some(args.max_raft_state),
     };
     if let Err(e) = raftkv_bin::node::run(options) {
         eprintln!("raft-node: error: {e:#}");
