@@ -5,6 +5,7 @@
 //!   Raft node; the applier thread applies committed entries and answers the
 //!   requests waiting on them.
 //! - `state_machine.rs`: the skip list and the dedup table; the pure apply step.
+//! - `dedup.rs`: which writes each client already had applied.
 //! - `op.rs`: the operation carried in log entries; `codec.rs`: its bytes.
 //! - `waiters.rs`: requests parked until their entry applies.
 //! - `admin.rs`: the node's status for operators.
@@ -19,9 +20,11 @@
 //!   deposed leader can never answer with a stale value. (The original read
 //!   after waiting, and on a timeout answered from its local state.)
 //! - Append appends; the original's overwrote the value.
-//! - The dedup table (per client, the highest Put/Append applied) is part of
-//!   the snapshot, so a retried request is applied at most once even across
-//!   restarts and InstallSnapshot.
+//! - Dedup (`dedup.rs`) remembers each client's recent writes with a digest
+//!   of what they do, not just its highest request id, so clients with
+//!   concurrent requests or reused ids cannot lose acknowledged writes; the
+//!   table is part of the snapshot, so a retried request is applied at most
+//!   once even across restarts and InstallSnapshot.
 //! - The service is built completely (Raft recovered, applier running)
 //!   before anyone can call it: the original registered its RPC service
 //!   before its Raft node existed, and a restarted node crashed.
@@ -29,6 +32,7 @@
 mod admin;
 mod codec;
 mod config;
+mod dedup;
 mod error;
 mod op;
 mod server;

@@ -30,11 +30,3 @@ pub struct Op {
     pub client_id: Vec<u8>,
     pub request_id: i64,
 }
-
-impl Op {
-    /// Whether `other` is this very request (same client, same request id):
-    /// how a waiting handler knows the entry at its index is its own.
-    pub fn same_request(&self, other: &Op) -> bool {
-        self.client_id == other.client_id && self.request_id == other.request_id
-    }
-}

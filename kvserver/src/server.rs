@@ -189,7 +189,7 @@ impl Inner {
         };
         let waiter = self.waiters.lock().take(index);
         if let Some(waiter) = waiter {
-            if waiter.op.same_request(&op) {
+            if waiter.op == op {
                 waiter.reply.applied(read);
             } else {
                 // Another leader put a different entry at this index.
@@ -277,17 +277,6 @@ impl KvServerRpc for KvServer {
             );
             return;
         };
-        // A retry of a request already applied here is committed: say so
-        // without another trip through the log.
-        if self
-            .inner
-            .state
-            .lock()
-            .is_duplicate(&args.client_id, args.request_id)
-        {
-            Reply::PutAppend(done).applied(None);
-            return;
-        }
         let op = Op {
             kind,
             key: args.key,
@@ -295,6 +284,12 @@ impl KvServerRpc for KvServer {
             client_id: args.client_id,
             request_id: args.request_id,
         };
+        // A retry of a write already applied here is committed: say so
+        // without another trip through the log.
+        if self.inner.state.lock().is_duplicate(&op) {
+            Reply::PutAppend(done).applied(None);
+            return;
+        }
         self.propose(op, Reply::PutAppend(done));
     }
 

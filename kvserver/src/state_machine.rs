@@ -1,22 +1,19 @@
 //! The replicated state machine: the skip list plus the dedup table, and
 //! the pure apply step both the leader and the followers run.
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 use skiplist::SkipList;
 
 use crate::codec;
+use crate::dedup::DedupTable;
 use crate::op::{Op, OpKind};
 
 /// The store's data and what it needs to apply each request at most once.
 #[derive(Default)]
 pub struct KvStateMachine {
     data: SkipList<Vec<u8>, Vec<u8>>,
-    /// Per client id, the highest request id of a Put or Append applied. A
-    /// client has at most one request in flight (the Clerk guarantees it),
-    /// so anything at or below this number is a retry of a done request.
-    last_request: HashMap<Vec<u8>, i64>,
+    /// The writes each client had applied recently.
+    dedup: DedupTable,
     /// The log index of the last entry applied (or the snapshot's index).
     last_applied: u64,
 }
@@ -26,7 +23,7 @@ pub struct KvStateMachine {
 struct SnapshotImage {
     last_applied: u64,
     data: Vec<(Vec<u8>, Vec<u8>)>,
-    last_request: Vec<(Vec<u8>, i64)>,
+    dedup: DedupTable,
 }
 
 impl KvStateMachine {
@@ -42,11 +39,10 @@ impl KvStateMachine {
         match op.kind {
             OpKind::Get => self.data.search(&op.key).cloned(),
             OpKind::Put | OpKind::Append => {
-                if self.is_duplicate(&op.client_id, op.request_id) {
+                if self.dedup.is_duplicate(op) {
                     return None;
                 }
-                self.last_request
-                    .insert(op.client_id.clone(), op.request_id);
+                self.dedup.record(op);
                 if op.kind == OpKind::Put {
                     self.data.insert_or_set(op.key.clone(), op.value.clone());
                 } else if let Some(value) = self.data.get_mut(&op.key) {
@@ -60,11 +56,9 @@ impl KvStateMachine {
         }
     }
 
-    /// Whether this client's request was applied already.
-    pub fn is_duplicate(&self, client_id: &[u8], request_id: i64) -> bool {
-        self.last_request
-            .get(client_id)
-            .is_some_and(|last| request_id <= *last)
+    /// Whether this very write was applied already (a retry).
+    pub fn is_duplicate(&self, op: &Op) -> bool {
+        self.dedup.is_duplicate(op)
     }
 
     /// The value of `key` as of the last applied entry.
@@ -93,11 +87,7 @@ impl KvStateMachine {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
-            last_request: self
-                .last_request
-                .iter()
-                .map(|(c, r)| (c.clone(), *r))
-                .collect(),
+            dedup: self.dedup.clone(),
         };
         codec::encode(&image)
     }
@@ -111,7 +101,7 @@ impl KvStateMachine {
         }
         Ok(KvStateMachine {
             data,
-            last_request: image.last_request.into_iter().collect(),
+            dedup: image.dedup,
             last_applied: image.last_applied,
         })
     }
@@ -154,9 +144,9 @@ mod tests {
         sm.apply(3, &op(OpKind::Append, "k", "b", "c2", 1));
         sm.apply(4, &op(OpKind::Append, "k", "c", "c1", 2));
         assert_eq!(sm.read(b"k"), Some(&b"abc".to_vec()));
-        assert!(sm.is_duplicate(b"c1", 2));
-        assert!(!sm.is_duplicate(b"c1", 3));
-        assert!(!sm.is_duplicate(b"new", 1));
+        assert!(sm.is_duplicate(&op(OpKind::Append, "k", "c", "c1", 2)));
+        assert!(!sm.is_duplicate(&op(OpKind::Append, "k", "d", "c1", 3)));
+        assert!(!sm.is_duplicate(&op(OpKind::Append, "k", "a", "new", 1)));
     }
 
     #[test]
@@ -171,7 +161,7 @@ mod tests {
         let restored = KvStateMachine::restore(&sm.snapshot()).unwrap();
         assert_eq!(restored.len(), 50);
         assert_eq!(restored.last_applied(), 50);
-        assert!(restored.is_duplicate(b"c", 50));
+        assert!(restored.is_duplicate(&op(OpKind::Put, "k49", "v", "c", 50)));
         assert!(KvStateMachine::restore(b"garbage").is_err());
     }
 
