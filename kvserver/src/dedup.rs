@@ -9,7 +9,7 @@
 //! see its new write dropped as an "old" one — acknowledged, yet never
 //! applied. So a request counts as a duplicate only if the very same write
 //! (same request id, same operation) was applied among that client's last
-//! [`WINDOW`] writes.
+//! [`WINDOW`] writes (kept small: it is in every snapshot).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -57,11 +57,6 @@ impl DedupTable {
         while applied.len() > WINDOW {
             applied.pop_first();
         }
-    }
-
-    /// How many clients have an entry.
-    pub fn clients(&self) -> usize {
-        self.clients.len()
     }
 }
 
