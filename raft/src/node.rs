@@ -57,6 +57,9 @@ pub(crate) struct Inner {
     pub writer_cv: Condvar,
     /// Wakes the replicator of each peer.
     pub replicate_cv: Vec<Condvar>,
+    /// Hands RPCs to each peer's sender thread; emptied on shutdown, which
+    /// lets the sender threads end.
+    pub senders: Vec<Mutex<Option<crossbeam_channel::Sender<replication::Outgoing>>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -70,6 +73,9 @@ impl Inner {
         self.writer_cv.notify_all();
         self.replicate_cv.iter().for_each(|cv| {
             cv.notify_all();
+        });
+        self.senders.iter().for_each(|tx| {
+            tx.lock().take();
         });
     }
 
@@ -237,6 +243,7 @@ impl Raft {
             apply_cv: Condvar::new(),
             writer_cv: Condvar::new(),
             replicate_cv: (0..n).map(|_| Condvar::new()).collect(),
+            senders: (0..n).map(|_| Mutex::new(None)).collect(),
             threads: Mutex::new(Vec::new()),
         });
         let raft = Raft { inner };
@@ -263,6 +270,12 @@ impl Raft {
             (format!("raft{me}-writer"), Box::new(log_writer::log_writer)),
         ];
         for peer in (0..self.inner.peers.len()).filter(|&p| p != me) {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let inner = self.inner.clone();
+            thread::Builder::new()
+                .name(format!("raft{me}-send{peer}"))
+                .spawn(move || replication::sender(inner, rx))?;
+            *self.inner.senders[peer].lock() = Some(tx);
             jobs.push((
                 format!("raft{me}-repl{peer}"),
                 Box::new(move |inner| replication::replicator(inner, peer)),
