@@ -355,7 +355,10 @@ pub(crate) fn append_entries(inner: &Inner, args: AppendEntriesArgs) -> AppendEn
     st.last_leader_contact = Some(now);
     st.reset_election_deadline(&inner.config, now);
 
-    let last_new = args.prev_log_index + args.entries.len() as u64;
+    // Saturating: a garbled request must not overflow (it will not match).
+    let last_new = args
+        .prev_log_index
+        .saturating_add(args.entries.len() as u64);
     let (success, update_next_index) =
         match st
             .log
