@@ -9,7 +9,7 @@
 //! while pushing to the apply queue.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
@@ -61,6 +61,8 @@ pub(crate) struct Inner {
     /// lets the sender threads end.
     pub senders: Vec<Mutex<Option<crossbeam_channel::Sender<replication::Outgoing>>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// This very node, for stopping it from inside.
+    this: Weak<Inner>,
 }
 
 impl Inner {
@@ -79,10 +81,17 @@ impl Inner {
         });
     }
 
-    /// A persist error is fatal: log it and stop, never carry on.
+    /// A persist error is fatal: log it and stop, never carry on. The
+    /// threads stop at once; a helper thread then finishes the shutdown
+    /// (joins them, closes the persister), since the caller may be one of them.
     pub fn die(&self, st: &mut State, err: &PersistError) {
         tracing::error!(me = self.me, error = %err, "persister failed; stopping the node");
         self.kill(st);
+        if let Some(inner) = self.this.upgrade() {
+            let _ = thread::Builder::new()
+                .name(format!("raft{}-stop", self.me))
+                .spawn(move || Raft { inner }.shutdown());
+        }
     }
 
     pub fn is_dead(&self) -> bool {
@@ -230,7 +239,7 @@ impl Raft {
             "raft node starts"
         );
         let n = peers.len();
-        let inner = Arc::new(Inner {
+        let inner = Arc::new_cyclic(|this| Inner {
             me,
             peers,
             config,
@@ -245,6 +254,7 @@ impl Raft {
             replicate_cv: (0..n).map(|_| Condvar::new()).collect(),
             senders: (0..n).map(|_| Mutex::new(None)).collect(),
             threads: Mutex::new(Vec::new()),
+            this: this.clone(),
         });
         let raft = Raft { inner };
         // Every thread starts after the state is complete, so no RPC is

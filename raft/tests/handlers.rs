@@ -354,3 +354,78 @@ fn a_cluster_of_one_leads_and_commits_alone() {
     assert_eq!(crashed(&persister).entries.len(), 1);
     raft.shutdown();
 }
+
+/// A persister whose syncs start failing on demand, like a full disk.
+struct Failing {
+    inner: MemoryPersister,
+    fail: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Persister for Failing {
+    fn recover(&mut self) -> Result<raft::Recovered, raft::PersistError> {
+        self.inner.recover()
+    }
+    fn save_hard_state(&mut self, hs: HardState) -> Result<(), raft::PersistError> {
+        self.inner.save_hard_state(hs)
+    }
+    fn append(&mut self, entries: &[LogEntry]) -> Result<(), raft::PersistError> {
+        self.inner.append(entries)
+    }
+    fn truncate_suffix(&mut self, from: u64) -> Result<(), raft::PersistError> {
+        self.inner.truncate_suffix(from)
+    }
+    fn save_snapshot(
+        &mut self,
+        meta: raft::SnapshotMeta,
+        data: &[u8],
+    ) -> Result<(), raft::PersistError> {
+        self.inner.save_snapshot(meta, data)
+    }
+    fn sync(&mut self) -> Result<(), raft::PersistError> {
+        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(raft::PersistError::Io {
+                path: "disk".into(),
+                source: std::io::Error::other("no space left"),
+            });
+        }
+        self.inner.sync()
+    }
+    fn raft_state_size(&self) -> u64 {
+        self.inner.raft_state_size()
+    }
+}
+
+#[test]
+fn a_persist_error_stops_the_node_without_acknowledging() {
+    let fail = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let memory = MemoryPersister::new();
+    let persister = Failing {
+        inner: memory.clone(),
+        fail: fail.clone(),
+    };
+    let peers = (0..3)
+        .map(|_| Arc::new(Unreachable) as Arc<dyn RaftPeer>)
+        .collect();
+    let config = RaftConfig {
+        election_timeout_min: Duration::from_secs(60),
+        election_timeout_max: Duration::from_secs(61),
+        ..RaftConfig::default()
+    };
+    let raft = Raft::make(
+        0,
+        peers,
+        Box::new(persister),
+        Arc::new(LockQueue::new()),
+        config,
+    )
+    .unwrap();
+    assert!(raft.append_entries(append(1, (0, 0), &[1], 0)).success);
+    fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(!raft.append_entries(append(1, (1, 1), &[1], 0)).success);
+    assert!(!raft.request_vote(vote(2, 2, (9, 9))).vote_granted);
+    fail.store(false, std::sync::atomic::Ordering::SeqCst);
+    // Stopped for good: nothing more is accepted, even once the disk is back.
+    assert!(!raft.append_entries(append(1, (1, 1), &[1], 0)).success);
+    assert_eq!(crashed(&memory).entries.len(), 1);
+    raft.shutdown();
+}
