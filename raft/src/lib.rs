@@ -12,7 +12,8 @@
 //! - `state.rs`: role, terms, volatile state, per-peer progress, role transitions.
 //! - `log.rs`: the in-memory log, absolute indexes over a snapshot offset (§5.3).
 //! - `election.rs`: election timeout ticker, pre-vote, RequestVote (§5.2, §5.4.1).
-//! - `replication.rs`: per-peer replicators and senders, AppendEntries, commit rule (§5.3, §5.4.2).
+//! - `replication.rs`: per-peer replicators, AppendEntries, commit rule (§5.3, §5.4.2).
+//! - `sender.rs`: the threads that make a replicator's RPCs.
 //! - `log_writer.rs`: the leader's group-commit log writer.
 //! - `snapshot.rs`: `snapshot()` and InstallSnapshot (§7).
 //! - `applier.rs`: the applier, feeding [`ApplyMsg`]s to the service.
@@ -55,6 +56,7 @@ mod node;
 mod peer;
 pub mod persister;
 mod replication;
+mod sender;
 mod service;
 mod snapshot;
 mod state;

@@ -16,16 +16,16 @@ use std::time::Instant;
 use parking_lot::{Condvar, Mutex};
 use proto::raft::{
     AppendEntriesArgs, AppendEntriesReply, InstallSnapshotRequest, InstallSnapshotResponse,
-    LogEntry, RequestVoteArgs, RequestVoteReply,
+    RequestVoteArgs, RequestVoteReply,
 };
 
 use crate::config::SHUTDOWN_JOIN_TIMEOUT;
 use crate::log::Log;
+use crate::persister::closed::Closed;
 use crate::state::State;
 use crate::{
-    applier, election, log_writer, replication, snapshot, ApplyMsg, HardState, LockQueue,
-    PersistError, Persister, RaftConfig, RaftError, RaftPeer, RaftStatus, Recovered, Role,
-    SnapshotMeta,
+    applier, election, log_writer, replication, sender, snapshot, ApplyMsg, LockQueue,
+    PersistError, Persister, RaftConfig, RaftError, RaftPeer, RaftStatus, Role,
 };
 
 /// The body of one of a node's threads.
@@ -59,7 +59,7 @@ pub(crate) struct Inner {
     pub replicate_cv: Vec<Condvar>,
     /// Hands RPCs to each peer's sender thread; emptied on shutdown, which
     /// lets the sender threads end.
-    pub senders: Vec<Mutex<Option<crossbeam_channel::Sender<replication::Outgoing>>>>,
+    pub senders: Vec<Mutex<Option<crossbeam_channel::Sender<sender::Outgoing>>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// This very node, for stopping it from inside.
     this: Weak<Inner>,
@@ -154,39 +154,6 @@ pub(crate) fn write_out(st: &mut State, storage: &mut dyn Persister) -> Result<(
         st.written_index = last;
     }
     Ok(())
-}
-
-/// What a shut-down node holds instead of its persister: nothing works.
-struct Closed;
-
-impl Closed {
-    fn err<T>() -> Result<T, PersistError> {
-        Err(PersistError::Misuse("the node is shut down".into()))
-    }
-}
-
-impl Persister for Closed {
-    fn recover(&mut self) -> Result<Recovered, PersistError> {
-        Closed::err()
-    }
-    fn save_hard_state(&mut self, _: HardState) -> Result<(), PersistError> {
-        Closed::err()
-    }
-    fn append(&mut self, _: &[LogEntry]) -> Result<(), PersistError> {
-        Closed::err()
-    }
-    fn truncate_suffix(&mut self, _: u64) -> Result<(), PersistError> {
-        Closed::err()
-    }
-    fn save_snapshot(&mut self, _: SnapshotMeta, _: &[u8]) -> Result<(), PersistError> {
-        Closed::err()
-    }
-    fn sync(&mut self) -> Result<(), PersistError> {
-        Closed::err()
-    }
-    fn raft_state_size(&self) -> u64 {
-        0
-    }
 }
 
 impl Raft {
@@ -284,7 +251,7 @@ impl Raft {
             let inner = self.inner.clone();
             thread::Builder::new()
                 .name(format!("raft{me}-send{peer}"))
-                .spawn(move || replication::sender(inner, rx))?;
+                .spawn(move || sender::sender(inner, rx))?;
             *self.inner.senders[peer].lock() = Some(tx);
             jobs.push((
                 format!("raft{me}-repl{peer}"),

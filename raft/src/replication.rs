@@ -10,7 +10,6 @@
 //! commit index from the next append or heartbeat, never from extra RPCs.
 
 use std::sync::Arc;
-use std::thread;
 use std::time::Instant;
 
 use proto::raft::{
@@ -20,6 +19,7 @@ use proto::raft::{
 use crate::config::MAX_INFLIGHT_PER_PEER;
 use crate::log::{AppendCheck, Log};
 use crate::node::Inner;
+use crate::sender::{send, Outgoing, Rpc};
 use crate::state::{Role, State};
 use crate::PeerError;
 
@@ -66,12 +66,6 @@ pub(crate) fn maybe_commit(st: &mut State) -> bool {
         return true;
     }
     false
-}
-
-/// What a replicator sends next.
-enum Rpc {
-    Append(AppendEntriesArgs),
-    Snapshot(InstallSnapshotRequest),
 }
 
 /// Builds the next RPC for `peer`: everything it lacks from `next_index`
@@ -151,86 +145,6 @@ pub(crate) fn replicator(inner: Arc<Inner>, peer: usize) {
     }
 }
 
-/// One RPC on its way to a peer, with what to settle when it ends.
-pub(crate) struct Outgoing {
-    peer: usize,
-    rpc: Rpc,
-    carries_data: bool,
-    /// Made by the peer's sender thread (else by a thread of its own).
-    via_sender: bool,
-}
-
-/// The sender thread of one peer: makes the RPCs its replicator hands it,
-/// one at a time, until the node shuts down (which drops the channel).
-/// Not joined on shutdown: it may be stuck in a call to a dead peer, and
-/// it touches nothing once the node is dead.
-pub(crate) fn sender(inner: Arc<Inner>, jobs: crossbeam_channel::Receiver<Outgoing>) {
-    while let Ok(out) = jobs.recv() {
-        deliver(&inner, out);
-    }
-}
-
-/// Makes the call and hands the reply back.
-fn deliver(inner: &Inner, out: Outgoing) {
-    // A node shut down meanwhile sends nothing more.
-    if inner.is_dead() {
-        return;
-    }
-    let peer = out.peer;
-    match &out.rpc {
-        Rpc::Append(args) => {
-            let reply = inner.peers[peer].append_entries(args);
-            handle_append_reply(inner, &out, args, reply);
-        }
-        Rpc::Snapshot(args) => {
-            let reply = inner.peers[peer].install_snapshot(args);
-            handle_snapshot_reply(inner, &out, args, reply);
-        }
-    }
-}
-
-/// Hands an RPC to the peer's sender thread if it is idle; otherwise (a
-/// heartbeat overtaking a slow call) to a short-lived thread of its own.
-fn send(inner: &Arc<Inner>, st: &mut State, peer: usize, rpc: Rpc, carries_data: bool) {
-    let via_sender = !st.progress[peer].sender_busy;
-    let mut out = Outgoing {
-        peer,
-        rpc,
-        carries_data,
-        via_sender,
-    };
-    if via_sender {
-        let sent = match &*inner.senders[peer].lock() {
-            Some(tx) => tx.send(out).map_err(|e| e.into_inner()),
-            None => Err(out),
-        };
-        match sent {
-            Ok(()) => {
-                st.progress[peer].sender_busy = true;
-                return;
-            }
-            Err(back) => {
-                out = back;
-                out.via_sender = false;
-            }
-        }
-    }
-    let worker = inner.clone();
-    let spawned = thread::Builder::new()
-        .name(format!("raft{}-rpc{peer}", inner.me))
-        .spawn(move || deliver(&worker, out));
-    if let Err(e) = spawned {
-        // Counted as "no reply"; the next heartbeat slot retries.
-        tracing::warn!(error = %e, "cannot spawn an RPC thread");
-        let pr = &mut st.progress[peer];
-        pr.inflight = pr.inflight.saturating_sub(1);
-        if carries_data {
-            pr.data_inflight = false;
-        }
-        pr.backoff = true;
-    }
-}
-
 /// Settles the bookkeeping of a finished RPC; returns the reply if it still
 /// matters (same term, still leader), after stepping down on a newer term.
 fn settle<R>(
@@ -273,7 +187,7 @@ fn settle<R>(
     Some(reply)
 }
 
-fn handle_append_reply(
+pub(crate) fn handle_append_reply(
     inner: &Inner,
     out: &Outgoing,
     args: &AppendEntriesArgs,
@@ -303,7 +217,7 @@ fn handle_append_reply(
     }
 }
 
-fn handle_snapshot_reply(
+pub(crate) fn handle_snapshot_reply(
     inner: &Inner,
     out: &Outgoing,
     args: &InstallSnapshotRequest,
