@@ -50,5 +50,6 @@ pub use lock_queue::LockQueue;
 pub use node::Raft;
 pub use peer::{PeerError, RaftPeer, RpcPeer};
 pub use persister::memory::MemoryPersister;
+pub use persister::FilePersister;
 pub use persister::{HardState, PersistError, Persister, Recovered, SnapshotMeta};
 pub use state::{RaftStatus, Role};

@@ -16,15 +16,16 @@ use std::time::Instant;
 use parking_lot::{Condvar, Mutex};
 use proto::raft::{
     AppendEntriesArgs, AppendEntriesReply, InstallSnapshotRequest, InstallSnapshotResponse,
-    RequestVoteArgs, RequestVoteReply,
+    LogEntry, RequestVoteArgs, RequestVoteReply,
 };
 
 use crate::config::SHUTDOWN_JOIN_TIMEOUT;
 use crate::log::Log;
 use crate::state::State;
 use crate::{
-    applier, election, log_writer, replication, snapshot, ApplyMsg, LockQueue, PersistError,
-    Persister, RaftConfig, RaftError, RaftPeer, RaftStatus, Role,
+    applier, election, log_writer, replication, snapshot, ApplyMsg, HardState, LockQueue,
+    PersistError, Persister, RaftConfig, RaftError, RaftPeer, RaftStatus, Recovered, Role,
+    SnapshotMeta,
 };
 
 /// The body of one of a node's threads.
@@ -56,6 +57,9 @@ pub(crate) struct Inner {
     pub writer_cv: Condvar,
     /// Wakes the replicator of each peer.
     pub replicate_cv: Vec<Condvar>,
+    /// Hands RPCs to each peer's sender thread; emptied on shutdown, which
+    /// lets the sender threads end.
+    pub senders: Vec<Mutex<Option<crossbeam_channel::Sender<replication::Outgoing>>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -69,6 +73,9 @@ impl Inner {
         self.writer_cv.notify_all();
         self.replicate_cv.iter().for_each(|cv| {
             cv.notify_all();
+        });
+        self.senders.iter().for_each(|tx| {
+            tx.lock().take();
         });
     }
 
@@ -140,6 +147,39 @@ pub(crate) fn write_out(st: &mut State, storage: &mut dyn Persister) -> Result<(
     Ok(())
 }
 
+/// What a shut-down node holds instead of its persister: nothing works.
+struct Closed;
+
+impl Closed {
+    fn err<T>() -> Result<T, PersistError> {
+        Err(PersistError::Misuse("the node is shut down".into()))
+    }
+}
+
+impl Persister for Closed {
+    fn recover(&mut self) -> Result<Recovered, PersistError> {
+        Closed::err()
+    }
+    fn save_hard_state(&mut self, _: HardState) -> Result<(), PersistError> {
+        Closed::err()
+    }
+    fn append(&mut self, _: &[LogEntry]) -> Result<(), PersistError> {
+        Closed::err()
+    }
+    fn truncate_suffix(&mut self, _: u64) -> Result<(), PersistError> {
+        Closed::err()
+    }
+    fn save_snapshot(&mut self, _: SnapshotMeta, _: &[u8]) -> Result<(), PersistError> {
+        Closed::err()
+    }
+    fn sync(&mut self) -> Result<(), PersistError> {
+        Closed::err()
+    }
+    fn raft_state_size(&self) -> u64 {
+        0
+    }
+}
+
 impl Raft {
     /// Recovers from `persister`, starts the node's threads, returns its
     /// handle. `peers.len()` is the cluster size; `peers[me]` is never
@@ -203,6 +243,7 @@ impl Raft {
             apply_cv: Condvar::new(),
             writer_cv: Condvar::new(),
             replicate_cv: (0..n).map(|_| Condvar::new()).collect(),
+            senders: (0..n).map(|_| Mutex::new(None)).collect(),
             threads: Mutex::new(Vec::new()),
         });
         let raft = Raft { inner };
@@ -229,6 +270,12 @@ impl Raft {
             (format!("raft{me}-writer"), Box::new(log_writer::log_writer)),
         ];
         for peer in (0..self.inner.peers.len()).filter(|&p| p != me) {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let inner = self.inner.clone();
+            thread::Builder::new()
+                .name(format!("raft{me}-send{peer}"))
+                .spawn(move || replication::sender(inner, rx))?;
+            *self.inner.senders[peer].lock() = Some(tx);
             jobs.push((
                 format!("raft{me}-repl{peer}"),
                 Box::new(move |inner| replication::replicator(inner, peer)),
@@ -303,6 +350,9 @@ impl Raft {
                 tracing::warn!(me = self.inner.me, "a raft thread did not stop in time");
             }
         }
+        // Close the persister now rather than when the last RPC thread lets
+        // go of the node, so a successor can open the same files at once.
+        *self.inner.storage.lock() = Box::new(Closed);
     }
 
     /// Bytes of Raft state now stored by the persister (for max_raft_state).

@@ -143,7 +143,7 @@ pub(crate) fn replicator(inner: Arc<Inner>, peer: usize) {
             pr.inflight += 1;
             pr.data_inflight |= carries_data;
             pr.last_send = Some(now);
-            send(&inner, peer, rpc, carries_data);
+            send(&inner, &mut st, peer, rpc, carries_data);
             continue;
         }
         let wake = pr.last_send.map_or(now + hb, |t| t + hb);
@@ -151,25 +151,77 @@ pub(crate) fn replicator(inner: Arc<Inner>, peer: usize) {
     }
 }
 
-/// Makes one RPC on its own thread and hands the reply back.
-fn send(inner: &Arc<Inner>, peer: usize, rpc: Rpc, carries_data: bool) {
+/// One RPC on its way to a peer, with what to settle when it ends.
+pub(crate) struct Outgoing {
+    peer: usize,
+    rpc: Rpc,
+    carries_data: bool,
+    /// Made by the peer's sender thread (else by a thread of its own).
+    via_sender: bool,
+}
+
+/// The sender thread of one peer: makes the RPCs its replicator hands it,
+/// one at a time, until the node shuts down (which drops the channel).
+/// Not joined on shutdown: it may be stuck in a call to a dead peer, and
+/// it touches nothing once the node is dead.
+pub(crate) fn sender(inner: Arc<Inner>, jobs: crossbeam_channel::Receiver<Outgoing>) {
+    while let Ok(out) = jobs.recv() {
+        deliver(&inner, out);
+    }
+}
+
+/// Makes the call and hands the reply back.
+fn deliver(inner: &Inner, out: Outgoing) {
+    // A node shut down meanwhile sends nothing more.
+    if inner.is_dead() {
+        return;
+    }
+    let peer = out.peer;
+    match &out.rpc {
+        Rpc::Append(args) => {
+            let reply = inner.peers[peer].append_entries(args);
+            handle_append_reply(inner, &out, args, reply);
+        }
+        Rpc::Snapshot(args) => {
+            let reply = inner.peers[peer].install_snapshot(args);
+            handle_snapshot_reply(inner, &out, args, reply);
+        }
+    }
+}
+
+/// Hands an RPC to the peer's sender thread if it is idle; otherwise (a
+/// heartbeat overtaking a slow call) to a short-lived thread of its own.
+fn send(inner: &Arc<Inner>, st: &mut State, peer: usize, rpc: Rpc, carries_data: bool) {
+    let via_sender = !st.progress[peer].sender_busy;
+    let mut out = Outgoing {
+        peer,
+        rpc,
+        carries_data,
+        via_sender,
+    };
+    if via_sender {
+        let sent = match &*inner.senders[peer].lock() {
+            Some(tx) => tx.send(out).map_err(|e| e.into_inner()),
+            None => Err(out),
+        };
+        match sent {
+            Ok(()) => {
+                st.progress[peer].sender_busy = true;
+                return;
+            }
+            Err(back) => {
+                out = back;
+                out.via_sender = false;
+            }
+        }
+    }
     let worker = inner.clone();
     let spawned = thread::Builder::new()
         .name(format!("raft{}-rpc{peer}", inner.me))
-        .spawn(move || match rpc {
-            Rpc::Append(args) => {
-                let reply = worker.peers[peer].append_entries(&args);
-                handle_append_reply(&worker, peer, &args, reply, carries_data);
-            }
-            Rpc::Snapshot(args) => {
-                let reply = worker.peers[peer].install_snapshot(&args);
-                handle_snapshot_reply(&worker, peer, &args, reply);
-            }
-        });
+        .spawn(move || deliver(&worker, out));
     if let Err(e) = spawned {
         // Counted as "no reply"; the next heartbeat slot retries.
         tracing::warn!(error = %e, "cannot spawn an RPC thread");
-        let mut st = inner.state.lock();
         let pr = &mut st.progress[peer];
         pr.inflight = pr.inflight.saturating_sub(1);
         if carries_data {
@@ -184,16 +236,19 @@ fn send(inner: &Arc<Inner>, peer: usize, rpc: Rpc, carries_data: bool) {
 fn settle<R>(
     inner: &Inner,
     st: &mut parking_lot::MutexGuard<'_, State>,
-    peer: usize,
+    out: &Outgoing,
     args_term: u64,
-    carries_data: bool,
     reply: Result<R, PeerError>,
     reply_term: impl Fn(&R) -> u64,
 ) -> Option<R> {
+    let peer = out.peer;
     let pr = &mut st.progress[peer];
     pr.inflight = pr.inflight.saturating_sub(1);
-    if carries_data {
+    if out.carries_data {
         pr.data_inflight = false;
+    }
+    if out.via_sender {
+        pr.sender_busy = false;
     }
     inner.replicate_cv[peer].notify_one();
     if st.dead {
@@ -220,18 +275,15 @@ fn settle<R>(
 
 fn handle_append_reply(
     inner: &Inner,
-    peer: usize,
+    out: &Outgoing,
     args: &AppendEntriesArgs,
     reply: Result<AppendEntriesReply, PeerError>,
-    carries_data: bool,
 ) {
     let mut st = inner.state.lock();
-    let Some(reply) = settle(inner, &mut st, peer, args.term, carries_data, reply, |r| {
-        r.term
-    }) else {
+    let Some(reply) = settle(inner, &mut st, out, args.term, reply, |r| r.term) else {
         return;
     };
-    let pr = &mut st.progress[peer];
+    let pr = &mut st.progress[out.peer];
     if reply.success {
         // Computed from our request, not the reply, and never backwards:
         // replies may be stale or reordered.
@@ -253,15 +305,15 @@ fn handle_append_reply(
 
 fn handle_snapshot_reply(
     inner: &Inner,
-    peer: usize,
+    out: &Outgoing,
     args: &InstallSnapshotRequest,
     reply: Result<InstallSnapshotResponse, PeerError>,
 ) {
     let mut st = inner.state.lock();
-    if settle(inner, &mut st, peer, args.term, true, reply, |r| r.term).is_none() {
+    if settle(inner, &mut st, out, args.term, reply, |r| r.term).is_none() {
         return;
     }
-    let pr = &mut st.progress[peer];
+    let pr = &mut st.progress[out.peer];
     let index = args.last_snap_shot_include_index;
     pr.match_index = pr.match_index.max(index);
     pr.next_index = pr.next_index.max(index + 1);

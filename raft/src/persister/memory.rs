@@ -1,9 +1,10 @@
 //! A persister that keeps everything in memory, for tests (the 6.5840 way).
 //!
-//! Writes go to a pending list and become "durable" only on `sync`; a
+//! Writes queue up until `sync`, which applies them to the durable state; a
 //! [`deep_copy`](MemoryPersister::deep_copy) sees only durable state, so a
 //! test that crashes a node by copying its persister also catches a node that
-//! acknowledged something it never synced.
+//! acknowledged something it never synced. Every operation costs what it
+//! touches, never the size of the whole log.
 
 use std::sync::Arc;
 
@@ -22,11 +23,22 @@ pub struct MemoryPersister {
     inner: Arc<Mutex<Inner>>,
 }
 
-#[derive(Clone, Default)]
+#[derive(Default)]
 struct Inner {
     durable: Stored,
-    /// `durable` with the unsynced writes applied: what the next sync makes durable.
-    pending: Option<Stored>,
+    /// Writes since the last sync, in order.
+    pending: Vec<Op>,
+    /// Where the log would end and start if `pending` were applied, to
+    /// reject misuse at the call rather than at the sync.
+    pending_last_index: u64,
+    pending_snapshot_index: u64,
+}
+
+enum Op {
+    HardState(HardState),
+    Append(Vec<LogEntry>),
+    Truncate(u64),
+    Snapshot(SnapshotMeta, Arc<Vec<u8>>),
 }
 
 #[derive(Clone, Default)]
@@ -45,23 +57,57 @@ impl Stored {
             .map_or(0, |(m, _)| m.last_included_index)
     }
 
-    fn last_index(&self) -> u64 {
-        self.entries
-            .last()
-            .map_or(self.snapshot_index(), |e| e.log_index)
-    }
-
     fn raft_state_size(&self) -> u64 {
         HARD_STATE_BYTES + self.entry_bytes
     }
 
-    fn recount(&mut self) {
-        self.entry_bytes = self.entries.iter().map(entry_bytes).sum();
+    fn apply(&mut self, op: Op) {
+        match op {
+            Op::HardState(hs) => self.hard_state = hs,
+            Op::Append(entries) => {
+                self.entry_bytes += entries.iter().map(entry_bytes).sum::<u64>();
+                self.entries.extend(entries);
+            }
+            Op::Truncate(from) => {
+                let keep = (from - self.snapshot_index() - 1) as usize;
+                if keep < self.entries.len() {
+                    let gone: u64 = self.entries[keep..].iter().map(entry_bytes).sum();
+                    self.entry_bytes -= gone;
+                    self.entries.truncate(keep);
+                }
+            }
+            Op::Snapshot(meta, data) => {
+                let drop = meta
+                    .last_included_index
+                    .saturating_sub(self.snapshot_index())
+                    .min(self.entries.len() as u64) as usize;
+                let gone: u64 = self.entries[..drop].iter().map(entry_bytes).sum();
+                self.entry_bytes -= gone;
+                self.entries.drain(..drop);
+                if self
+                    .entries
+                    .first()
+                    .is_some_and(|e| e.log_index != meta.last_included_index + 1)
+                {
+                    self.entries.clear();
+                    self.entry_bytes = 0;
+                }
+                self.snapshot = Some((meta, data));
+            }
+        }
     }
 }
 
 fn entry_bytes(e: &LogEntry) -> u64 {
     e.encoded_len() as u64
+}
+
+impl Inner {
+    fn sync(&mut self) {
+        for op in self.pending.drain(..) {
+            self.durable.apply(op);
+        }
+    }
 }
 
 impl MemoryPersister {
@@ -73,10 +119,16 @@ impl MemoryPersister {
     /// server's successor starts from (unsynced writes are lost).
     pub fn deep_copy(&self) -> MemoryPersister {
         let durable = self.inner.lock().durable.clone();
+        let last = durable
+            .entries
+            .last()
+            .map_or(durable.snapshot_index(), |e| e.log_index);
         MemoryPersister {
             inner: Arc::new(Mutex::new(Inner {
+                pending_last_index: last,
+                pending_snapshot_index: durable.snapshot_index(),
                 durable,
-                pending: None,
+                pending: Vec::new(),
             })),
         }
     }
@@ -101,23 +153,14 @@ impl MemoryPersister {
         let inner = self.inner.lock();
         inner.durable.snapshot.as_ref().map(|(_, d)| d.to_vec())
     }
-
-    /// Runs `f` on the state the next sync will make durable.
-    fn write<R>(
-        &self,
-        f: impl FnOnce(&mut Stored) -> Result<R, PersistError>,
-    ) -> Result<R, PersistError> {
-        let mut inner = self.inner.lock();
-        let inner = &mut *inner;
-        let pending = inner.pending.get_or_insert_with(|| inner.durable.clone());
-        f(pending)
-    }
 }
 
 impl Persister for MemoryPersister {
     fn recover(&mut self) -> Result<Recovered, PersistError> {
-        let inner = self.inner.lock();
-        let s = inner.pending.as_ref().unwrap_or(&inner.durable);
+        let mut inner = self.inner.lock();
+        // A live node's view includes what it wrote but did not sync yet.
+        inner.sync();
+        let s = &inner.durable;
         Ok(Recovered {
             hard_state: s.hard_state,
             snapshot: s.snapshot.as_ref().map(|(m, d)| (*m, d.to_vec())),
@@ -126,82 +169,61 @@ impl Persister for MemoryPersister {
     }
 
     fn save_hard_state(&mut self, hard_state: HardState) -> Result<(), PersistError> {
-        self.write(|s| {
-            s.hard_state = hard_state;
-            Ok(())
-        })
+        self.inner.lock().pending.push(Op::HardState(hard_state));
+        Ok(())
     }
 
     fn append(&mut self, entries: &[LogEntry]) -> Result<(), PersistError> {
-        self.write(|s| {
-            for e in entries {
-                if e.log_index != s.last_index() + 1 {
-                    return Err(PersistError::Misuse(format!(
-                        "append of index {} after {}",
-                        e.log_index,
-                        s.last_index()
-                    )));
-                }
-                s.entry_bytes += entry_bytes(e);
-                s.entries.push(e.clone());
+        let mut inner = self.inner.lock();
+        for (i, e) in entries.iter().enumerate() {
+            let want = inner.pending_last_index + 1 + i as u64;
+            if e.log_index != want {
+                return Err(PersistError::Misuse(format!(
+                    "append of index {} where {want} is next",
+                    e.log_index
+                )));
             }
-            Ok(())
-        })
+        }
+        inner.pending_last_index += entries.len() as u64;
+        inner.pending.push(Op::Append(entries.to_vec()));
+        Ok(())
     }
 
     fn truncate_suffix(&mut self, from: u64) -> Result<(), PersistError> {
-        self.write(|s| {
-            if from <= s.snapshot_index() {
-                return Err(PersistError::Misuse(format!(
-                    "truncate from {from} into the snapshot through {}",
-                    s.snapshot_index()
-                )));
-            }
-            let keep = (from - s.snapshot_index() - 1) as usize;
-            if keep < s.entries.len() {
-                s.entries.truncate(keep);
-                s.recount();
-            }
-            Ok(())
-        })
+        let mut inner = self.inner.lock();
+        if from <= inner.pending_snapshot_index {
+            return Err(PersistError::Misuse(format!(
+                "truncate from {from} into the snapshot through {}",
+                inner.pending_snapshot_index
+            )));
+        }
+        inner.pending_last_index = inner.pending_last_index.min(from - 1);
+        inner.pending.push(Op::Truncate(from));
+        Ok(())
     }
 
     fn save_snapshot(&mut self, meta: SnapshotMeta, data: &[u8]) -> Result<(), PersistError> {
-        self.write(|s| {
-            let drop = meta
-                .last_included_index
-                .saturating_sub(s.snapshot_index())
-                .min(s.entries.len() as u64) as usize;
-            s.entries.drain(..drop);
-            if s.entries
-                .first()
-                .is_some_and(|e| e.log_index != meta.last_included_index + 1)
-            {
-                s.entries.clear();
-            }
-            s.recount();
-            s.snapshot = Some((meta, Arc::new(data.to_vec())));
-            Ok(())
-        })?;
+        let mut inner = self.inner.lock();
+        let index = meta.last_included_index;
+        if index >= inner.pending_last_index {
+            inner.pending_last_index = index;
+        }
+        inner.pending_snapshot_index = index;
+        inner
+            .pending
+            .push(Op::Snapshot(meta, Arc::new(data.to_vec())));
         // Snapshots are durable when the call returns.
-        self.sync()
+        inner.sync();
+        Ok(())
     }
 
     fn sync(&mut self) -> Result<(), PersistError> {
-        let mut inner = self.inner.lock();
-        if let Some(pending) = inner.pending.take() {
-            inner.durable = pending;
-        }
+        self.inner.lock().sync();
         Ok(())
     }
 
     fn raft_state_size(&self) -> u64 {
-        let inner = self.inner.lock();
-        inner
-            .pending
-            .as_ref()
-            .unwrap_or(&inner.durable)
-            .raft_state_size()
+        self.inner.lock().durable.raft_state_size()
     }
 }
 

@@ -7,7 +7,10 @@
 //! separate calls, and [`Persister::sync`] makes everything written so far
 //! durable at once, so many appends share one fsync (group commit).
 
+mod file;
 pub mod memory;
+
+pub use file::FilePersister;
 
 use proto::raft::LogEntry;
 

@@ -1,0 +1,78 @@
+//! Reading a node's directory back: parse and check every file.
+
+use std::path::Path;
+
+use proto::raft::LogEntry;
+
+use super::{corrupt, durable, hard_state, io_err, record, snapshot, HARD_STATE, LOG, SNAPSHOT};
+use crate::persister::{HardState, PersistError, SnapshotMeta};
+
+/// Everything read back from the directory.
+pub struct Loaded {
+    pub hard_state: Option<HardState>,
+    pub snapshot: Option<(SnapshotMeta, Vec<u8>)>,
+    /// The entries after the snapshot, with their record offsets.
+    pub entries: Vec<LogEntry>,
+    pub offsets: Vec<u64>,
+    /// Where the last good record ends.
+    pub good_len: u64,
+    /// The file's length; more than `good_len` when its tail is torn.
+    pub file_len: u64,
+}
+
+/// Reads and checks the hard state, the snapshot and the log.
+pub fn load(dir: &Path) -> Result<Loaded, PersistError> {
+    let path = dir.join(HARD_STATE);
+    let hard_state = match durable::read_if_exists(&path).map_err(io_err(&path))? {
+        Some(buf) => Some(hard_state::decode(&buf).map_err(corrupt(&path))?),
+        None => None,
+    };
+
+    let path = dir.join(SNAPSHOT);
+    let snapshot = match durable::read_if_exists(&path).map_err(io_err(&path))? {
+        Some(buf) => {
+            let (meta, data) = snapshot::decode(&buf).map_err(corrupt(&path))?;
+            Some((meta, data.to_vec()))
+        }
+        None => None,
+    };
+    let last_included = snapshot.as_ref().map_or(0, |(m, _)| m.last_included_index);
+
+    let path = dir.join(LOG);
+    let buf = durable::read_if_exists(&path)
+        .map_err(io_err(&path))?
+        .unwrap_or_default();
+    let scan = record::scan(&buf).map_err(corrupt(&path))?;
+    let mut entries = Vec::new();
+    let mut offsets = Vec::new();
+    let mut previous: Option<u64> = None;
+    for (offset, entry) in scan.records {
+        let index = entry.log_index;
+        match previous {
+            Some(prev) if index != prev + 1 => {
+                let reason = format!("entry index {index} follows {prev}");
+                return Err(corrupt(&path)((offset, reason)));
+            }
+            None if index > last_included + 1 => {
+                let reason = format!(
+                    "log starts at index {index}, leaving a gap after the snapshot through {last_included}"
+                );
+                return Err(corrupt(&path)((offset, reason)));
+            }
+            _ => {}
+        }
+        previous = Some(index);
+        if index > last_included {
+            offsets.push(offset);
+            entries.push(entry);
+        }
+    }
+    Ok(Loaded {
+        hard_state,
+        snapshot,
+        entries,
+        offsets,
+        good_len: scan.good_len,
+        file_len: buf.len() as u64,
+    })
+}
