@@ -4,35 +4,51 @@
 #
 #   scripts/raft-loop.sh [N]        (default 20)
 #
-# Each run's output goes to target/raft-loop/run-<i>.log; a failing run's
-# log is kept and its tail printed.
+# The test binaries are built once and copied aside, so editing and
+# rebuilding the workspace during a long loop does not change what runs.
+# A failing run's log stays in target/raft-loop/run-<i>.log.
 set -uo pipefail
 
 runs="${1:-20}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
-logs="$root/target/raft-loop"
-mkdir -p "$logs"
+out="$root/target/raft-loop"
+mkdir -p "$out/bin"
 cd "$root"
 
 suites=()
 for file in tests/tests/raft_*.rs; do
-    name="$(basename "$file" .rs)"
-    suites+=(--test "$name")
+    suites+=(--test "$(basename "$file" .rs)")
 done
 
-cargo test --release -p raftkv-tests "${suites[@]}" --no-run --quiet || exit 1
+built="$(cargo test --release -p raftkv-tests "${suites[@]}" --no-run 2>&1)" || {
+    echo "$built"
+    exit 1
+}
+binaries=()
+while read -r path; do
+    cp "$path" "$out/bin/"
+    binaries+=("$out/bin/$(basename "$path")")
+done < <(echo "$built" | sed -n 's/.*Executable .*(\(.*\))$/\1/p')
 
 passed=0
 for ((i = 1; i <= runs; i++)); do
-    log="$logs/run-$i.log"
+    log="$out/run-$i.log"
     start=$(date +%s)
-    if cargo test --release -p raftkv-tests "${suites[@]}" -- --nocapture >"$log" 2>&1; then
+    ok=1
+    for binary in "${binaries[@]}"; do
+        if ! "$binary" --nocapture >>"$log" 2>&1; then
+            ok=0
+            break
+        fi
+    done
+    took=$(($(date +%s) - start))
+    if ((ok)); then
         passed=$((passed + 1))
-        echo "run $i/$runs passed in $(($(date +%s) - start)) s"
+        echo "run $i/$runs passed in ${took} s"
         rm -f "$log"
     else
-        echo "run $i/$runs FAILED after $(($(date +%s) - start)) s; log: $log"
-        grep -E "panicked|FAILED|failed|apply error" "$log" | head -20
+        echo "run $i/$runs FAILED after ${took} s in $(basename "$binary"); log: $log"
+        grep -E "panicked|FAILED|apply error|did not finish" "$log" | head -20
         echo "$passed of $runs runs passed before the first failure"
         exit 1
     fi
