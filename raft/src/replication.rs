@@ -125,7 +125,14 @@ pub(crate) fn replicator(inner: Arc<Inner>, peer: usize) {
         let pr = &st.progress[peer];
         let heartbeat_due = pr.last_send.is_none_or(|t| now >= t + hb);
         let lagging = last_index >= pr.next_index;
-        let send_data = lagging && !pr.data_inflight && (!pr.backoff || heartbeat_due);
+        // A data RPC unanswered for a whole election timeout is presumed
+        // lost (a slow network may still deliver it); without this, a peer
+        // back from a partition could wait that long for its entries.
+        let data_lost = pr
+            .data_sent_at
+            .is_some_and(|t| now >= t + inner.config.election_timeout_min);
+        let data_free = !pr.data_inflight || (data_lost && heartbeat_due);
+        let send_data = lagging && data_free && (!pr.backoff || heartbeat_due);
         let send_heartbeat = heartbeat_due && pr.inflight < MAX_INFLIGHT_PER_PEER;
         if send_data || send_heartbeat {
             let rpc = do_heartbeat(&st, peer, send_data, &inner);
@@ -135,7 +142,10 @@ pub(crate) fn replicator(inner: Arc<Inner>, peer: usize) {
             };
             let pr = &mut st.progress[peer];
             pr.inflight += 1;
-            pr.data_inflight |= carries_data;
+            if carries_data {
+                pr.data_inflight = true;
+                pr.data_sent_at = Some(now);
+            }
             pr.last_send = Some(now);
             send(&inner, &mut st, peer, rpc, carries_data);
             continue;
