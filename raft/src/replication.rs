@@ -107,8 +107,8 @@ fn do_heartbeat(st: &State, peer: usize, with_data: bool, inner: &Inner) -> Rpc 
 /// The replicator of one peer: while leader, sends new entries as soon as
 /// they exist (and the previous batch was answered) and a heartbeat when the
 /// peer has heard nothing for `heartbeat_interval`. Sleeps on its condvar
-/// otherwise; the RPCs themselves run on short-lived threads so a slow or
-/// dead peer never blocks this loop.
+/// otherwise; the RPCs themselves run on the peer's sender thread (see
+/// `sender.rs`), so a slow or dead peer never blocks this loop.
 pub(crate) fn replicator(inner: Arc<Inner>, peer: usize) {
     let hb = inner.config.heartbeat_interval;
     let mut st = inner.state.lock();
