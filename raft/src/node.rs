@@ -9,7 +9,7 @@
 //! while pushing to the apply queue.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
@@ -21,10 +21,11 @@ use proto::raft::{
 
 use crate::config::SHUTDOWN_JOIN_TIMEOUT;
 use crate::log::Log;
+use crate::persister::closed::Closed;
 use crate::state::State;
 use crate::{
-    applier, election, log_writer, replication, snapshot, ApplyMsg, LockQueue, PersistError,
-    Persister, RaftConfig, RaftError, RaftPeer, RaftStatus, Role,
+    applier, election, log_writer, replication, sender, snapshot, ApplyMsg, LockQueue,
+    PersistError, Persister, RaftConfig, RaftError, RaftPeer, RaftStatus, Role,
 };
 
 /// The body of one of a node's threads.
@@ -56,7 +57,12 @@ pub(crate) struct Inner {
     pub writer_cv: Condvar,
     /// Wakes the replicator of each peer.
     pub replicate_cv: Vec<Condvar>,
+    /// Hands RPCs to each peer's sender thread; emptied on shutdown, which
+    /// lets the sender threads end.
+    pub senders: Vec<Mutex<Option<crossbeam_channel::Sender<sender::Outgoing>>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// This very node, for stopping it from inside.
+    this: Weak<Inner>,
 }
 
 impl Inner {
@@ -70,12 +76,22 @@ impl Inner {
         self.replicate_cv.iter().for_each(|cv| {
             cv.notify_all();
         });
+        self.senders.iter().for_each(|tx| {
+            tx.lock().take();
+        });
     }
 
-    /// A persist error is fatal: log it and stop, never carry on.
+    /// A persist error is fatal: log it and stop, never carry on. The
+    /// threads stop at once; a helper thread then finishes the shutdown
+    /// (joins them, closes the persister), since the caller may be one of them.
     pub fn die(&self, st: &mut State, err: &PersistError) {
         tracing::error!(me = self.me, error = %err, "persister failed; stopping the node");
         self.kill(st);
+        if let Some(inner) = self.this.upgrade() {
+            let _ = thread::Builder::new()
+                .name(format!("raft{}-stop", self.me))
+                .spawn(move || Raft { inner }.shutdown());
+        }
     }
 
     pub fn is_dead(&self) -> bool {
@@ -190,7 +206,7 @@ impl Raft {
             "raft node starts"
         );
         let n = peers.len();
-        let inner = Arc::new(Inner {
+        let inner = Arc::new_cyclic(|this| Inner {
             me,
             peers,
             config,
@@ -203,7 +219,9 @@ impl Raft {
             apply_cv: Condvar::new(),
             writer_cv: Condvar::new(),
             replicate_cv: (0..n).map(|_| Condvar::new()).collect(),
+            senders: (0..n).map(|_| Mutex::new(None)).collect(),
             threads: Mutex::new(Vec::new()),
+            this: this.clone(),
         });
         let raft = Raft { inner };
         // Every thread starts after the state is complete, so no RPC is
@@ -229,6 +247,12 @@ impl Raft {
             (format!("raft{me}-writer"), Box::new(log_writer::log_writer)),
         ];
         for peer in (0..self.inner.peers.len()).filter(|&p| p != me) {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let inner = self.inner.clone();
+            thread::Builder::new()
+                .name(format!("raft{me}-send{peer}"))
+                .spawn(move || sender::sender(inner, rx))?;
+            *self.inner.senders[peer].lock() = Some(tx);
             jobs.push((
                 format!("raft{me}-repl{peer}"),
                 Box::new(move |inner| replication::replicator(inner, peer)),
@@ -303,6 +327,9 @@ impl Raft {
                 tracing::warn!(me = self.inner.me, "a raft thread did not stop in time");
             }
         }
+        // Close the persister now rather than when the last RPC thread lets
+        // go of the node, so a successor can open the same files at once.
+        *self.inner.storage.lock() = Box::new(Closed);
     }
 
     /// Bytes of Raft state now stored by the persister (for max_raft_state).
