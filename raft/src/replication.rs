@@ -10,7 +10,6 @@
 //! commit index from the next append or heartbeat, never from extra RPCs.
 
 use std::sync::Arc;
-use std::thread;
 use std::time::Instant;
 
 use proto::raft::{
@@ -20,6 +19,7 @@ use proto::raft::{
 use crate::config::MAX_INFLIGHT_PER_PEER;
 use crate::log::{AppendCheck, Log};
 use crate::node::Inner;
+use crate::sender::{send, Outgoing, Rpc};
 use crate::state::{Role, State};
 use crate::PeerError;
 
@@ -68,12 +68,6 @@ pub(crate) fn maybe_commit(st: &mut State) -> bool {
     false
 }
 
-/// What a replicator sends next.
-enum Rpc {
-    Append(AppendEntriesArgs),
-    Snapshot(InstallSnapshotRequest),
-}
-
 /// Builds the next RPC for `peer`: everything it lacks from `next_index`
 /// on, or (`with_data == false`) an empty heartbeat, or an InstallSnapshot
 /// when the entries it needs were compacted away (§7).
@@ -113,8 +107,8 @@ fn do_heartbeat(st: &State, peer: usize, with_data: bool, inner: &Inner) -> Rpc 
 /// The replicator of one peer: while leader, sends new entries as soon as
 /// they exist (and the previous batch was answered) and a heartbeat when the
 /// peer has heard nothing for `heartbeat_interval`. Sleeps on its condvar
-/// otherwise; the RPCs themselves run on short-lived threads so a slow or
-/// dead peer never blocks this loop.
+/// otherwise; the RPCs themselves run on the peer's sender thread (see
+/// `sender.rs`), so a slow or dead peer never blocks this loop.
 pub(crate) fn replicator(inner: Arc<Inner>, peer: usize) {
     let hb = inner.config.heartbeat_interval;
     let mut st = inner.state.lock();
@@ -131,7 +125,14 @@ pub(crate) fn replicator(inner: Arc<Inner>, peer: usize) {
         let pr = &st.progress[peer];
         let heartbeat_due = pr.last_send.is_none_or(|t| now >= t + hb);
         let lagging = last_index >= pr.next_index;
-        let send_data = lagging && !pr.data_inflight && (!pr.backoff || heartbeat_due);
+        // A data RPC unanswered for a whole election timeout is presumed
+        // lost (a slow network may still deliver it); without this, a peer
+        // back from a partition could wait that long for its entries.
+        let data_lost = pr
+            .data_sent_at
+            .is_some_and(|t| now >= t + inner.config.election_timeout_min);
+        let data_free = !pr.data_inflight || (data_lost && heartbeat_due);
+        let send_data = lagging && data_free && (!pr.backoff || heartbeat_due);
         let send_heartbeat = heartbeat_due && pr.inflight < MAX_INFLIGHT_PER_PEER;
         if send_data || send_heartbeat {
             let rpc = do_heartbeat(&st, peer, send_data, &inner);
@@ -141,93 +142,16 @@ pub(crate) fn replicator(inner: Arc<Inner>, peer: usize) {
             };
             let pr = &mut st.progress[peer];
             pr.inflight += 1;
-            pr.data_inflight |= carries_data;
+            if carries_data {
+                pr.data_inflight = true;
+                pr.data_sent_at = Some(now);
+            }
             pr.last_send = Some(now);
             send(&inner, &mut st, peer, rpc, carries_data);
             continue;
         }
         let wake = pr.last_send.map_or(now + hb, |t| t + hb);
         inner.replicate_cv[peer].wait_until(&mut st, wake);
-    }
-}
-
-/// One RPC on its way to a peer, with what to settle when it ends.
-pub(crate) struct Outgoing {
-    peer: usize,
-    rpc: Rpc,
-    carries_data: bool,
-    /// Made by the peer's sender thread (else by a thread of its own).
-    via_sender: bool,
-}
-
-/// The sender thread of one peer: makes the RPCs its replicator hands it,
-/// one at a time, until the node shuts down (which drops the channel).
-/// Not joined on shutdown: it may be stuck in a call to a dead peer, and
-/// it touches nothing once the node is dead.
-pub(crate) fn sender(inner: Arc<Inner>, jobs: crossbeam_channel::Receiver<Outgoing>) {
-    while let Ok(out) = jobs.recv() {
-        deliver(&inner, out);
-    }
-}
-
-/// Makes the call and hands the reply back.
-fn deliver(inner: &Inner, out: Outgoing) {
-    // A node shut down meanwhile sends nothing more.
-    if inner.is_dead() {
-        return;
-    }
-    let peer = out.peer;
-    match &out.rpc {
-        Rpc::Append(args) => {
-            let reply = inner.peers[peer].append_entries(args);
-            handle_append_reply(inner, &out, args, reply);
-        }
-        Rpc::Snapshot(args) => {
-            let reply = inner.peers[peer].install_snapshot(args);
-            handle_snapshot_reply(inner, &out, args, reply);
-        }
-    }
-}
-
-/// Hands an RPC to the peer's sender thread if it is idle; otherwise (a
-/// heartbeat overtaking a slow call) to a short-lived thread of its own.
-fn send(inner: &Arc<Inner>, st: &mut State, peer: usize, rpc: Rpc, carries_data: bool) {
-    let via_sender = !st.progress[peer].sender_busy;
-    let mut out = Outgoing {
-        peer,
-        rpc,
-        carries_data,
-        via_sender,
-    };
-    if via_sender {
-        let sent = match &*inner.senders[peer].lock() {
-            Some(tx) => tx.send(out).map_err(|e| e.into_inner()),
-            None => Err(out),
-        };
-        match sent {
-            Ok(()) => {
-                st.progress[peer].sender_busy = true;
-                return;
-            }
-            Err(back) => {
-                out = back;
-                out.via_sender = false;
-            }
-        }
-    }
-    let worker = inner.clone();
-    let spawned = thread::Builder::new()
-        .name(format!("raft{}-rpc{peer}", inner.me))
-        .spawn(move || deliver(&worker, out));
-    if let Err(e) = spawned {
-        // Counted as "no reply"; the next heartbeat slot retries.
-        tracing::warn!(error = %e, "cannot spawn an RPC thread");
-        let pr = &mut st.progress[peer];
-        pr.inflight = pr.inflight.saturating_sub(1);
-        if carries_data {
-            pr.data_inflight = false;
-        }
-        pr.backoff = true;
     }
 }
 
@@ -273,7 +197,7 @@ fn settle<R>(
     Some(reply)
 }
 
-fn handle_append_reply(
+pub(crate) fn handle_append_reply(
     inner: &Inner,
     out: &Outgoing,
     args: &AppendEntriesArgs,
@@ -303,7 +227,7 @@ fn handle_append_reply(
     }
 }
 
-fn handle_snapshot_reply(
+pub(crate) fn handle_snapshot_reply(
     inner: &Inner,
     out: &Outgoing,
     args: &InstallSnapshotRequest,
@@ -355,7 +279,10 @@ pub(crate) fn append_entries(inner: &Inner, args: AppendEntriesArgs) -> AppendEn
     st.last_leader_contact = Some(now);
     st.reset_election_deadline(&inner.config, now);
 
-    let last_new = args.prev_log_index + args.entries.len() as u64;
+    // Saturating: a garbled request must not overflow (it will not match).
+    let last_new = args
+        .prev_log_index
+        .saturating_add(args.entries.len() as u64);
     let (success, update_next_index) =
         match st
             .log
