@@ -2,6 +2,7 @@
 //! timestamp, the level, the node and the message, on stderr.
 
 use std::fmt;
+use std::io::IsTerminal;
 
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
@@ -20,6 +21,7 @@ pub fn init(level: &str, who: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .event_format(LineFormat {
             who: who.to_string(),
         })
