@@ -1,5 +1,6 @@
 //! The original's callerMain workload: COUNT times Put("x", i) then
-//! Get("x"), checking each Get sees the Put before it.
+//! Get("x"), checking each Get sees the Put before it; optionally from many
+//! client threads at once, each on its own key.
 
 use std::time::Instant;
 
@@ -10,6 +11,7 @@ use crate::latency::Latencies;
 
 /// What one caller run measured.
 pub struct CallerReport {
+    /// Put+Get rounds, over all clients.
     pub count: u64,
     pub puts: Latencies,
     pub gets: Latencies,
@@ -54,4 +56,55 @@ pub fn run(
         gets,
         elapsed: started.elapsed(),
     })
+}
+
+/// Runs the workload from `clients` threads sharing one Clerk, client `t`
+/// on key `{key}-{t}`; `progress` sees the first client's steps.
+pub fn run_many(
+    clerk: &Clerk,
+    key: &str,
+    clients: usize,
+    count: u64,
+    progress: impl FnMut(u64, u64) + Send,
+) -> anyhow::Result<CallerReport> {
+    if clients <= 1 {
+        return run(clerk, key, count, progress);
+    }
+    let started = Instant::now();
+    let reports: Vec<anyhow::Result<CallerReport>> = std::thread::scope(|scope| {
+        let mut progress = Some(progress);
+        let handles: Vec<_> = (0..clients)
+            .map(|t| {
+                let key = format!("{key}-{t}");
+                let mut progress = progress.take();
+                scope.spawn(move || {
+                    run(clerk, &key, count, |done, total| {
+                        if let Some(p) = progress.as_mut() {
+                            p(done, total);
+                        }
+                    })
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a client thread panicked")))
+            })
+            .collect()
+    });
+    let mut total = CallerReport {
+        count: 0,
+        puts: Latencies::default(),
+        gets: Latencies::default(),
+        elapsed: started.elapsed(),
+    };
+    for report in reports {
+        let report = report?;
+        total.count += report.count;
+        total.puts.merge(&report.puts);
+        total.gets.merge(&report.gets);
+    }
+    Ok(total)
 }

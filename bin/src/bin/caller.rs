@@ -6,17 +6,21 @@ use std::time::Duration;
 use clap::Parser;
 use clerk::{Clerk, ClerkConfig, ClusterConfig};
 
-/// Runs COUNT × Put("x", i) then Get("x") against the cluster in CONFIG and
-/// prints ops/s and latency percentiles.
+/// Runs COUNT × Put("x", i) then Get("x") against the cluster in CONFIG
+/// (from CLIENTS threads at once, each on its own key) and prints ops/s and
+/// latency percentiles.
 #[derive(Parser)]
 #[command(name = "caller", version)]
 struct Args {
     /// The cluster config file.
     #[arg(short = 'f', long = "config")]
     config: PathBuf,
-    /// How many Put+Get rounds.
+    /// How many Put+Get rounds (per client).
     #[arg(short = 'n', long = "count", default_value_t = 500)]
     count: u64,
+    /// How many clients run at once, each on its own key (KEY-0, KEY-1, …).
+    #[arg(short = 'c', long = "clients", default_value_t = 1)]
+    clients: usize,
     /// The key to write.
     #[arg(long, default_value = "x")]
     key: String,
@@ -41,14 +45,21 @@ fn run(args: &Args) -> anyhow::Result<()> {
     };
     let clerk = Clerk::with_config(addrs, config);
     let step = (args.count / 10).max(1);
-    let report = raftkv_bin::caller::run(&clerk, &args.key, args.count, |done, total| {
-        if done % step == 0 || done == total {
-            println!("{done}/{total} rounds done");
-        }
-    })?;
+    let report = raftkv_bin::caller::run_many(
+        &clerk,
+        &args.key,
+        args.clients,
+        args.count,
+        |done, total| {
+            if done % step == 0 || done == total {
+                println!("{done}/{total} rounds done (client 0)");
+            }
+        },
+    )?;
     println!(
-        "{} Put+Get rounds in {:.2} s: {:.0} ops/s",
+        "{} Put+Get rounds by {} client(s) in {:.2} s: {:.0} ops/s",
         report.count,
+        args.clients.max(1),
         report.elapsed.as_secs_f64(),
         report.ops_per_sec()
     );
