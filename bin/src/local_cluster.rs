@@ -152,13 +152,31 @@ impl LocalCluster {
         }
     }
 
+    /// Freezes node `id` (SIGSTOP), as a long GC pause or a hung VM would.
+    pub fn pause(&self, id: usize) {
+        self.signal(id, libc::SIGSTOP);
+    }
+
+    /// Lets a paused node run again (SIGCONT).
+    pub fn resume(&self, id: usize) {
+        self.signal(id, libc::SIGCONT);
+    }
+
+    fn signal(&self, id: usize, signal: libc::c_int) {
+        if let Some(child) = &self.nodes[id].child {
+            // SAFETY: kill(2) on the pid of a child we have not reaped yet.
+            unsafe {
+                libc::kill(child.id() as libc::pid_t, signal);
+            }
+        }
+    }
+
     /// Asks node `id` to stop (SIGTERM); kills it if it takes over `grace`.
     pub fn terminate(&mut self, id: usize, grace: Duration) -> Option<ExitStatus> {
+        // A paused node could not act on SIGTERM.
+        self.resume(id);
+        self.signal(id, libc::SIGTERM);
         let mut child = self.nodes[id].child.take()?;
-        // SAFETY: kill(2) on the pid of a child we have not reaped yet.
-        unsafe {
-            libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-        }
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = child.try_wait() {

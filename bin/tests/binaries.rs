@@ -141,6 +141,87 @@ fn everything_acknowledged_survives_killing_and_restarting_all_nodes() {
 }
 
 #[test]
+fn a_paused_leader_is_replaced_and_rejoins_without_losing_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = cluster(3, dir.path());
+    let leader = wait_for_leader(&cluster, None);
+    let clerk = clerk(&cluster);
+    for i in 0..20 {
+        clerk.append("log", format!("{i},")).unwrap();
+    }
+    cluster.pause(leader);
+    for i in 20..40 {
+        clerk.append("log", format!("{i},")).unwrap();
+    }
+    let new_leader = wait_for_leader(&cluster, Some(leader));
+    cluster.resume(leader);
+    for i in 40..60 {
+        clerk.append("log", format!("{i},")).unwrap();
+    }
+    let expected: String = (0..60).map(|i| format!("{i},")).collect();
+    assert_eq!(clerk.get("log").unwrap(), Some(expected.into_bytes()));
+    // The old leader learns of the new term and follows.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let statuses = status::query_all(&cluster.addrs(), Duration::from_millis(500));
+        let old = statuses[leader].status.as_ref().ok();
+        if old.is_some_and(|s| s.role != b"Leader" && s.leader_id >= 0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node{leader} did not step down after its pause"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_ne!(new_leader, leader);
+}
+
+#[test]
+fn hostile_bytes_on_every_port_leave_the_cluster_serving() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = cluster(3, dir.path());
+    wait_for_leader(&cluster, None);
+    let clerk = clerk(&cluster);
+    clerk.put("before", "attack").unwrap();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let payloads: Vec<Vec<u8>> = vec![
+        vec![0xff; 64],                                // a varint that never ends
+        vec![0x85, 0x80, 0x80, 0x80, 0x08],            // a header length far over the limit
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), // the wrong protocol
+        vec![0x05, 1, 2, 3],                           // a truncated frame, then close
+        (0..4096).map(|_| next() as u8).collect(),     // noise
+    ];
+    for addr in cluster.addrs() {
+        for payload in &payloads {
+            let mut stream = std::net::TcpStream::connect(addr).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(2)))
+                .unwrap();
+            let _ = stream.write_all(payload);
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+            let mut sink = Vec::new();
+            let _ = stream.read_to_end(&mut sink);
+        }
+    }
+    clerk.put("after", "attack").unwrap();
+    assert_eq!(clerk.get("before").unwrap(), Some(b"attack".to_vec()));
+    assert_eq!(clerk.get("after").unwrap(), Some(b"attack".to_vec()));
+    let statuses = status::query_all(&cluster.addrs(), Duration::from_secs(2));
+    assert!(
+        statuses.iter().all(|s| s.status.is_ok()),
+        "a node stopped answering"
+    );
+}
+
+#[test]
 fn a_bad_config_is_one_clear_line_and_a_failure_exit() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("bad.conf");
