@@ -11,6 +11,7 @@ use proto::raft::{AppendEntriesArgs, InstallSnapshotRequest};
 use crate::node::Inner;
 use crate::replication::{handle_append_reply, handle_snapshot_reply};
 use crate::state::State;
+use crate::{Defer, PeerError};
 
 /// What a replicator sends next.
 pub(crate) enum Rpc {
@@ -43,14 +44,25 @@ fn deliver(inner: &Inner, out: Outgoing) {
     if inner.is_dead() {
         return;
     }
-    let peer = out.peer;
+    let peer = &inner.peers[out.peer];
+    // Should the transport panic, the call still counts as unanswered, so
+    // this peer's in-flight bookkeeping is not wedged (the original's DEFER).
+    let unanswered = Defer::new(|| {
+        let lost = || PeerError("the peer transport panicked".into());
+        match &out.rpc {
+            Rpc::Append(args) => handle_append_reply(inner, &out, args, Err(lost())),
+            Rpc::Snapshot(args) => handle_snapshot_reply(inner, &out, args, Err(lost())),
+        }
+    });
     match &out.rpc {
         Rpc::Append(args) => {
-            let reply = inner.peers[peer].append_entries(args);
+            let reply = peer.append_entries(args);
+            unanswered.cancel();
             handle_append_reply(inner, &out, args, reply);
         }
         Rpc::Snapshot(args) => {
-            let reply = inner.peers[peer].install_snapshot(args);
+            let reply = peer.install_snapshot(args);
+            unanswered.cancel();
             handle_snapshot_reply(inner, &out, args, reply);
         }
     }
