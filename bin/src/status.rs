@@ -54,44 +54,59 @@ pub fn leader(statuses: &[NodeStatus]) -> Option<usize> {
 /// Renders the table `kvctl status` prints.
 pub fn render(statuses: &[NodeStatus]) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<4} {:<21} {:<9} {:<9} {:>6} {:>8} {:>8} {:>8} {:>9}",
-        "id", "address", "reachable", "role", "term", "commit", "applied", "log_len", "snapshot"
-    );
+    let header = [
+        "id",
+        "address",
+        "reachable",
+        "role",
+        "term",
+        "commit",
+        "applied",
+        "log_len",
+        "snapshot",
+    ];
+    row(&mut out, header.map(String::from), None);
     for s in statuses {
+        let (id, addr) = (s.id.to_string(), s.addr.to_string());
         match &s.status {
-            Ok(r) => {
-                let _ = writeln!(
-                    out,
-                    "{:<4} {:<21} {:<9} {:<9} {:>6} {:>8} {:>8} {:>8} {:>9}",
-                    s.id,
-                    s.addr.to_string(),
-                    "yes",
-                    String::from_utf8_lossy(&r.role),
-                    r.term,
-                    r.commit_index,
-                    r.applied_index,
-                    r.last_log_index.saturating_sub(r.snapshot_index),
-                    r.snapshot_index
-                );
-            }
+            Ok(r) => row(
+                &mut out,
+                [
+                    id,
+                    addr,
+                    "yes".into(),
+                    String::from_utf8_lossy(&r.role).into_owned(),
+                    r.term.to_string(),
+                    r.commit_index.to_string(),
+                    r.applied_index.to_string(),
+                    r.last_log_index
+                        .saturating_sub(r.snapshot_index)
+                        .to_string(),
+                    r.snapshot_index.to_string(),
+                ],
+                None,
+            ),
             Err(e) => {
-                let _ = writeln!(
-                    out,
-                    "{:<4} {:<21} {:<9} {:<9} {:>6} {:>8} {:>8} {:>8} {:>9}  ({e})",
-                    s.id,
-                    s.addr.to_string(),
-                    "no",
-                    "-",
-                    "-",
-                    "-",
-                    "-",
-                    "-",
-                    "-"
-                );
+                let mut cells: [String; 9] = std::array::from_fn(|_| "-".to_string());
+                cells[0] = id;
+                cells[1] = addr;
+                cells[2] = "no".into();
+                row(&mut out, cells, Some(e));
             }
         }
     }
     out
+}
+
+/// One line of the table: left-aligned words, right-aligned numbers.
+fn row(out: &mut String, cells: [String; 9], note: Option<&str>) {
+    let [id, addr, reachable, role, term, commit, applied, log_len, snapshot] = cells;
+    let _ = write!(
+        out,
+        "{id:<4} {addr:<21} {reachable:<9} {role:<9} {term:>6} {commit:>8} {applied:>8} {log_len:>8} {snapshot:>9}"
+    );
+    if let Some(note) = note {
+        let _ = write!(out, "  ({note})");
+    }
+    out.push('\n');
 }

@@ -297,15 +297,8 @@ fn reply(term: u64, vote_granted: bool, vote_state: i32) -> RequestVoteReply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log::tests::log_of;
     use crate::HardState;
-
-    fn log_of(terms: &[u64]) -> Log {
-        let mut log = Log::new();
-        terms.iter().for_each(|&t| {
-            log.append_new(t, vec![]);
-        });
-        log
-    }
 
     fn ask(term: u64, candidate: i32, last_index: u64, last_term: u64) -> RequestVoteArgs {
         RequestVoteArgs {

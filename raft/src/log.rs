@@ -230,7 +230,7 @@ impl Log {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -243,7 +243,8 @@ mod tests {
     }
 
     /// A log with the given terms at indexes 1, 2, ...
-    fn log_of(terms: &[u64]) -> Log {
+    /// A log holding one entry per term given, in order (for tests).
+    pub(crate) fn log_of(terms: &[u64]) -> Log {
         let mut log = Log::new();
         for &t in terms {
             log.append_new(t, vec![0]);

@@ -328,14 +328,7 @@ pub(crate) fn append_entries(inner: &Inner, args: AppendEntriesArgs) -> AppendEn
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn log_of(terms: &[u64]) -> Log {
-        let mut log = Log::new();
-        terms.iter().for_each(|&t| {
-            log.append_new(t, vec![]);
-        });
-        log
-    }
+    use crate::log::tests::log_of;
 
     #[test]
     fn commits_the_majority_index_of_the_current_term() {
