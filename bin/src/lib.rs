@@ -9,11 +9,15 @@
 //! - `caller.rs`: the callerMain workload; `latency.rs`: its percentiles.
 //! - `status.rs`: every node's status, for `kvctl status`.
 //! - `logging.rs`: timestamped, levelled log lines naming the node.
+//! - `error_line.rs`: the one line a failing program prints.
 
 pub mod caller;
 pub mod demo;
+mod error_line;
 pub mod latency;
 pub mod local_cluster;
 pub mod logging;
 pub mod node;
 pub mod status;
+
+pub use error_line::error_line;

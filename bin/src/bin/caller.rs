@@ -32,7 +32,7 @@ struct Args {
 fn main() {
     let args = Args::parse();
     if let Err(e) = run(&args) {
-        eprintln!("caller: error: {e:#}");
+        eprintln!("caller: error: {}", raftkv_bin::error_line(&e));
         std::process::exit(1);
     }
 }

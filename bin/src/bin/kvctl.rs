@@ -37,7 +37,7 @@ fn main() {
     match run(&args) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("kvctl: error: {e:#}");
+            eprintln!("kvctl: error: {}", raftkv_bin::error_line(&e));
             std::process::exit(1);
         }
     }

@@ -36,7 +36,7 @@ fn main() {
         max_raft_state: (args.max_raft_state > 0).then_some(args.max_raft_state),
     };
     if let Err(e) = raftkv_bin::node::run(options) {
-        eprintln!("raft-node: error: {e:#}");
+        eprintln!("raft-node: error: {}", raftkv_bin::error_line(&e));
         std::process::exit(1);
     }
 }

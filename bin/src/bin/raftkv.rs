@@ -44,7 +44,7 @@ fn main() {
         None => run_cluster(&args),
     };
     if let Err(e) = result {
-        eprintln!("raftkv: error: {e:#}");
+        eprintln!("raftkv: error: {}", raftkv_bin::error_line(&e));
         std::process::exit(1);
     }
 }
