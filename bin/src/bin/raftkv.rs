@@ -1,6 +1,7 @@
 //! `raftkv -n N -f CONFIG [-d DIR]` runs a local cluster in the foreground;
 //! `raftkv demo` is the one-command tour.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -49,6 +50,14 @@ fn main() {
     }
 }
 
+/// println! that does not panic when stdout is gone (a closed pipe must not
+/// stop us from stopping the cluster).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 fn run_cluster(args: &Args) -> anyhow::Result<()> {
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])
         .context("cannot install signal handlers")?;
@@ -59,9 +68,9 @@ fn run_cluster(args: &Args) -> anyhow::Result<()> {
     };
     let mut cluster = LocalCluster::create(args.nodes, &args.config, &args.dir, &raft_node, extra)?;
     cluster.start_all()?;
-    println!("config written to {}", args.config.display());
+    say!("config written to {}", args.config.display());
     for node in cluster.nodes() {
-        println!(
+        say!(
             "node{} on {} (pid {}), data {}, log {}",
             node.id,
             node.addr,
@@ -70,10 +79,10 @@ fn run_cluster(args: &Args) -> anyhow::Result<()> {
             node.log_path.display()
         );
     }
-    println!("running; Ctrl-C stops every node");
+    say!("running; Ctrl-C stops every node");
     loop {
         if let Some(signal) = signals.pending().next() {
-            println!("signal {signal}: stopping the cluster");
+            say!("signal {signal}: stopping the cluster");
             break;
         }
         for (id, status) in cluster.reap_exited() {
@@ -88,6 +97,6 @@ fn run_cluster(args: &Args) -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_millis(200));
     }
     cluster.stop_all();
-    println!("all nodes stopped");
+    say!("all nodes stopped");
     Ok(())
 }
