@@ -56,6 +56,7 @@ mod event_loop;
 pub mod frame;
 mod header;
 mod link;
+mod outbox;
 mod provider;
 mod responder;
 mod service;
