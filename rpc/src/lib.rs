@@ -55,12 +55,14 @@ mod error;
 mod event_loop;
 pub mod frame;
 mod header;
+mod inbox;
 mod link;
 mod outbox;
 mod provider;
 mod responder;
 mod service;
 mod worker;
+mod write_queue;
 
 pub use channel::RpcChannel;
 pub use config::{ChannelConfig, ProviderConfig};
