@@ -1,7 +1,9 @@
 //! Echo over loopback through one channel: calls/s, latency percentiles and
 //! CPU time per call for 1 and 64 concurrent callers, with the handler on a
 //! worker and inline on the event loop. Run with `cargo bench -p rpc`
-//! (`RPC_BENCH_WORKERS=N` overrides the provider's worker count).
+//! (`RPC_BENCH_WORKERS=N` overrides the provider's worker count;
+//! `RPC_BENCH_ONLY=worker` or `inline` and `RPC_BENCH_CALLERS=64` narrow
+//! the cases, e.g. for `perf` or `strace -c`).
 //!
 //! The machine may be shared: the load average is printed, and CPU time per
 //! call (client and server together, from getrusage) is the figure least
@@ -43,10 +45,22 @@ fn main() {
         .start("127.0.0.1:0".parse().unwrap())
         .expect("start provider");
     println!("load average: {}", load_average());
-    baseline();
+    let only = std::env::var("RPC_BENCH_ONLY").ok();
+    let only_callers: Option<usize> = std::env::var("RPC_BENCH_CALLERS")
+        .ok()
+        .and_then(|c| c.parse().ok());
+    if only.is_none() && only_callers.is_none() {
+        baseline();
+    }
     let channel = RpcChannel::new(server.local_addr());
     for (label, service) in [("worker", "echo"), ("inline", "echo_inline")] {
+        if only.as_deref().is_some_and(|o| o != label) {
+            continue;
+        }
         for callers in [1, 64] {
+            if only_callers.is_some_and(|c| c != callers) {
+                continue;
+            }
             run(&channel, label, service, callers);
         }
     }

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,6 +37,8 @@ type CallResult = Result<Vec<u8>, Failure>;
 /// One caller waiting on the link.
 struct Waiter {
     result: Option<CallResult>,
+    /// The result is a reply counted in [`Link::unclaimed`].
+    counted: bool,
     /// Signalled (with the `calls` lock) when the result is in or when the
     /// caller is asked to take over reading.
     wake: Arc<Condvar>,
@@ -56,6 +58,9 @@ pub(crate) struct Link {
     dead: AtomicBool,
     calls: Mutex<Calls>,
     writes: WriteQueue,
+    /// Replies delivered whose callers have not picked them up yet (see
+    /// [`WriteQueue::push`]). Changed under the `calls` lock.
+    unclaimed: AtomicUsize,
     /// Only the reading caller touches it.
     inbox: Mutex<Inbox>,
 }
@@ -81,6 +86,7 @@ impl Link {
                 dead: None,
             }),
             writes: WriteQueue::new(),
+            unclaimed: AtomicUsize::new(0),
             inbox: Mutex::new(Inbox::new(max_frame_bytes)),
         }))
     }
@@ -113,6 +119,7 @@ impl Link {
             }
             let waiter = Waiter {
                 result: None,
+                counted: false,
                 wake: wake.clone(),
             };
             calls.pending.insert(call_id, waiter);
@@ -124,15 +131,31 @@ impl Link {
             args,
             deadline,
         );
-        self.wait(call_id, &wake, deadline)
+        let (result, last_claimed) = self.wait(call_id, &wake, deadline);
+        if last_claimed {
+            // Requests others queued while replies were being picked up
+            // were left for us: write them before returning.
+            if let Some(stale) = self.writes.flush_if_idle() {
+                self.flush(stale, deadline);
+            }
+        }
+        result
     }
 
     /// Queues the request and, if no other caller is writing, writes the
     /// queue. Failures reach the caller through its waiter.
     fn send(&self, call_id: u64, service: &[u8], method: &[u8], args: &[u8], deadline: Instant) {
-        let Queued::Flush { stale } = self.writes.push(call_id, service, method, args) else {
-            return;
-        };
+        let queued = self
+            .writes
+            .push(call_id, service, method, args, &self.unclaimed);
+        if let Queued::Flush { stale } = queued {
+            self.flush(stale, deadline);
+        }
+    }
+
+    /// Writes the queue, as the caller told to; first checks that a quiet
+    /// connection is still alive if `stale`.
+    fn flush(&self, stale: bool, deadline: Instant) {
         if stale {
             if let Err(reason) = self.check_alive() {
                 self.die(&format!("stale connection: {reason}"), Vec::new());
@@ -145,17 +168,19 @@ impl Link {
     }
 
     /// Waits for call `call_id`'s reply, reading the socket when no other
-    /// caller is.
-    fn wait(&self, call_id: u64, wake: &Condvar, deadline: Instant) -> CallResult {
+    /// caller is. Also says whether this caller picked up the last
+    /// unclaimed reply.
+    fn wait(&self, call_id: u64, wake: &Condvar, deadline: Instant) -> (CallResult, bool) {
         let mut calls = self.calls.lock();
         loop {
             let Some(waiter) = calls.pending.get_mut(&call_id) else {
                 // Unreachable: only this caller removes its waiter.
-                return Err(Failure::Rpc(RpcError::Timeout));
+                return (Err(Failure::Rpc(RpcError::Timeout)), false);
             };
             if let Some(result) = waiter.result.take() {
+                let last = waiter.counted && self.unclaimed.fetch_sub(1, Ordering::SeqCst) == 1;
                 calls.pending.remove(&call_id);
-                return result;
+                return (result, last);
             }
             if Instant::now() >= deadline {
                 calls.pending.remove(&call_id);
@@ -163,7 +188,7 @@ impl Link {
                 if !calls.reading {
                     promote(&calls);
                 }
-                return Err(Failure::Rpc(RpcError::Timeout));
+                return (Err(Failure::Rpc(RpcError::Timeout)), false);
             }
             if !calls.reading {
                 calls.reading = true;
@@ -199,7 +224,7 @@ impl Link {
                     }
                     let mut calls = self.calls.lock();
                     for reply in replies.drain(..) {
-                        deliver(&mut calls, reply);
+                        self.deliver(&mut calls, reply);
                     }
                     let done = calls
                         .pending
@@ -237,7 +262,7 @@ impl Link {
         });
         let (result, replies) = result;
         for reply in replies {
-            deliver(&mut calls, reply);
+            self.deliver(&mut calls, reply);
         }
         calls.reading = false;
         promote(&calls);
@@ -271,27 +296,32 @@ impl Link {
         drop(calls);
         tracing::debug!(peer = %self.peer, "rpc channel connection lost: {reason}");
     }
-}
 
-/// Hands `reply` to its caller; a reply for a call that timed out finds no
-/// waiter and is dropped.
-fn deliver(calls: &mut Calls, reply: ResponseFrame) {
-    let ResponseFrame { header, body } = reply;
-    let Some(waiter) = calls.pending.get_mut(&header.call_id) else {
-        return;
-    };
-    waiter.result = Some(match RpcStatus::try_from(header.status) {
-        Ok(RpcStatus::Ok) => Ok(body),
-        Ok(status) => Err(Failure::Rpc(RpcError::Remote {
-            status,
-            message: String::from_utf8_lossy(&header.error).into_owned(),
-        })),
-        Err(_) => Err(Failure::Rpc(RpcError::Decode(format!(
-            "unknown reply status {}",
-            header.status
-        )))),
-    });
-    waiter.wake.notify_one();
+    /// Hands `reply` to its caller; a reply for a call that timed out finds no
+    /// waiter and is dropped.
+    fn deliver(&self, calls: &mut Calls, reply: ResponseFrame) {
+        let ResponseFrame { header, body } = reply;
+        let Some(waiter) = calls.pending.get_mut(&header.call_id) else {
+            return;
+        };
+        if waiter.result.is_some() {
+            return;
+        }
+        waiter.counted = true;
+        self.unclaimed.fetch_add(1, Ordering::SeqCst);
+        waiter.result = Some(match RpcStatus::try_from(header.status) {
+            Ok(RpcStatus::Ok) => Ok(body),
+            Ok(status) => Err(Failure::Rpc(RpcError::Remote {
+                status,
+                message: String::from_utf8_lossy(&header.error).into_owned(),
+            })),
+            Err(_) => Err(Failure::Rpc(RpcError::Decode(format!(
+                "unknown reply status {}",
+                header.status
+            )))),
+        });
+        waiter.wake.notify_one();
+    }
 }
 
 /// Nobody is reading: wakes one caller still waiting for its reply to take

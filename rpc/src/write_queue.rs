@@ -5,6 +5,7 @@
 
 use std::io::{self, Write};
 use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -19,7 +20,9 @@ const STALE_AFTER: Duration = Duration::from_millis(1);
 
 /// What the caller that queued a request must do next.
 pub(crate) enum Queued {
-    /// Another caller is writing and will take this request along.
+    /// Another caller is writing and will take this request along, or
+    /// callers with fresh replies are about to queue theirs and the last of
+    /// them will write (see [`WriteQueue::push`]).
     Taken,
     /// Nobody is writing: call [`WriteQueue::flush`]; first check the
     /// connection is still alive if `stale`.
@@ -64,19 +67,45 @@ impl WriteQueue {
         }
     }
 
-    /// Queues one request frame.
-    pub fn push(&self, call_id: u64, service: &[u8], method: &[u8], args: &[u8]) -> Queued {
+    /// Queues one request frame. `unclaimed` counts replies handed to
+    /// callers who have not picked them up yet: each of them is about to
+    /// return and, likely, to call again, so while it is not zero the write
+    /// is left to the last of them ([`flush_if_idle`](Self::flush_if_idle)),
+    /// and a burst of callers costs one write instead of one each.
+    pub fn push(
+        &self,
+        call_id: u64,
+        service: &[u8],
+        method: &[u8],
+        args: &[u8],
+        unclaimed: &AtomicUsize,
+    ) -> Queued {
         let mut state = self.state.lock();
         frame::encode_request(&mut state.buf, service, method, call_id, args);
         let end = state.buf.len();
         state.frames.push((call_id, end));
-        if state.flushing {
+        // Read under the queue lock, which pairs with the decrement before
+        // `flush_if_idle` takes it: either we see zero, or that caller sees
+        // our frame.
+        if state.flushing || unclaimed.load(Ordering::SeqCst) > 0 {
             return Queued::Taken;
         }
         state.flushing = true;
         Queued::Flush {
             stale: state.last_flush.elapsed() >= STALE_AFTER,
         }
+    }
+
+    /// Called by the caller that picked up the last unclaimed reply: if
+    /// requests were left queued for it and nobody is writing, it becomes
+    /// the writer (`Some(stale)`, as for [`Queued::Flush`]).
+    pub fn flush_if_idle(&self) -> Option<bool> {
+        let mut state = self.state.lock();
+        if state.flushing || state.buf.is_empty() {
+            return None;
+        }
+        state.flushing = true;
+        Some(state.last_flush.elapsed() >= STALE_AFTER)
     }
 
     /// Writes queued requests until the queue is empty, the socket fails or
