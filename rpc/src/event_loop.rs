@@ -226,17 +226,20 @@ impl EventLoop {
         let outbox = conn.outbox.clone();
         let RequestFrame { header, args } = request;
         let call_id = header.call_id;
-        outbox.dispatched();
-        let refusal: Outcome = if self.draining_until.is_some() {
-            Err((
+        let registered = self.services.get(&header.service_name);
+        let refusal: Outcome = match registered {
+            _ if self.draining_until.is_some() => Err((
                 RpcStatus::ShuttingDown,
                 "the server is shutting down".into(),
-            ))
-        } else if let Some(registered) = self.services.get(&header.service_name) {
-            if registered.inline {
+            )),
+            Some(registered) if registered.inline => {
+                outbox.dispatched(false);
                 let done = worker::responder(outbox, call_id);
                 worker::call_guarded(&*registered.service, &header.method_name, &args, done);
-            } else {
+                return;
+            }
+            Some(registered) => {
+                outbox.dispatched(true);
                 self.batch.push(Job {
                     outbox,
                     call_id,
@@ -244,15 +247,17 @@ impl EventLoop {
                     method: header.method_name,
                     args,
                 });
+                return;
             }
-            return;
-        } else {
-            let name = String::from_utf8_lossy(&header.service_name).into_owned();
-            Err((
-                RpcStatus::UnknownService,
-                format!("unknown service {name:?}"),
-            ))
+            None => {
+                let name = String::from_utf8_lossy(&header.service_name).into_owned();
+                Err((
+                    RpcStatus::UnknownService,
+                    format!("unknown service {name:?}"),
+                ))
+            }
         };
+        outbox.dispatched(false);
         outbox.complete(call_id, &refusal);
     }
 

@@ -56,6 +56,7 @@ mod event_loop;
 pub mod frame;
 mod header;
 mod inbox;
+mod job_queue;
 mod link;
 mod outbox;
 mod provider;

@@ -39,6 +39,8 @@ struct State {
     pos: usize,
     /// Calls dispatched and not answered yet.
     in_flight: usize,
+    /// Of those, calls waiting in the job queue for a worker.
+    queued: usize,
     /// The loop has been told to flush and has not yet: whoever answers
     /// next just queues behind.
     flush_due: bool,
@@ -64,6 +66,7 @@ impl Outbox {
                 buf: Vec::new(),
                 pos: 0,
                 in_flight: 0,
+                queued: 0,
                 flush_due: false,
                 paused: false,
                 read_closed: false,
@@ -78,10 +81,18 @@ impl Outbox {
         &self.stream
     }
 
-    /// Counts a call about to be handled; its answer comes through
-    /// [`complete`](Self::complete).
-    pub fn dispatched(&self) {
-        self.state.lock().in_flight += 1;
+    /// Counts a call about to be handled (`to_worker`: queued for a
+    /// worker); its answer comes through [`complete`](Self::complete).
+    pub fn dispatched(&self, to_worker: bool) {
+        let mut state = self.state.lock();
+        state.in_flight += 1;
+        state.queued += usize::from(to_worker);
+    }
+
+    /// A worker took one of this connection's queued calls.
+    pub fn started(&self) {
+        let mut state = self.state.lock();
+        state.queued = state.queued.saturating_sub(1);
     }
 
     /// Answers call `call_id`, from any thread. Never blocks on the socket.
@@ -98,8 +109,12 @@ impl Outbox {
             frame::encode_response(&mut state.buf, call_id, outcome);
         }
         let mut tell_loop = false;
-        if on_loop {
-            // The loop flushes after the whole read: one write for the batch.
+        if on_loop || (state.queued > 0 && nothing_queued) {
+            // The loop flushes after the whole read: one write for the
+            // batch. Likewise while more of this peer's calls wait for
+            // workers: their answers follow soon, and the loop (woken once)
+            // writes whatever piled up by then in one go, rather than each
+            // worker writing, and waking the peer, on its own.
             tell_loop = !state.flush_due;
             state.flush_due = true;
         } else if nothing_queued && state.write_error.is_none() {

@@ -1,15 +1,14 @@
 //! The worker pool: threads that run handlers, so a slow handler never stalls
-//! the event loop, and the path by which their answers get back to it.
+//! the event loop; and what the loop, the workers and the responders share.
 
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::Sender;
 use mio::{Token, Waker};
-use parking_lot::{Condvar, Mutex};
 
 use crate::outbox::Outbox;
 use crate::{Responder, RpcStatus, Service};
@@ -94,103 +93,8 @@ impl Shared {
     }
 }
 
-/// The queue between the loop and the workers: a crossbeam channel for the
-/// jobs, with our own sleep/wake protocol on the side.
-///
-/// A channel's blocking `recv` wakes one sleeping worker per job, so a read
-/// that yields 30 requests would cost the loop 30 futex calls and the two
-/// cores 30 context switches. Here the loop pushes a whole read's requests
-/// (lock-free) and wakes at most one worker; a worker that takes a job and
-/// sees more waiting wakes the next. Under load workers find jobs without
-/// sleeping, and the loop never waits for a lock a worker holds; a slow
-/// handler still only holds its own worker.
-pub(crate) struct JobQueue {
-    jobs_tx: crossbeam_channel::Sender<Job>,
-    jobs: crossbeam_channel::Receiver<Job>,
-    sleepers: AtomicUsize,
-    idle: Mutex<Idle>,
-    available: Condvar,
-}
-
-struct Idle {
-    /// Workers blocked in `wait`.
-    waiting: usize,
-    /// Wake-ups sent and not yet received: at most one, since the woken
-    /// worker chains the next.
-    notified: usize,
-    closed: bool,
-}
-
-impl JobQueue {
-    pub fn new() -> Self {
-        let (jobs_tx, jobs) = crossbeam_channel::unbounded();
-        Self {
-            jobs_tx,
-            jobs,
-            sleepers: AtomicUsize::new(0),
-            idle: Mutex::new(Idle {
-                waiting: 0,
-                notified: 0,
-                closed: false,
-            }),
-            available: Condvar::new(),
-        }
-    }
-
-    /// Queues `jobs`, waking one worker if all are asleep.
-    pub fn push_all(&self, jobs: impl Iterator<Item = Job>) {
-        for job in jobs {
-            // The queue owns a receiver, so sending cannot fail.
-            let _ = self.jobs_tx.send(job);
-        }
-        self.wake_one();
-    }
-
-    fn wake_one(&self) {
-        // Pairs with the fence in `take`: either we see the sleeper, or it
-        // sees the job.
-        fence(Ordering::SeqCst);
-        if self.sleepers.load(Ordering::Relaxed) == 0 || self.jobs.is_empty() {
-            return;
-        }
-        // `sleepers` was a hint; only a worker really in `wait` (counted
-        // under the lock) can take a notification.
-        let mut idle = self.idle.lock();
-        if idle.notified == 0 && idle.waiting > 0 {
-            idle.notified += 1;
-            self.available.notify_one();
-        }
-    }
-
-    /// Workers finish what is queued, then exit.
-    pub fn close(&self) {
-        self.idle.lock().closed = true;
-        self.available.notify_all();
-    }
-
-    /// The next job, or `None` once closed and empty.
-    fn take(&self) -> Option<Job> {
-        loop {
-            if let Ok(job) = self.jobs.try_recv() {
-                self.wake_one();
-                return Some(job);
-            }
-            let mut idle = self.idle.lock();
-            if idle.closed {
-                return self.jobs.try_recv().ok();
-            }
-            self.sleepers.fetch_add(1, Ordering::Relaxed);
-            fence(Ordering::SeqCst);
-            if self.jobs.is_empty() {
-                idle.waiting += 1;
-                self.available.wait(&mut idle);
-                idle.waiting -= 1;
-                idle.notified = idle.notified.saturating_sub(1);
-            }
-            self.sleepers.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-}
+/// The queue of jobs the loop fills and the workers take.
+pub(crate) type JobQueue = crate::job_queue::JobQueue<Job>;
 
 /// Starts `count` workers taking jobs from `queue` until it is closed.
 /// Each worker holds a clone of `exited`; when all are dropped, all are gone.
@@ -208,7 +112,7 @@ pub(crate) fn spawn_workers(
             std::thread::Builder::new()
                 .name(format!("rpc-worker-{i}"))
                 .spawn(move || {
-                    while let Some(job) = queue.take() {
+                    while let Some(job) = queue.take(i) {
                         run(job, &shared);
                     }
                     drop(exited);
@@ -225,6 +129,7 @@ fn run(job: Job, shared: &Shared) {
         method,
         args,
     } = job;
+    outbox.started();
     if shared.is_shutting_down() {
         outbox.complete(
             call_id,
