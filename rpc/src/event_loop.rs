@@ -128,7 +128,11 @@ impl EventLoop {
     }
 
     fn poll_timeout(&self) -> Duration {
-        if self.draining_until.is_some() {
+        // Answers completed on this thread after the notices were drained
+        // (an inline call read by the idle sweep) must not wait for an event.
+        if !self.notices.is_empty() {
+            Duration::ZERO
+        } else if self.draining_until.is_some() {
             DRAIN_TICK
         } else {
             self.next_idle_sweep

@@ -219,18 +219,22 @@ impl Link {
                     }
                 }
                 Ok(Got::Bytes) => {
-                    if replies.is_empty() {
-                        continue;
+                    if !replies.is_empty() {
+                        let mut calls = self.calls.lock();
+                        for reply in replies.drain(..) {
+                            self.deliver(&mut calls, reply);
+                        }
+                        let done = calls
+                            .pending
+                            .get(&call_id)
+                            .is_none_or(|w| w.result.is_some());
+                        if done {
+                            return;
+                        }
                     }
-                    let mut calls = self.calls.lock();
-                    for reply in replies.drain(..) {
-                        self.deliver(&mut calls, reply);
-                    }
-                    let done = calls
-                        .pending
-                        .get(&call_id)
-                        .is_none_or(|w| w.result.is_some());
-                    if done {
+                    // Others' replies flowing in must not keep us past
+                    // our own deadline.
+                    if Instant::now() >= deadline {
                         return;
                     }
                 }
