@@ -171,6 +171,9 @@ fn campaign(inner: &Arc<Inner>, pre_vote: bool) {
         let spawned = thread::Builder::new()
             .name(format!("raft{}-vote", inner.me))
             .spawn(move || {
+                if inner.is_dead() {
+                    return;
+                }
                 let reply = inner.peers[peer].request_vote(&args);
                 handle_vote_reply(&inner, &args, campaign, reply);
             });

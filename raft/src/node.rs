@@ -16,15 +16,16 @@ use std::time::Instant;
 use parking_lot::{Condvar, Mutex};
 use proto::raft::{
     AppendEntriesArgs, AppendEntriesReply, InstallSnapshotRequest, InstallSnapshotResponse,
-    RequestVoteArgs, RequestVoteReply,
+    LogEntry, RequestVoteArgs, RequestVoteReply,
 };
 
 use crate::config::SHUTDOWN_JOIN_TIMEOUT;
 use crate::log::Log;
 use crate::state::State;
 use crate::{
-    applier, election, log_writer, replication, snapshot, ApplyMsg, LockQueue, PersistError,
-    Persister, RaftConfig, RaftError, RaftPeer, RaftStatus, Role,
+    applier, election, log_writer, replication, snapshot, ApplyMsg, HardState, LockQueue,
+    PersistError, Persister, RaftConfig, RaftError, RaftPeer, RaftStatus, Recovered, Role,
+    SnapshotMeta,
 };
 
 /// The body of one of a node's threads.
@@ -138,6 +139,39 @@ pub(crate) fn write_out(st: &mut State, storage: &mut dyn Persister) -> Result<(
         st.written_index = last;
     }
     Ok(())
+}
+
+/// What a shut-down node holds instead of its persister: nothing works.
+struct Closed;
+
+impl Closed {
+    fn err<T>() -> Result<T, PersistError> {
+        Err(PersistError::Misuse("the node is shut down".into()))
+    }
+}
+
+impl Persister for Closed {
+    fn recover(&mut self) -> Result<Recovered, PersistError> {
+        Closed::err()
+    }
+    fn save_hard_state(&mut self, _: HardState) -> Result<(), PersistError> {
+        Closed::err()
+    }
+    fn append(&mut self, _: &[LogEntry]) -> Result<(), PersistError> {
+        Closed::err()
+    }
+    fn truncate_suffix(&mut self, _: u64) -> Result<(), PersistError> {
+        Closed::err()
+    }
+    fn save_snapshot(&mut self, _: SnapshotMeta, _: &[u8]) -> Result<(), PersistError> {
+        Closed::err()
+    }
+    fn sync(&mut self) -> Result<(), PersistError> {
+        Closed::err()
+    }
+    fn raft_state_size(&self) -> u64 {
+        0
+    }
 }
 
 impl Raft {
@@ -303,6 +337,9 @@ impl Raft {
                 tracing::warn!(me = self.inner.me, "a raft thread did not stop in time");
             }
         }
+        // Close the persister now rather than when the last RPC thread lets
+        // go of the node, so a successor can open the same files at once.
+        *self.inner.storage.lock() = Box::new(Closed);
     }
 
     /// Bytes of Raft state now stored by the persister (for max_raft_state).

@@ -157,6 +157,8 @@ fn send(inner: &Arc<Inner>, peer: usize, rpc: Rpc, carries_data: bool) {
     let spawned = thread::Builder::new()
         .name(format!("raft{}-rpc{peer}", inner.me))
         .spawn(move || match rpc {
+            // A node shut down meanwhile sends nothing more.
+            _ if worker.is_dead() => {}
             Rpc::Append(args) => {
                 let reply = worker.peers[peer].append_entries(&args);
                 handle_append_reply(&worker, peer, &args, reply, carries_data);

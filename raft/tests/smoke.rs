@@ -14,7 +14,10 @@ use proto::raft::{
     AppendEntriesArgs, AppendEntriesReply, InstallSnapshotRequest, InstallSnapshotResponse,
     RequestVoteArgs, RequestVoteReply,
 };
-use raft::{ApplyMsg, LockQueue, MemoryPersister, PeerError, Raft, RaftConfig, RaftPeer, Role};
+use raft::{
+    ApplyMsg, FilePersister, LockQueue, MemoryPersister, PeerError, Persister, Raft, RaftConfig,
+    RaftPeer, Role,
+};
 
 /// Generous bound for anything that should happen within a few elections.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -83,7 +86,8 @@ struct Applied {
 
 struct Node {
     raft: Raft,
-    persister: MemoryPersister,
+    /// The in-memory persister's handle (files need none).
+    persister: Option<MemoryPersister>,
     queue: Arc<LockQueue<ApplyMsg>>,
     service: JoinHandle<()>,
 }
@@ -93,6 +97,8 @@ struct Cluster {
     net: Arc<Net>,
     nodes: Vec<Option<Node>>,
     persisters: Vec<MemoryPersister>,
+    /// Where nodes keep their files, when they use a FilePersister.
+    files: Option<tempfile::TempDir>,
     applied: Vec<Arc<Mutex<Applied>>>,
     /// Snapshot every this many applied commands (0: never).
     snapshot_every: u64,
@@ -123,6 +129,14 @@ fn decode(data: &[u8]) -> (HashMap<u64, Vec<u8>>, u64) {
 
 impl Cluster {
     fn new(n: usize, snapshot_every: u64) -> Self {
+        Self::build(n, snapshot_every, None)
+    }
+
+    fn with_files(n: usize, snapshot_every: u64) -> Self {
+        Self::build(n, snapshot_every, Some(tempfile::tempdir().unwrap()))
+    }
+
+    fn build(n: usize, snapshot_every: u64, files: Option<tempfile::TempDir>) -> Self {
         let net = Arc::new(Net {
             nodes: Mutex::new(vec![None; n]),
             connected: (0..n).map(|_| AtomicBool::new(true)).collect(),
@@ -132,6 +146,7 @@ impl Cluster {
             net,
             nodes: (0..n).map(|_| None).collect(),
             persisters: (0..n).map(|_| MemoryPersister::new()).collect(),
+            files,
             applied: (0..n).map(|_| Default::default()).collect(),
             snapshot_every,
         };
@@ -150,17 +165,19 @@ impl Cluster {
                 }) as Arc<dyn RaftPeer>
             })
             .collect();
-        let persister = self.persisters[i].clone();
+        let (persister, boxed): (_, Box<dyn Persister>) = match &self.files {
+            Some(dir) => (
+                None,
+                Box::new(FilePersister::open(dir.path().join(i.to_string())).unwrap()),
+            ),
+            None => {
+                let p = self.persisters[i].clone();
+                (Some(p.clone()), Box::new(p))
+            }
+        };
         let queue = Arc::new(LockQueue::new());
         *self.applied[i].lock() = Applied::default();
-        let raft = Raft::make(
-            i,
-            peers,
-            Box::new(persister.clone()),
-            queue.clone(),
-            RaftConfig::default(),
-        )
-        .expect("make");
+        let raft = Raft::make(i, peers, boxed, queue.clone(), RaftConfig::default()).expect("make");
         let service = {
             let queue = queue.clone();
             let applied = self.applied[i].clone();
@@ -184,7 +201,9 @@ impl Cluster {
             node.raft.shutdown();
             node.queue.close();
             node.service.join().unwrap();
-            self.persisters[i] = node.persister.deep_copy();
+            if let Some(p) = node.persister {
+                self.persisters[i] = p.deep_copy();
+            }
         }
     }
 
@@ -394,5 +413,22 @@ fn snapshots_compact_and_install_on_a_lagging_follower() {
     c.one(&[62], 3);
     assert!(c.applied[lagging].lock().snapshots_installed >= 1);
     assert!(c.raft(leader).raft_state_size() < 60 * 8);
+    c.shutdown_all();
+}
+
+#[test]
+fn restarts_from_files_with_snapshots() {
+    let mut c = Cluster::with_files(3, 10);
+    for i in 1..=25u8 {
+        c.one(&[i], 3);
+    }
+    // Every node stops and starts again from its directory.
+    (0..3).for_each(|i| c.crash(i));
+    (0..3).for_each(|i| c.start(i));
+    c.one(&[26], 3);
+    for i in 1..=26u8 {
+        assert_eq!(c.n_committed(i as u64), (3, Some(vec![i])));
+    }
+    assert!(c.applied.iter().all(|a| a.lock().snapshots_installed >= 1));
     c.shutdown_all();
 }
