@@ -1,5 +1,6 @@
 //! Echo over loopback through one channel: calls/s and latency percentiles
-//! for 1 and 64 concurrent callers. Run with `cargo bench -p rpc`.
+//! for 1 and 64 concurrent callers. Run with `cargo bench -p rpc`
+//! (`RPC_BENCH_WORKERS=N` overrides the provider's worker count).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

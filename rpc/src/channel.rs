@@ -67,6 +67,13 @@ impl RpcChannel {
         args: &[u8],
         timeout: Duration,
     ) -> Result<Vec<u8>, RpcError> {
+        let len = args.len().max(service.len() + method.len());
+        if len > self.inner.config.max_frame_bytes {
+            return Err(RpcError::TooLarge {
+                len,
+                max: self.inner.config.max_frame_bytes,
+            });
+        }
         let deadline = Instant::now() + timeout;
         let mut retried = false;
         loop {

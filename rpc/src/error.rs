@@ -25,6 +25,10 @@ pub enum RpcError {
     /// The reply's bytes could not be decoded.
     #[error("cannot decode reply: {0}")]
     Decode(String),
+    /// The request is over the frame limit; it was not sent, since the peer
+    /// would close the connection every other caller shares.
+    #[error("request of {len} bytes exceeds the frame limit of {max} bytes")]
+    TooLarge { len: usize, max: usize },
 }
 
 /// Why bytes received on a connection cannot be a frame. The stream has lost

@@ -333,10 +333,16 @@ impl EventLoop {
             .map(|(&token, _)| token)
             .collect();
         for token in idle {
-            if let Some(conn) = self.connections.get(&token) {
+            // A request may have just arrived unnoticed (the loop was late):
+            // read first, so a call racing the sweep is served, not cut off.
+            self.read(token);
+            let Some(conn) = self.connections.get(&token) else {
+                continue;
+            };
+            if conn.is_idle(Instant::now(), idle_timeout) {
                 tracing::debug!(peer = %conn.peer, "closing idle rpc connection");
+                self.close(token);
             }
-            self.close(token);
         }
     }
 

@@ -15,6 +15,20 @@
 //! - `config`, `error`: knobs and errors (the original's `MprpcController`
 //!   carried a failed flag and a text; here a call returns [`RpcError`]).
 //!
+//! Threads (one line each: when it wakes, what it owns):
+//! - `rpc-loop-ADDR` (one per provider): wakes on socket readiness, on the
+//!   waker when workers have answers, and for the idle sweep; owns the
+//!   listener and every accepted socket with its read and write buffers.
+//! - `rpc-worker-N` (`ProviderConfig::workers` per provider): wakes when
+//!   the loop queues requests; owns nothing but the call it runs.
+//! - `rpc-reader-ADDR` (one per live channel connection): wakes when reply
+//!   bytes arrive; owns the read half and routes replies to waiting callers.
+//! - Callers block in [`RpcChannel::call`]; whichever holds the write queue
+//!   writes everyone's requests, then each waits for its own reply.
+//!
+//! Service names on the wire are the bare proto service names
+//! (`kvServerRpc`, `raftRpc`, `adminRpc`, `FriendServiceRpc`).
+//!
 //! What we changed and why:
 //! - Replies are framed like requests. The original's channel read a reply
 //!   with one 1 KiB `recv` and parsed whatever came, so larger or split

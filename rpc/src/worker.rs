@@ -70,9 +70,11 @@ impl Shared {
         }
     }
 
-    /// Called by the loop before draining the queue.
+    /// Called by the loop before draining the queue. A swap, not a store:
+    /// reading the flag a worker set makes that worker's queued answer
+    /// visible to the drain that follows.
     pub fn clear_wake(&self) {
-        self.wake_pending.store(false, Ordering::Release);
+        self.wake_pending.swap(false, Ordering::AcqRel);
     }
 
     pub fn begin_shutdown(&self) {

@@ -226,3 +226,51 @@ fn busy_port_is_a_clear_bind_error() {
         "{err}"
     );
 }
+
+#[test]
+fn a_connection_closed_for_idleness_is_replaced_transparently() {
+    let server = start(ProviderConfig {
+        idle_timeout: Duration::from_millis(100),
+        ..Default::default()
+    });
+    let channel = RpcChannel::new(server.local_addr());
+    for round in 0..3u8 {
+        assert_eq!(
+            channel.call("test", "echo", &[round], PATIENCE).unwrap(),
+            [round]
+        );
+        // Idleness is the subject here: outlive the provider's idle timeout.
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn an_oversize_request_is_refused_locally_and_the_connection_lives_on() {
+    let server = start(ProviderConfig::default());
+    let channel = rpc::RpcChannel::with_config(
+        server.local_addr(),
+        rpc::ChannelConfig {
+            max_frame_bytes: 1024,
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        channel.call("test", "echo", b"small", PATIENCE).unwrap(),
+        b"small"
+    );
+    let result = channel.call("test", "echo", &[0; 2048], PATIENCE);
+    assert!(
+        matches!(
+            result,
+            Err(RpcError::TooLarge {
+                len: 2048,
+                max: 1024
+            })
+        ),
+        "got {result:?}"
+    );
+    assert_eq!(
+        channel.call("test", "echo", b"small", PATIENCE).unwrap(),
+        b"small"
+    );
+}
