@@ -8,6 +8,7 @@ use std::thread::{self, JoinHandle};
 use parking_lot::Mutex;
 use raft::{ApplyMsg, LockQueue, Raft};
 
+use super::command::describe;
 use super::snapshot_codec;
 
 /// In snapshot mode the applier snapshots after every this many entries.
@@ -63,7 +64,9 @@ impl Applies {
                 if let Some(other) = agreed {
                     assert!(
                         other == command,
-                        "committed values do not match at index {index}: {other:?} vs {command:?} (server {server})"
+                        "committed values do not match at index {index}: {} vs {} (server {server})",
+                        describe(other),
+                        describe(command)
                     );
                 }
                 agreed = Some(command);
@@ -182,4 +185,72 @@ pub fn spawn_applier(
             }
         })
         .expect("cannot spawn an applier thread")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::raft_harness::cmd;
+
+    #[test]
+    fn agreeing_in_order_applies_pass() {
+        let applies = Applies::new(2);
+        for server in 0..2 {
+            for index in 1..=3 {
+                assert_eq!(applies.apply_command(server, index, cmd(index)), None);
+            }
+        }
+        assert_eq!(applies.n_committed(2), (2, Some(cmd(2))));
+        assert_eq!(applies.n_committed(4), (0, None));
+        assert_eq!(applies.max_index(), 3);
+        assert_eq!(applies.first_error(), None);
+    }
+
+    #[test]
+    fn disagreement_gap_and_replay_are_caught() {
+        let applies = Applies::new(2);
+        applies.apply_command(0, 1, cmd(10));
+        assert!(
+            applies.apply_command(1, 1, cmd(11)).is_some(),
+            "disagreement"
+        );
+        assert!(applies.apply_command(0, 3, cmd(30)).is_some(), "gap");
+        let applies = Applies::new(1);
+        applies.apply_command(0, 1, cmd(1));
+        assert!(applies.apply_command(0, 1, cmd(1)).is_some(), "replay");
+        assert!(applies.first_error().is_some());
+    }
+
+    #[test]
+    fn snapshots_are_checked() {
+        let applies = Applies::new(2);
+        for index in 1..=4 {
+            applies.apply_command(0, index, cmd(index));
+        }
+        let good = snapshot_codec::encode(2, &[cmd(1), cmd(2)]);
+        assert_eq!(applies.apply_snapshot(1, 2, &good), None);
+        assert_eq!(applies.apply_command(1, 3, cmd(3)), None);
+        assert!(
+            applies.apply_command(1, 2, cmd(2)).is_some(),
+            "below snapshot"
+        );
+
+        let applies = Applies::new(2);
+        applies.apply_command(0, 1, cmd(1));
+        let wrong = snapshot_codec::encode(1, &[cmd(9)]);
+        assert!(
+            applies.apply_snapshot(1, 1, &wrong).is_some(),
+            "diverging snapshot"
+        );
+        assert!(
+            applies.apply_snapshot(1, 2, &good).is_some(),
+            "index mismatch"
+        );
+        assert!(applies.apply_snapshot(1, 1, b"junk").is_some(), "garbage");
+        let applies = Applies::new(1);
+        for index in 1..=3 {
+            applies.apply_command(0, index, cmd(index));
+        }
+        assert!(applies.apply_snapshot(0, 2, &good).is_some(), "regression");
+    }
 }
