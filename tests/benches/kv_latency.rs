@@ -4,18 +4,29 @@
 //!
 //!   cargo bench -p raftkv-tests --bench kv_latency [-- SEQUENTIAL_OPS [CLIENTS [SECONDS]]]
 //!
-//! Prints one client's sequential Put latencies (median, p90, p99) and ops/s,
-//! then the throughput of CLIENTS concurrent clients. Not a test: it asserts
-//! only that every Put was acknowledged.
+//! Prints, to show where a Put's time goes:
+//! 1. one RPC round trip on loopback (adminRpc Status: no Raft, no disk);
+//! 2. fsync of a small append on the bench's disk;
+//! 3. one client's sequential Puts with memory persisters (Raft and RPC
+//!    hops, no disk);
+//! 4. the same with file persisters (the headline: median, p90, p99, ops/s);
+//! 5. CLIENTS concurrent clients' throughput with file persisters.
+//!
+//! Not a test: it asserts only that every call was answered.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use clerk::Clerk;
 use kvserver::KvServerConfig;
+use proto::admin::{AdminRpcClient, StatusArgs};
 use raftkv_tests::kv_harness::TcpCluster;
+use rpc::RpcChannel;
+
+const VALUE: [u8; 64] = [b'v'; 64];
 
 fn main() {
     let mut args = std::env::args().skip(1).filter(|a| !a.starts_with('-'));
@@ -27,42 +38,113 @@ fn main() {
     std::fs::create_dir_all(&base).expect("cannot create the bench dir");
     let dir = tempfile::tempdir_in(&base).expect("cannot create a temp dir");
     println!("data dirs under {}", dir.path().display());
+
+    {
+        let cluster = TcpCluster::start_in_memory(3, KvServerConfig::default());
+        let mut samples = rpc_round_trips(&cluster, sequential);
+        report(
+            "loopback RPC round trip (adminRpc Status)",
+            &mut samples,
+            None,
+        );
+    }
+    let mut samples = fsync_probe(dir.path(), sequential);
+    report("fsync of a 100-byte append", &mut samples, None);
+    {
+        let cluster = TcpCluster::start_in_memory(3, KvServerConfig::default());
+        let (mut samples, took) = sequential_puts(&cluster, sequential);
+        report(
+            &format!("1 client, {sequential} sequential Puts, MemoryPersister (no disk)"),
+            &mut samples,
+            Some(took),
+        );
+    }
+
     let cluster = TcpCluster::start(3, dir.path(), KvServerConfig::default());
-    let clerk = Clerk::new(cluster.addrs());
-
-    // Elect a leader and let the clerk find it.
-    let value = vec![b'v'; 64];
-    for i in 0..100 {
-        clerk.put(format!("warm-{i}"), &value).expect("warm-up put");
-    }
-
-    let mut samples = Vec::with_capacity(sequential);
-    let started = Instant::now();
-    for i in 0..sequential {
-        let t = Instant::now();
-        clerk.put(format!("seq-{i}"), &value).expect("put");
-        samples.push(t.elapsed());
-    }
-    let took = started.elapsed();
+    let (mut samples, took) = sequential_puts(&cluster, sequential);
     report(
-        &format!("1 client, {sequential} sequential Puts (64 B values)"),
+        &format!("1 client, {sequential} sequential Puts (64 B values), FilePersister"),
         &mut samples,
-        took,
+        Some(took),
     );
 
+    let (mut all, took) = concurrent_puts(&cluster, clients, Duration::from_secs(seconds));
+    report(
+        &format!("{clients} concurrent clients, Puts for {seconds} s, FilePersister"),
+        &mut all,
+        Some(took),
+    );
+}
+
+/// Status calls to the leader: what one request/reply on loopback costs.
+fn rpc_round_trips(cluster: &TcpCluster, n: usize) -> Vec<Duration> {
+    let leader = cluster.leader(Duration::from_secs(10)).expect("a leader");
+    let client = AdminRpcClient::new(RpcChannel::new(cluster.addrs()[leader]));
+    let timeout = Duration::from_secs(2);
+    for _ in 0..100 {
+        client.status(&StatusArgs {}, timeout).expect("status");
+    }
+    (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            client.status(&StatusArgs {}, timeout).expect("status");
+            t.elapsed()
+        })
+        .collect()
+}
+
+/// Appends of 100 bytes, each followed by fdatasync, on the bench's disk.
+fn fsync_probe(dir: &Path, n: usize) -> Vec<Duration> {
+    let path = dir.join("fsync-probe");
+    let mut file = std::fs::File::create(&path).expect("a probe file");
+    let samples = (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            file.write_all(&[b'x'; 100]).expect("write");
+            file.sync_data().expect("fdatasync");
+            t.elapsed()
+        })
+        .collect();
+    let _ = std::fs::remove_file(path);
+    samples
+}
+
+/// One clerk's Puts, one at a time, after a warm-up that finds the leader.
+fn sequential_puts(cluster: &TcpCluster, n: usize) -> (Vec<Duration>, Duration) {
+    let clerk = Clerk::new(cluster.addrs());
+    for i in 0..100 {
+        clerk.put(format!("warm-{i}"), VALUE).expect("warm-up put");
+    }
+    let started = Instant::now();
+    let samples = (0..n)
+        .map(|i| {
+            let t = Instant::now();
+            clerk.put(format!("seq-{i}"), VALUE).expect("put");
+            t.elapsed()
+        })
+        .collect();
+    (samples, started.elapsed())
+}
+
+/// `clients` clerks putting as fast as they are answered for `run`.
+fn concurrent_puts(
+    cluster: &TcpCluster,
+    clients: usize,
+    run: Duration,
+) -> (Vec<Duration>, Duration) {
     let stop = AtomicBool::new(false);
     let started = Instant::now();
-    let mut all: Vec<Duration> = thread::scope(|s| {
+    let samples = thread::scope(|s| {
         let workers: Vec<_> = (0..clients)
             .map(|c| {
-                let (stop, addrs, value) = (&stop, cluster.addrs(), &value);
+                let (stop, addrs) = (&stop, cluster.addrs());
                 s.spawn(move || {
                     let clerk = Clerk::new(addrs);
                     let mut mine = Vec::new();
                     let mut i = 0;
                     while !stop.load(Ordering::Relaxed) {
                         let t = Instant::now();
-                        clerk.put(format!("c{c}-{i}"), value).expect("put");
+                        clerk.put(format!("c{c}-{i}"), VALUE).expect("put");
                         mine.push(t.elapsed());
                         i += 1;
                     }
@@ -70,19 +152,15 @@ fn main() {
                 })
             })
             .collect();
-        thread::sleep(Duration::from_secs(seconds));
+        // The load's duration.
+        thread::sleep(run);
         stop.store(true, Ordering::Relaxed);
         workers
             .into_iter()
             .flat_map(|w| w.join().expect("client panicked"))
             .collect()
     });
-    let took = started.elapsed();
-    report(
-        &format!("{clients} concurrent clients, Puts for {seconds} s"),
-        &mut all,
-        took,
-    );
+    (samples, started.elapsed())
 }
 
 /// `<target dir>/kv-bench`: the bench binary lives in `<target>/<profile>/deps`.
@@ -97,22 +175,27 @@ fn bench_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("target/kv-bench"))
 }
 
-fn report(title: &str, samples: &mut [Duration], took: Duration) {
+fn report(title: &str, samples: &mut [Duration], took: Option<Duration>) {
     samples.sort_unstable();
     let pct = |p: f64| {
         let rank = ((p / 100.0) * samples.len() as f64).ceil() as usize;
         samples[rank.clamp(1, samples.len()) - 1]
     };
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let rate = took.map_or(String::new(), |took| {
+        format!(
+            "; {} ops in {:.2} s = {:.0} ops/s",
+            samples.len(),
+            took.as_secs_f64(),
+            samples.len() as f64 / took.as_secs_f64()
+        )
+    });
     println!("{title}:");
     println!(
-        "  median {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms; {} ops in {:.2} s = {:.0} ops/s",
+        "  median {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms{rate}",
         ms(pct(50.0)),
         ms(pct(90.0)),
         ms(pct(99.0)),
         ms(pct(100.0)),
-        samples.len(),
-        took.as_secs_f64(),
-        samples.len() as f64 / took.as_secs_f64()
     );
 }

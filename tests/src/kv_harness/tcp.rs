@@ -1,6 +1,7 @@
 //! KvServers over real TCP on loopback: each node an `rpc::RpcProvider`
 //! serving `kvServerRpc` and `raftRpc`, peers reached through
-//! `raft::RpcPeer`, state in a `raft::FilePersister` directory — the
+//! `raft::RpcPeer`, state in a `raft::FilePersister` directory (or, to
+//! measure what the disk costs, a `MemoryPersister`) — the
 //! production stack in one process, for the TCP tests and the benchmark.
 
 use std::net::SocketAddr;
@@ -13,7 +14,7 @@ use proto::raft::{
     AppendEntriesArgs, AppendEntriesReply, InstallSnapshotRequest, InstallSnapshotResponse,
     RequestVoteArgs, RequestVoteReply,
 };
-use raft::{FilePersister, PeerError, RaftPeer, RpcPeer};
+use raft::{FilePersister, MemoryPersister, PeerError, Persister, RaftPeer, RpcPeer};
 use rpc::{ProviderConfig, ProviderHandle, RpcChannel, RpcProvider};
 
 /// How long a restarting node keeps trying to bind its old port.
@@ -50,11 +51,35 @@ impl RaftPeer for LatePeer {
     }
 }
 
-/// One node: its running server and provider, if up, and its data directory.
+/// Where a node keeps its Raft state.
+enum Storage {
+    /// A FilePersister directory (fsync and all).
+    Files(PathBuf),
+    /// A MemoryPersister: what the benchmark compares against to see what
+    /// the disk costs. A restart starts from its durable deep copy.
+    Memory(MemoryPersister),
+}
+
+impl Storage {
+    fn open(&mut self) -> Box<dyn Persister> {
+        match self {
+            Storage::Files(dir) => Box::new(
+                FilePersister::open(&*dir)
+                    .unwrap_or_else(|e| panic!("cannot open {}: {e}", dir.display())),
+            ),
+            Storage::Memory(persister) => {
+                *persister = persister.deep_copy();
+                Box::new(persister.clone())
+            }
+        }
+    }
+}
+
+/// One node: its running server and provider, if up, and its storage.
 struct TcpNode {
     kv: Option<KvServer>,
     provider: Option<ProviderHandle>,
-    dir: PathBuf,
+    storage: Storage,
 }
 
 /// n KvServers on loopback TCP with file persisters under one directory.
@@ -91,18 +116,32 @@ fn serve(kv: &KvServer, addr: SocketAddr) -> std::io::Result<ProviderHandle> {
 impl TcpCluster {
     /// Starts `n` nodes on `127.0.0.1:0`, node i persisting in `dir/node-i`.
     pub fn start(n: usize, dir: &Path, config: KvServerConfig) -> Self {
+        let storage = (0..n)
+            .map(|i| Storage::Files(dir.join(format!("node-{i}"))))
+            .collect();
+        Self::start_on(storage, config)
+    }
+
+    /// Like [`start`](Self::start) with memory persisters: no disk at all.
+    pub fn start_in_memory(n: usize, config: KvServerConfig) -> Self {
+        let storage = (0..n)
+            .map(|_| Storage::Memory(MemoryPersister::new()))
+            .collect();
+        Self::start_on(storage, config)
+    }
+
+    fn start_on(storage: Vec<Storage>, config: KvServerConfig) -> Self {
+        let n = storage.len();
         let late: Vec<Arc<OnceLock<RpcPeer>>> = (0..n).map(|_| Arc::default()).collect();
         let mut nodes = Vec::with_capacity(n);
         let mut addrs = Vec::with_capacity(n);
-        for i in 0..n {
-            let node_dir = dir.join(format!("node-{i}"));
-            let persister = FilePersister::open(&node_dir)
-                .unwrap_or_else(|e| panic!("cannot open {}: {e}", node_dir.display()));
+        for (i, mut storage) in storage.into_iter().enumerate() {
+            let persister = storage.open();
             let peers: Vec<Arc<dyn RaftPeer>> = late
                 .iter()
                 .map(|peer| Arc::new(LatePeer { peer: peer.clone() }) as Arc<dyn RaftPeer>)
                 .collect();
-            let kv = KvServer::start(i, peers, Box::new(persister), config.clone())
+            let kv = KvServer::start(i, peers, persister, config.clone())
                 .unwrap_or_else(|e| panic!("node {i} did not start: {e}"));
             let provider = serve(&kv, "127.0.0.1:0".parse().expect("an address"))
                 .unwrap_or_else(|e| panic!("node {i} cannot listen: {e}"));
@@ -110,7 +149,7 @@ impl TcpCluster {
             nodes.push(TcpNode {
                 kv: Some(kv),
                 provider: Some(provider),
-                dir: node_dir,
+                storage,
             });
         }
         for (peer, addr) in late.iter().zip(&addrs) {
@@ -173,8 +212,7 @@ impl TcpCluster {
     pub fn restart(&mut self, i: usize) {
         self.stop(i);
         let node = &mut self.nodes[i];
-        let persister = FilePersister::open(&node.dir)
-            .unwrap_or_else(|e| panic!("cannot reopen {}: {e}", node.dir.display()));
+        let persister = node.storage.open();
         let peers: Vec<Arc<dyn RaftPeer>> = self
             .addrs
             .iter()
@@ -185,7 +223,7 @@ impl TcpCluster {
                 )) as Arc<dyn RaftPeer>
             })
             .collect();
-        let kv = KvServer::start(i, peers, Box::new(persister), self.config.clone())
+        let kv = KvServer::start(i, peers, persister, self.config.clone())
             .unwrap_or_else(|e| panic!("node {i} did not restart: {e}"));
         // The old socket may linger a moment; its port is ours to take back.
         let deadline = Instant::now() + REBIND_PATIENCE;
