@@ -7,24 +7,31 @@
 //! Prints, to show where a Put's time goes:
 //! 1. one RPC round trip on loopback (adminRpc Status: no Raft, no disk);
 //! 2. fsync of a small append on the bench's disk;
-//! 3. one client's sequential Puts with memory persisters (Raft and RPC
+//! 3. bare Raft (three nodes over TCP, no KV, no client RPC): start() to
+//!    apply on the leader, memory and file persisters;
+//! 4. one client's sequential Puts with memory persisters (Raft and RPC
 //!    hops, no disk);
-//! 4. the same with file persisters (the headline: median, p90, p99, ops/s);
-//! 5. CLIENTS concurrent clients' throughput with file persisters.
+//! 5. the same with file persisters (the headline: median, p90, p99, ops/s);
+//! 6. CLIENTS concurrent clients' throughput with file persisters.
 //!
 //! Not a test: it asserts only that every call was answered.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use clerk::Clerk;
 use kvserver::KvServerConfig;
 use proto::admin::{AdminRpcClient, StatusArgs};
-use raftkv_tests::kv_harness::TcpCluster;
-use rpc::RpcChannel;
+use proto::raft::RaftRpcServer;
+use raft::{
+    FilePersister, LockQueue, MemoryPersister, Persister, Raft, RaftConfig, RaftPeer, RpcPeer,
+};
+use raftkv_tests::kv_harness::{LatePeer, TcpCluster};
+use rpc::{ProviderConfig, RpcChannel, RpcProvider};
 
 const VALUE: [u8; 64] = [b'v'; 64];
 
@@ -50,6 +57,24 @@ fn main() {
     }
     let mut samples = fsync_probe(dir.path(), sequential);
     report("fsync of a 100-byte append", &mut samples, None);
+    let mut samples = concurrent_fsync_probe(dir.path(), sequential);
+    report(
+        "3 files appended and fsynced at once (one per node, one disk): until 2 are durable",
+        &mut samples,
+        None,
+    );
+    let mut samples = raft_commits(None, sequential);
+    report(
+        "Raft alone: start() to apply on the leader, MemoryPersister",
+        &mut samples,
+        None,
+    );
+    let mut samples = raft_commits(Some(&dir.path().join("raft-only")), sequential);
+    report(
+        "Raft alone: start() to apply on the leader, FilePersister",
+        &mut samples,
+        None,
+    );
     {
         let cluster = TcpCluster::start_in_memory(3, KvServerConfig::default());
         let (mut samples, took) = sequential_puts(&cluster, sequential);
@@ -106,6 +131,106 @@ fn fsync_probe(dir: &Path, n: usize) -> Vec<Duration> {
         })
         .collect();
     let _ = std::fs::remove_file(path);
+    samples
+}
+
+/// What a commit waits for when three nodes share one disk: each appends
+/// to its own file and fsyncs at the same moment; a majority (2 of 3) must
+/// be durable. On ext4 the fsyncs share one journal, so they queue.
+fn concurrent_fsync_probe(dir: &Path, n: usize) -> Vec<Duration> {
+    use std::sync::{mpsc, Barrier};
+    let start = Barrier::new(4);
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    thread::scope(|s| {
+        for node in 0..3 {
+            let (start, done_tx) = (&start, done_tx.clone());
+            let path = dir.join(format!("fsync-probe-{node}"));
+            s.spawn(move || {
+                let mut file = std::fs::File::create(&path).expect("a probe file");
+                for _ in 0..n {
+                    start.wait();
+                    file.write_all(&[b'x'; 100]).expect("write");
+                    file.sync_data().expect("fdatasync");
+                    let _ = done_tx.send(());
+                }
+                let _ = std::fs::remove_file(path);
+            });
+        }
+        drop(done_tx);
+        (0..n)
+            .map(|_| {
+                start.wait();
+                let t = Instant::now();
+                done_rx.recv().expect("a probe thread");
+                done_rx.recv().expect("a probe thread");
+                let majority = t.elapsed();
+                done_rx.recv().expect("a probe thread");
+                majority
+            })
+            .collect()
+    })
+}
+
+/// Three bare Raft nodes over loopback TCP (no KvServer, no client RPC):
+/// how long one command takes from `start` on the leader to its apply
+/// message on the leader's queue, one at a time.
+fn raft_commits(files: Option<&Path>, n: usize) -> Vec<Duration> {
+    let config = RaftConfig::default();
+    let slots: Vec<Arc<OnceLock<RpcPeer>>> = (0..3).map(|_| Arc::default()).collect();
+    let mut nodes = Vec::new();
+    let mut addrs = Vec::new();
+    for i in 0..3 {
+        let persister: Box<dyn Persister> = match files {
+            Some(dir) => {
+                Box::new(FilePersister::open(dir.join(format!("node-{i}"))).expect("open"))
+            }
+            None => Box::new(MemoryPersister::new()),
+        };
+        let peers: Vec<Arc<dyn RaftPeer>> = slots
+            .iter()
+            .map(|slot| Arc::new(LatePeer::new(slot.clone())) as Arc<dyn RaftPeer>)
+            .collect();
+        let queue = Arc::new(LockQueue::new());
+        let raft = Raft::make(i, peers, persister, queue.clone(), config.clone()).expect("make");
+        let mut provider = RpcProvider::new(ProviderConfig::default());
+        provider.register(Arc::new(RaftRpcServer::new(Arc::new(raft.clone()))));
+        let handle = provider
+            .start("127.0.0.1:0".parse().expect("an address"))
+            .expect("listen");
+        addrs.push(handle.local_addr());
+        nodes.push((raft, queue, handle));
+    }
+    for (slot, addr) in slots.iter().zip(&addrs) {
+        let _ = slot.set(RpcPeer::new(RpcChannel::new(*addr), config.rpc_timeout));
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let leader = loop {
+        if let Some(i) = (0..3).find(|&i| nodes[i].0.get_state().1) {
+            break i;
+        }
+        assert!(Instant::now() < deadline, "no Raft leader");
+        thread::sleep(Duration::from_millis(10));
+    };
+    let (raft, queue, _) = &nodes[leader];
+    let commit_one = || {
+        let t = Instant::now();
+        let (index, _) = raft.start(VALUE.to_vec()).expect("still the leader");
+        while let Some(msg) = queue.pop() {
+            if msg.index() >= index {
+                break;
+            }
+        }
+        t.elapsed()
+    };
+    for _ in 0..100 {
+        commit_one();
+    }
+    let samples = (0..n).map(|_| commit_one()).collect();
+    for (raft, queue, handle) in nodes {
+        raft.shutdown();
+        queue.close();
+        handle.shutdown();
+    }
     samples
 }
 

@@ -21,12 +21,17 @@ use rpc::{ProviderConfig, ProviderHandle, RpcChannel, RpcProvider};
 const REBIND_PATIENCE: Duration = Duration::from_secs(10);
 
 /// A peer whose address is learnt after the node starts: every node binds
-/// port 0, so the addresses exist only once all providers are up.
-struct LatePeer {
+/// port 0, so the addresses exist only once all providers are up. Calls
+/// fail (as to an unreachable peer) until `slot` is filled.
+pub struct LatePeer {
     peer: Arc<OnceLock<RpcPeer>>,
 }
 
 impl LatePeer {
+    pub fn new(slot: Arc<OnceLock<RpcPeer>>) -> Self {
+        Self { peer: slot }
+    }
+
     fn get(&self) -> Result<&RpcPeer, PeerError> {
         self.peer
             .get()
