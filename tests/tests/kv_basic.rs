@@ -6,6 +6,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+use clerk::ClerkConfig;
 use raftkv_tests::kv_harness::{
     append_value, check_concurrent_appends, speed_test, Generic, KvCluster,
 };
@@ -138,5 +139,53 @@ fn many_partitions_many_clients() {
         Generic::new("Test: partitions, many clients (4A)", 5, 5)
             .partitions()
             .run()
+    });
+}
+
+/// Not in 6.5840 (its clerk never gives up): an append abandoned at the
+/// Clerk's deadline, sent into a minority holding the old leader, takes
+/// effect at most once, and the same Clerk's later appends land exactly
+/// once, in order, after the partition heals.
+#[test]
+fn abandoned_append_applies_at_most_once() {
+    run_test(|| {
+        let cluster = KvCluster::new(5, false, None);
+        let client = cluster.make_client();
+        client.put("k", "");
+        eprintln!("Test: abandoned append applies at most once ...");
+        let (p1, p2) = cluster.make_partition();
+        cluster.partition(&p1, &p2);
+        let impatient = cluster.make_client_with(
+            &p2,
+            ClerkConfig {
+                deadline: Some(Duration::from_millis(500)),
+                ..ClerkConfig::default()
+            },
+        );
+        let lost = append_value(0, 0);
+        let outcome = impatient.try_append("k", &lost);
+        assert!(
+            outcome.is_err(),
+            "an append in the minority was acknowledged"
+        );
+
+        cluster.connect_all();
+        for j in 1..=5 {
+            impatient
+                .try_append("k", &append_value(0, j))
+                .expect("append after healing");
+        }
+        let value = client.get("k");
+        assert!(
+            value.matches(&lost).count() <= 1,
+            "the abandoned append applied twice: {value:?}"
+        );
+        let rest = value.replacen(&lost, "", 1);
+        let expected: String = (1..=5).map(|j| append_value(0, j)).collect();
+        assert_eq!(
+            rest, expected,
+            "acknowledged appends lost, repeated or reordered"
+        );
+        eprintln!("  ... Passed");
     });
 }

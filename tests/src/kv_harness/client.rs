@@ -2,7 +2,7 @@
 //! recorded for the linearizability checker when the test asks for it
 //! (6.5840's `Get`/`Put`/`Append` helpers in kvraft/test_test.go).
 
-use clerk::Clerk;
+use clerk::{Clerk, ClerkError};
 
 use crate::linearizability::{KvInput, KvOutput, KvRecorder};
 
@@ -65,6 +65,16 @@ impl KvClient {
             panic!("Append({key:?}, {value:?}) failed: {e}");
         }
         self.end(op, KvOutput::default());
+    }
+
+    /// Appends, giving up when the Clerk's deadline passes: then the append's
+    /// outcome is unknown (it stays unanswered in a recorded history), and
+    /// it may take effect later, at most once.
+    pub fn try_append(&self, key: &str, value: &str) -> Result<(), ClerkError> {
+        let op = self.begin(KvInput::append(key, value));
+        self.clerk.append(key, value)?;
+        self.end(op, KvOutput::default());
+        Ok(())
     }
 
     /// Asserts that `key` reads as `expected`.

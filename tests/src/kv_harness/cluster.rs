@@ -143,6 +143,12 @@ impl KvCluster {
 
     /// A client that can reach only the servers in `to`.
     pub fn make_client_to(&self, to: &[usize]) -> KvClient {
+        self.make_client_with(to, ClerkConfig::default())
+    }
+
+    /// Like [`make_client_to`](Self::make_client_to) with chosen Clerk timing
+    /// (e.g. a deadline, so an operation can end with its outcome unknown).
+    pub fn make_client_with(&self, to: &[usize], config: ClerkConfig) -> KvClient {
         let id = self.next_client.fetch_add(1, Ordering::Relaxed) as usize;
         let names: Vec<String> = (0..self.n).map(|j| format!("client-{id}-{j}")).collect();
         let ends = names
@@ -154,7 +160,7 @@ impl KvCluster {
                 end
             })
             .collect();
-        let clerk = Clerk::with_transport(SimKvTransport::new(ends), ClerkConfig::default());
+        let clerk = Clerk::with_transport(SimKvTransport::new(ends), config);
         let client = KvClient::new(id, clerk, names, self.recorder.clone());
         self.connect_client(&client, to);
         self.topology
