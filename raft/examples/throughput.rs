@@ -1,10 +1,11 @@
 //! How fast three in-process nodes agree: sequential latency (one command
 //! at a time, waiting for it to apply on the leader) and pipelined
 //! throughput (many commands in flight). Peers call each other's handlers
-//! directly and the persister is in memory, so this measures the node
-//! itself, not a network or a disk.
+//! directly, so this measures the node itself, not a network. The
+//! persister is in memory, or with `files` a FilePersister per node in a
+//! temporary directory (real fsyncs, shared by many entries: group commit).
 //!
-//! `cargo run --release -p raft --example throughput`
+//! `cargo run --release -p raft --example throughput [-- files]`
 
 use std::sync::Arc;
 use std::thread;
@@ -15,7 +16,9 @@ use proto::raft::{
     AppendEntriesArgs, AppendEntriesReply, InstallSnapshotRequest, InstallSnapshotResponse,
     RequestVoteArgs, RequestVoteReply,
 };
-use raft::{LockQueue, MemoryPersister, PeerError, Raft, RaftConfig, RaftPeer};
+use raft::{
+    FilePersister, LockQueue, MemoryPersister, PeerError, Persister, Raft, RaftConfig, RaftPeer,
+};
 
 type Nodes = Arc<Mutex<Vec<Option<Raft>>>>;
 
@@ -51,6 +54,12 @@ impl RaftPeer for Direct {
 type Applied = Arc<(Mutex<u64>, Condvar)>;
 
 fn main() {
+    let files = std::env::args().any(|a| a == "files");
+    let dir = tempfile::tempdir().expect("temp dir");
+    println!(
+        "persister: {}",
+        if files { "files (fsync)" } else { "memory" }
+    );
     let n = 3;
     let nodes: Nodes = Arc::new(Mutex::new(vec![None; n]));
     let mut applied = Vec::new();
@@ -65,14 +74,13 @@ fn main() {
             })
             .collect();
         let queue = Arc::new(LockQueue::new());
-        let raft = Raft::make(
-            i,
-            peers,
-            Box::new(MemoryPersister::new()),
-            queue.clone(),
-            RaftConfig::default(),
-        )
-        .expect("make");
+        let persister: Box<dyn Persister> = if files {
+            Box::new(FilePersister::open(dir.path().join(i.to_string())).expect("open"))
+        } else {
+            Box::new(MemoryPersister::new())
+        };
+        let raft =
+            Raft::make(i, peers, persister, queue.clone(), RaftConfig::default()).expect("make");
         let a: Applied = Arc::new((Mutex::new(0), Condvar::new()));
         let (a2, q2) = (a.clone(), queue.clone());
         thread::spawn(move || {
@@ -102,7 +110,7 @@ fn main() {
         }
     };
 
-    let rounds = 2000;
+    let rounds = if files { 300 } else { 2000 };
     let cmd = vec![7u8; 64];
     let start = Instant::now();
     for _ in 0..rounds {
@@ -115,7 +123,7 @@ fn main() {
         seq.as_secs_f64() * 1e6 / rounds as f64
     );
 
-    let total = 200_000;
+    let total = if files { 50_000 } else { 200_000 };
     let start = Instant::now();
     let mut last = 0;
     for _ in 0..total {

@@ -105,7 +105,7 @@ pub(crate) fn election_timeout_ticker(inner: Arc<Inner>) {
         }
         if now >= st.election_deadline {
             drop(st);
-            campaign(&inner, config.pre_vote);
+            start_campaign(&inner, config.pre_vote, Trigger::Timeout);
             st = inner.state.lock();
             continue;
         }
@@ -114,9 +114,19 @@ pub(crate) fn election_timeout_ticker(inner: Arc<Inner>) {
     }
 }
 
+/// Why a campaign starts; rechecked under the lock, since a leader may
+/// have been heard from since.
+#[derive(Clone, Copy)]
+enum Trigger {
+    /// The election deadline passed.
+    Timeout,
+    /// This pre-vote campaign won a majority.
+    PreVoteWon(u64),
+}
+
 /// Starts a pre-vote round (term unchanged) or a real election (§5.2:
 /// increment currentTerm, vote for self, send RequestVote to all).
-fn campaign(inner: &Arc<Inner>, pre_vote: bool) {
+fn start_campaign(inner: &Arc<Inner>, pre_vote: bool, trigger: Trigger) {
     let config = &inner.config;
     let now = Instant::now();
     let args;
@@ -125,7 +135,11 @@ fn campaign(inner: &Arc<Inner>, pre_vote: bool) {
         // A real election changes term and vote: persist before asking.
         let mut storage = (!pre_vote).then(|| inner.storage.lock());
         let mut st = inner.state.lock();
-        if st.dead || st.role == Role::Leader {
+        let still_wanted = match trigger {
+            Trigger::Timeout => st.role != Role::Leader && now >= st.election_deadline,
+            Trigger::PreVoteWon(id) => st.role == Role::PreCandidate && st.campaign == id,
+        };
+        if st.dead || !still_wanted {
             return;
         }
         st.campaign += 1;
@@ -160,7 +174,7 @@ fn campaign(inner: &Arc<Inner>, pre_vote: bool) {
             if pre_vote {
                 drop(st);
                 drop(storage);
-                return campaign_after_pre_vote(inner);
+                return start_campaign(inner, false, Trigger::PreVoteWon(campaign));
             }
             st.become_leader(config, now);
             return;
@@ -181,10 +195,6 @@ fn campaign(inner: &Arc<Inner>, pre_vote: bool) {
             tracing::warn!(error = %e, "cannot spawn a vote request thread");
         }
     }
-}
-
-fn campaign_after_pre_vote(inner: &Arc<Inner>) {
-    campaign(inner, false);
 }
 
 /// Counts one vote (§5.2: majority → leader). Votes are counted per
@@ -220,7 +230,7 @@ fn handle_vote_reply(
     if args.pre_vote {
         tracing::debug!(me = inner.me, term = st.current_term, "won the pre-vote");
         drop(st);
-        campaign_after_pre_vote(inner);
+        start_campaign(inner, false, Trigger::PreVoteWon(campaign));
     } else {
         st.become_leader(&inner.config, Instant::now());
         drop(st);

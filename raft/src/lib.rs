@@ -1,14 +1,32 @@
 //! The Raft consensus node of raftkv (the original's `src/raftCore`:
-//! `raft.h`/`raft.cpp`, `Persister`, `ApplyMsg.h`, `LockQueue` and `DEFER`
-//! from `util.h`).
+//! `raft.h`/`raft.cpp`, `Persister`, `ApplyMsg.h`, and `LockQueue` and
+//! `DEFER` from `util.h`).
 //!
-//! A node is a [`Raft`] handle over one mutex-protected [`state`], driven by
-//! plain OS threads: an election ticker ([`election`]), one replicator per
-//! peer ([`replication`]), a log writer for the leader ([`log_writer`]) and
-//! an applier ([`applier`]). The rules of Figure 2 of the Raft paper live in
-//! pure functions over values ([`log`], vote rules, the commit rule) that are
-//! unit-tested without threads. Peers are reached through the [`RaftPeer`]
-//! seam; storage through the [`Persister`] seam.
+//! A node is a [`Raft`] handle over one mutex-protected state, driven by
+//! plain OS threads. The rules of Figure 2 of the Raft paper live in pure
+//! functions over values (log matching, vote rules, the commit rule) that
+//! are unit-tested without threads. Peers are reached through the
+//! [`RaftPeer`] seam, storage through the [`Persister`] seam.
+//!
+//! - `node.rs`: the handle — `make`, `start`, `snapshot`, `shutdown`, locking rules.
+//! - `state.rs`: role, terms, volatile state, per-peer progress, role transitions.
+//! - `log.rs`: the in-memory log, absolute indexes over a snapshot offset (§5.3).
+//! - `election.rs`: election timeout ticker, pre-vote, RequestVote (§5.2, §5.4.1).
+//! - `replication.rs`: per-peer replicators, AppendEntries, commit rule (§5.3, §5.4.2).
+//! - `sender.rs`: the threads that make a replicator's RPCs.
+//! - `log_writer.rs`: the leader's group-commit log writer.
+//! - `snapshot.rs`: `snapshot()` and InstallSnapshot (§7).
+//! - `applier.rs`: the applier, feeding [`ApplyMsg`]s to the service.
+//! - `peer.rs`: [`RaftPeer`], [`PeerError`], [`RpcPeer`]; `service.rs`: serving the handlers.
+//! - `persister/`: the [`Persister`] trait, [`MemoryPersister`], [`FilePersister`].
+//! - `config.rs`, `error.rs`, `lock_queue.rs`, `defer.rs`, `apply_msg.rs`.
+//!
+//! Threads of a node: the election ticker (sleeps until the election
+//! deadline, or on a leader until the next quorum check); one replicator per
+//! peer (woken by `start` and by replies; sleeps until the next heartbeat)
+//! with one sender thread per peer that makes its RPCs; the log writer
+//! (woken by `start` on a leader; syncs batches); the applier (woken by
+//! commit progress and installed snapshots).
 //!
 //! What we changed from the original, and why:
 //! - It replicated only on its 25 ms heartbeat tick (about 24 ms per
@@ -38,6 +56,7 @@ mod node;
 mod peer;
 pub mod persister;
 mod replication;
+mod sender;
 mod service;
 mod snapshot;
 mod state;

@@ -232,6 +232,7 @@ impl Log {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn e(index: u64, term: u64) -> LogEntry {
         LogEntry {
@@ -373,5 +374,81 @@ mod tests {
                 skip: 1
             }
         );
+    }
+
+    /// Applies an append as the follower's handler does.
+    fn apply(log: &mut Log, prev: u64, prev_term: u64, entries: &[LogEntry]) -> Result<(), u64> {
+        match log.check_append(prev, prev_term, entries) {
+            AppendCheck::Mismatch { next_index } => Err(next_index),
+            AppendCheck::Match {
+                truncate_from,
+                skip,
+            } => {
+                if let Some(from) = truncate_from {
+                    log.truncate_from(from);
+                }
+                if prev + 1 + skip as u64 == log.last_index() + 1 {
+                    log.extend(entries[skip..].iter().cloned());
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Non-decreasing terms, as every log has.
+    fn terms(max_len: usize) -> impl Strategy<Value = Vec<u64>> {
+        proptest::collection::vec(0u64..3, 0..max_len).prop_map(|steps| {
+            let mut t = 1;
+            steps
+                .iter()
+                .map(|s| {
+                    t += s;
+                    t
+                })
+                .collect()
+        })
+    }
+
+    proptest::proptest! {
+        /// Whatever a follower held, a leader's append through `prev + n`
+        /// either leaves it agreeing with the leader through that index (and
+        /// keeps a longer matching tail), or is refused with a backup hint
+        /// that never skips past `prev`.
+        #[test]
+        fn append_matches_leader_or_backs_up(
+            leader in terms(30),
+            shared in 0usize..30,
+            tail in terms(10),
+            prev_pick in 0usize..31,
+            n_pick in 0usize..31,
+        ) {
+            let shared = shared.min(leader.len());
+            let base = leader.get(shared.wrapping_sub(1)).copied().unwrap_or(0);
+            let mut follower = log_of(&leader[..shared]);
+            // A diverging tail with terms the leader never used at those indexes.
+            for t in &tail {
+                follower.append_new(base + 100 + t, vec![9]);
+            }
+            let before = follower.clone();
+            let leader_log = log_of(&leader);
+            let prev = (prev_pick % (leader.len() + 1)) as u64;
+            let n = n_pick % (leader.len() - prev as usize + 1);
+            let sent: Vec<LogEntry> = leader_log.slice(prev + 1, prev + n as u64).to_vec();
+            match apply(&mut follower, prev, leader_log.term(prev).unwrap(), &sent) {
+                Ok(()) => {
+                    let through = prev + n as u64;
+                    for i in 1..=through {
+                        prop_assert_eq!(follower.term(i), leader_log.term(i));
+                    }
+                    if (1..=before.last_index()).all(|i| before.term(i) == leader_log.term(i)) {
+                        prop_assert!(follower.last_index() >= before.last_index());
+                    }
+                }
+                Err(next) => {
+                    prop_assert!(next >= 1 && next <= prev);
+                    prop_assert_eq!(follower, before);
+                }
+            }
+        }
     }
 }

@@ -9,23 +9,23 @@
 //! while pushing to the apply queue.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex};
 use proto::raft::{
     AppendEntriesArgs, AppendEntriesReply, InstallSnapshotRequest, InstallSnapshotResponse,
-    LogEntry, RequestVoteArgs, RequestVoteReply,
+    RequestVoteArgs, RequestVoteReply,
 };
 
 use crate::config::SHUTDOWN_JOIN_TIMEOUT;
 use crate::log::Log;
+use crate::persister::closed::Closed;
 use crate::state::State;
 use crate::{
-    applier, election, log_writer, replication, snapshot, ApplyMsg, HardState, LockQueue,
-    PersistError, Persister, RaftConfig, RaftError, RaftPeer, RaftStatus, Recovered, Role,
-    SnapshotMeta,
+    applier, election, log_writer, replication, sender, snapshot, ApplyMsg, LockQueue,
+    PersistError, Persister, RaftConfig, RaftError, RaftPeer, RaftStatus, Role,
 };
 
 /// The body of one of a node's threads.
@@ -57,7 +57,12 @@ pub(crate) struct Inner {
     pub writer_cv: Condvar,
     /// Wakes the replicator of each peer.
     pub replicate_cv: Vec<Condvar>,
+    /// Hands RPCs to each peer's sender thread; emptied on shutdown, which
+    /// lets the sender threads end.
+    pub senders: Vec<Mutex<Option<crossbeam_channel::Sender<sender::Outgoing>>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// This very node, for stopping it from inside.
+    this: Weak<Inner>,
 }
 
 impl Inner {
@@ -71,12 +76,22 @@ impl Inner {
         self.replicate_cv.iter().for_each(|cv| {
             cv.notify_all();
         });
+        self.senders.iter().for_each(|tx| {
+            tx.lock().take();
+        });
     }
 
-    /// A persist error is fatal: log it and stop, never carry on.
+    /// A persist error is fatal: log it and stop, never carry on. The
+    /// threads stop at once; a helper thread then finishes the shutdown
+    /// (joins them, closes the persister), since the caller may be one of them.
     pub fn die(&self, st: &mut State, err: &PersistError) {
         tracing::error!(me = self.me, error = %err, "persister failed; stopping the node");
         self.kill(st);
+        if let Some(inner) = self.this.upgrade() {
+            let _ = thread::Builder::new()
+                .name(format!("raft{}-stop", self.me))
+                .spawn(move || Raft { inner }.shutdown());
+        }
     }
 
     pub fn is_dead(&self) -> bool {
@@ -141,39 +156,6 @@ pub(crate) fn write_out(st: &mut State, storage: &mut dyn Persister) -> Result<(
     Ok(())
 }
 
-/// What a shut-down node holds instead of its persister: nothing works.
-struct Closed;
-
-impl Closed {
-    fn err<T>() -> Result<T, PersistError> {
-        Err(PersistError::Misuse("the node is shut down".into()))
-    }
-}
-
-impl Persister for Closed {
-    fn recover(&mut self) -> Result<Recovered, PersistError> {
-        Closed::err()
-    }
-    fn save_hard_state(&mut self, _: HardState) -> Result<(), PersistError> {
-        Closed::err()
-    }
-    fn append(&mut self, _: &[LogEntry]) -> Result<(), PersistError> {
-        Closed::err()
-    }
-    fn truncate_suffix(&mut self, _: u64) -> Result<(), PersistError> {
-        Closed::err()
-    }
-    fn save_snapshot(&mut self, _: SnapshotMeta, _: &[u8]) -> Result<(), PersistError> {
-        Closed::err()
-    }
-    fn sync(&mut self) -> Result<(), PersistError> {
-        Closed::err()
-    }
-    fn raft_state_size(&self) -> u64 {
-        0
-    }
-}
-
 impl Raft {
     /// Recovers from `persister`, starts the node's threads, returns its
     /// handle. `peers.len()` is the cluster size; `peers[me]` is never
@@ -224,7 +206,7 @@ impl Raft {
             "raft node starts"
         );
         let n = peers.len();
-        let inner = Arc::new(Inner {
+        let inner = Arc::new_cyclic(|this| Inner {
             me,
             peers,
             config,
@@ -237,7 +219,9 @@ impl Raft {
             apply_cv: Condvar::new(),
             writer_cv: Condvar::new(),
             replicate_cv: (0..n).map(|_| Condvar::new()).collect(),
+            senders: (0..n).map(|_| Mutex::new(None)).collect(),
             threads: Mutex::new(Vec::new()),
+            this: this.clone(),
         });
         let raft = Raft { inner };
         // Every thread starts after the state is complete, so no RPC is
@@ -263,6 +247,12 @@ impl Raft {
             (format!("raft{me}-writer"), Box::new(log_writer::log_writer)),
         ];
         for peer in (0..self.inner.peers.len()).filter(|&p| p != me) {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let inner = self.inner.clone();
+            thread::Builder::new()
+                .name(format!("raft{me}-send{peer}"))
+                .spawn(move || sender::sender(inner, rx))?;
+            *self.inner.senders[peer].lock() = Some(tx);
             jobs.push((
                 format!("raft{me}-repl{peer}"),
                 Box::new(move |inner| replication::replicator(inner, peer)),

@@ -10,7 +10,6 @@
 //! commit index from the next append or heartbeat, never from extra RPCs.
 
 use std::sync::Arc;
-use std::thread;
 use std::time::Instant;
 
 use proto::raft::{
@@ -20,6 +19,7 @@ use proto::raft::{
 use crate::config::MAX_INFLIGHT_PER_PEER;
 use crate::log::{AppendCheck, Log};
 use crate::node::Inner;
+use crate::sender::{send, Outgoing, Rpc};
 use crate::state::{Role, State};
 use crate::PeerError;
 
@@ -68,12 +68,6 @@ pub(crate) fn maybe_commit(st: &mut State) -> bool {
     false
 }
 
-/// What a replicator sends next.
-enum Rpc {
-    Append(AppendEntriesArgs),
-    Snapshot(InstallSnapshotRequest),
-}
-
 /// Builds the next RPC for `peer`: everything it lacks from `next_index`
 /// on, or (`with_data == false`) an empty heartbeat, or an InstallSnapshot
 /// when the entries it needs were compacted away (§7).
@@ -113,8 +107,8 @@ fn do_heartbeat(st: &State, peer: usize, with_data: bool, inner: &Inner) -> Rpc 
 /// The replicator of one peer: while leader, sends new entries as soon as
 /// they exist (and the previous batch was answered) and a heartbeat when the
 /// peer has heard nothing for `heartbeat_interval`. Sleeps on its condvar
-/// otherwise; the RPCs themselves run on short-lived threads so a slow or
-/// dead peer never blocks this loop.
+/// otherwise; the RPCs themselves run on the peer's sender thread (see
+/// `sender.rs`), so a slow or dead peer never blocks this loop.
 pub(crate) fn replicator(inner: Arc<Inner>, peer: usize) {
     let hb = inner.config.heartbeat_interval;
     let mut st = inner.state.lock();
@@ -131,7 +125,14 @@ pub(crate) fn replicator(inner: Arc<Inner>, peer: usize) {
         let pr = &st.progress[peer];
         let heartbeat_due = pr.last_send.is_none_or(|t| now >= t + hb);
         let lagging = last_index >= pr.next_index;
-        let send_data = lagging && !pr.data_inflight && (!pr.backoff || heartbeat_due);
+        // A data RPC unanswered for a whole election timeout is presumed
+        // lost (a slow network may still deliver it); without this, a peer
+        // back from a partition could wait that long for its entries.
+        let data_lost = pr
+            .data_sent_at
+            .is_some_and(|t| now >= t + inner.config.election_timeout_min);
+        let data_free = !pr.data_inflight || (data_lost && heartbeat_due);
+        let send_data = lagging && data_free && (!pr.backoff || heartbeat_due);
         let send_heartbeat = heartbeat_due && pr.inflight < MAX_INFLIGHT_PER_PEER;
         if send_data || send_heartbeat {
             let rpc = do_heartbeat(&st, peer, send_data, &inner);
@@ -141,43 +142,16 @@ pub(crate) fn replicator(inner: Arc<Inner>, peer: usize) {
             };
             let pr = &mut st.progress[peer];
             pr.inflight += 1;
-            pr.data_inflight |= carries_data;
+            if carries_data {
+                pr.data_inflight = true;
+                pr.data_sent_at = Some(now);
+            }
             pr.last_send = Some(now);
-            send(&inner, peer, rpc, carries_data);
+            send(&inner, &mut st, peer, rpc, carries_data);
             continue;
         }
         let wake = pr.last_send.map_or(now + hb, |t| t + hb);
         inner.replicate_cv[peer].wait_until(&mut st, wake);
-    }
-}
-
-/// Makes one RPC on its own thread and hands the reply back.
-fn send(inner: &Arc<Inner>, peer: usize, rpc: Rpc, carries_data: bool) {
-    let worker = inner.clone();
-    let spawned = thread::Builder::new()
-        .name(format!("raft{}-rpc{peer}", inner.me))
-        .spawn(move || match rpc {
-            // A node shut down meanwhile sends nothing more.
-            _ if worker.is_dead() => {}
-            Rpc::Append(args) => {
-                let reply = worker.peers[peer].append_entries(&args);
-                handle_append_reply(&worker, peer, &args, reply, carries_data);
-            }
-            Rpc::Snapshot(args) => {
-                let reply = worker.peers[peer].install_snapshot(&args);
-                handle_snapshot_reply(&worker, peer, &args, reply);
-            }
-        });
-    if let Err(e) = spawned {
-        // Counted as "no reply"; the next heartbeat slot retries.
-        tracing::warn!(error = %e, "cannot spawn an RPC thread");
-        let mut st = inner.state.lock();
-        let pr = &mut st.progress[peer];
-        pr.inflight = pr.inflight.saturating_sub(1);
-        if carries_data {
-            pr.data_inflight = false;
-        }
-        pr.backoff = true;
     }
 }
 
@@ -186,16 +160,19 @@ fn send(inner: &Arc<Inner>, peer: usize, rpc: Rpc, carries_data: bool) {
 fn settle<R>(
     inner: &Inner,
     st: &mut parking_lot::MutexGuard<'_, State>,
-    peer: usize,
+    out: &Outgoing,
     args_term: u64,
-    carries_data: bool,
     reply: Result<R, PeerError>,
     reply_term: impl Fn(&R) -> u64,
 ) -> Option<R> {
+    let peer = out.peer;
     let pr = &mut st.progress[peer];
     pr.inflight = pr.inflight.saturating_sub(1);
-    if carries_data {
+    if out.carries_data {
         pr.data_inflight = false;
+    }
+    if out.via_sender {
+        pr.sender_busy = false;
     }
     inner.replicate_cv[peer].notify_one();
     if st.dead {
@@ -220,20 +197,17 @@ fn settle<R>(
     Some(reply)
 }
 
-fn handle_append_reply(
+pub(crate) fn handle_append_reply(
     inner: &Inner,
-    peer: usize,
+    out: &Outgoing,
     args: &AppendEntriesArgs,
     reply: Result<AppendEntriesReply, PeerError>,
-    carries_data: bool,
 ) {
     let mut st = inner.state.lock();
-    let Some(reply) = settle(inner, &mut st, peer, args.term, carries_data, reply, |r| {
-        r.term
-    }) else {
+    let Some(reply) = settle(inner, &mut st, out, args.term, reply, |r| r.term) else {
         return;
     };
-    let pr = &mut st.progress[peer];
+    let pr = &mut st.progress[out.peer];
     if reply.success {
         // Computed from our request, not the reply, and never backwards:
         // replies may be stale or reordered.
@@ -253,17 +227,17 @@ fn handle_append_reply(
     }
 }
 
-fn handle_snapshot_reply(
+pub(crate) fn handle_snapshot_reply(
     inner: &Inner,
-    peer: usize,
+    out: &Outgoing,
     args: &InstallSnapshotRequest,
     reply: Result<InstallSnapshotResponse, PeerError>,
 ) {
     let mut st = inner.state.lock();
-    if settle(inner, &mut st, peer, args.term, true, reply, |r| r.term).is_none() {
+    if settle(inner, &mut st, out, args.term, reply, |r| r.term).is_none() {
         return;
     }
-    let pr = &mut st.progress[peer];
+    let pr = &mut st.progress[out.peer];
     let index = args.last_snap_shot_include_index;
     pr.match_index = pr.match_index.max(index);
     pr.next_index = pr.next_index.max(index + 1);
@@ -305,7 +279,10 @@ pub(crate) fn append_entries(inner: &Inner, args: AppendEntriesArgs) -> AppendEn
     st.last_leader_contact = Some(now);
     st.reset_election_deadline(&inner.config, now);
 
-    let last_new = args.prev_log_index + args.entries.len() as u64;
+    // Saturating: a garbled request must not overflow (it will not match).
+    let last_new = args
+        .prev_log_index
+        .saturating_add(args.entries.len() as u64);
     let (success, update_next_index) =
         match st
             .log

@@ -72,7 +72,8 @@ pub(crate) fn install_snapshot(
     let index = args.last_snap_shot_include_index;
     let term = args.last_snap_shot_include_term;
     // A snapshot of what is already committed here brings nothing new.
-    if index > st.commit_index {
+    // (An index no real log reaches is a garbled request: ignored.)
+    if index > st.commit_index && index < u64::MAX / 2 {
         let kept = st.log.compact_to(index, term);
         let result = (|| {
             if !kept && st.written_index > index {

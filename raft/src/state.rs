@@ -57,6 +57,10 @@ pub(crate) struct Progress {
     pub inflight: usize,
     /// Whether one of them carries entries or a snapshot (at most one does).
     pub data_inflight: bool,
+    /// When the last RPC carrying data went out.
+    pub data_sent_at: Option<Instant>,
+    /// Whether the peer's sender thread is making one of them.
+    pub sender_busy: bool,
     /// When the last RPC went out (heartbeats are due `heartbeat_interval` later).
     pub last_send: Option<Instant>,
     /// When this peer last answered in the current term (check-quorum).
@@ -73,6 +77,8 @@ impl Progress {
             match_index: 0,
             inflight: 0,
             data_inflight: false,
+            data_sent_at: None,
+            sender_busy: false,
             last_send: None,
             last_ack: now,
             backoff: false,

@@ -4,7 +4,7 @@
 //! over a simulated network lives in the `tests` crate.)
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -26,6 +26,8 @@ const PATIENCE: Duration = Duration::from_secs(10);
 struct Net {
     nodes: Mutex<Vec<Option<Raft>>>,
     connected: Vec<AtomicBool>,
+    /// This many AppendEntries calls panic in the transport, as a buggy one might.
+    panics: AtomicUsize,
 }
 
 impl Net {
@@ -62,7 +64,16 @@ impl DirectPeer {
 
 impl RaftPeer for DirectPeer {
     fn append_entries(&self, args: &AppendEntriesArgs) -> Result<AppendEntriesReply, PeerError> {
-        self.call(|n| n.append_entries(args.clone()))
+        let reply = self.call(|n| n.append_entries(args.clone()));
+        // Delivered, but the reply is lost in a panic.
+        let panics = &self.net.panics;
+        if panics
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            panic!("transport bug (injected)");
+        }
+        reply
     }
     fn request_vote(&self, args: &RequestVoteArgs) -> Result<RequestVoteReply, PeerError> {
         self.call(|n| n.request_vote(*args))
@@ -140,6 +151,7 @@ impl Cluster {
         let net = Arc::new(Net {
             nodes: Mutex::new(vec![None; n]),
             connected: (0..n).map(|_| AtomicBool::new(true)).collect(),
+            panics: AtomicUsize::new(0),
         });
         let mut c = Cluster {
             n,
@@ -430,5 +442,39 @@ fn restarts_from_files_with_snapshots() {
         assert_eq!(c.n_committed(i as u64), (3, Some(vec![i])));
     }
     assert!(c.applied.iter().all(|a| a.lock().snapshots_installed >= 1));
+    c.shutdown_all();
+}
+
+#[test]
+fn a_panicking_transport_does_not_wedge_replication() {
+    let mut c = Cluster::new(3, 0);
+    c.one(&[1], 3);
+    let leader = c.check_one_leader();
+    let term = c.raft(leader).get_state().0;
+    // The injected panics are expected: keep them out of the test output.
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !info.to_string().contains("(injected)") {
+            report(info);
+        }
+    }));
+    // Far more panics than RPCs a peer may have in flight: were a panicked
+    // call never settled, the leader would stop sending heartbeats.
+    c.net.panics.store(40, Ordering::SeqCst);
+    let deadline = Instant::now() + PATIENCE;
+    while c.net.panics.load(Ordering::SeqCst) > 0 {
+        assert!(Instant::now() < deadline, "the leader stopped calling");
+        thread::sleep(Duration::from_millis(10));
+    }
+    // Longer than any election timeout: the followers must keep hearing.
+    thread::sleep(Duration::from_millis(1500));
+    for i in (0..3).filter(|&i| i != leader) {
+        let s = c.raft(i).status();
+        assert_eq!(
+            (s.role, s.term, s.leader),
+            (Role::Follower, term, Some(leader))
+        );
+    }
+    c.one(&[2], 3);
     c.shutdown_all();
 }

@@ -429,3 +429,31 @@ fn rpc_count() {
         cluster.end();
     });
 }
+
+/// Beyond 6.5840: with long delays a call to an unreachable peer takes up
+/// to 7 s to fail, so a leader that waits on one peer before serving the
+/// next, or that blocks `start` on peers, stalls here.
+#[test]
+fn unreachable_peers_do_not_stall_agreement() {
+    run_test(|| {
+        let servers = 5;
+        let cluster = RaftCluster::new(servers, true, false);
+        cluster.begin("Extra: agreement despite unreachable peers with long delays");
+        cluster.net().set_long_delays(true);
+
+        cluster.one(cmd(1), servers, false);
+        let leader = cluster.check_one_leader();
+        cluster.disconnect((leader + 1) % servers);
+        cluster.disconnect((leader + 2) % servers);
+
+        // Each must commit within one() 2 s window, without retries.
+        for x in 2..12 {
+            cluster.one(cmd(x), servers - 2, false);
+        }
+
+        cluster.connect((leader + 1) % servers);
+        cluster.connect((leader + 2) % servers);
+        cluster.one(cmd(100), servers, true);
+        cluster.end();
+    });
+}

@@ -7,6 +7,7 @@
 //! separate calls, and [`Persister::sync`] makes everything written so far
 //! durable at once, so many appends share one fsync (group commit).
 
+pub(crate) mod closed;
 mod file;
 pub mod memory;
 

@@ -53,8 +53,9 @@ pub(super) struct Slot {
     pub(super) raft: Option<Raft>,
     queue: Option<Arc<LockQueue<ApplyMsg>>>,
     applier: Option<JoinHandle<()>>,
-    /// What this incarnation persists to; replaced by a deep copy at a
-    /// crash, so a dying instance cannot write into its successor's state.
+    /// What this incarnation persists to; replaced by a deep copy of its
+    /// durable part at a crash, so a dying instance cannot write into its
+    /// successor's state.
     pub(super) persister: MemoryPersister,
     /// Names of this incarnation's ends to every server (index j → j).
     ends: Vec<String>,
@@ -211,15 +212,17 @@ impl RaftCluster {
         }
     }
 
-    /// Crashes server i: cuts it off, stops its threads, and keeps a copy
-    /// of what it persisted for [`start1`](Self::start1). Its in-flight
-    /// replies are never delivered.
+    /// Crashes server i: cuts it off, keeps a copy of what it had durably
+    /// persisted for [`start1`](Self::start1), then stops its threads. Its
+    /// in-flight replies are never delivered, and what it writes while
+    /// dying goes to the old persister, not the copy (as 6.5840 does).
     pub fn crash1(&self, i: usize) {
         self.disconnect(i);
         self.net.delete_server(&server_name(i));
         let (raft, queue, applier, ends) = {
             let mut topology = self.topology.lock();
             let slot = &mut topology.slots[i];
+            slot.persister = slot.persister.deep_copy();
             (
                 slot.raft.take(),
                 slot.queue.take(),
@@ -241,9 +244,6 @@ impl RaftCluster {
         if let Some(applier) = applier {
             let _ = applier.join();
         }
-        let mut topology = self.topology.lock();
-        let slot = &mut topology.slots[i];
-        slot.persister = slot.persister.deep_copy();
     }
 
     /// Starts (or restarts) server i from what it last persisted, with

@@ -17,4 +17,4 @@ mod snapshot_codec;
 pub use applier::SNAPSHOT_INTERVAL;
 pub use cluster::{test_config, RaftCluster, ELECTION_TIMEOUT};
 pub use command::{cmd, describe, random_bytes, random_cmd, value};
-pub use runner::{run_test, TEST_TIME_LIMIT};
+pub use runner::{run_test, run_test_within, TEST_TIME_LIMIT};

@@ -51,6 +51,11 @@ impl Drop for Slot {
 /// Runs `scenario` on its own thread once a slot is free; fails if it
 /// panics or takes longer than [`TEST_TIME_LIMIT`].
 pub fn run_test(scenario: impl FnOnce() + Send + 'static) {
+    run_test_within(TEST_TIME_LIMIT, scenario);
+}
+
+/// [`run_test`] with another time limit.
+pub fn run_test_within(limit: Duration, scenario: impl FnOnce() + Send + 'static) {
     let _slot = Slot::acquire();
     let (tx, rx) = mpsc::channel();
     let handle = thread::Builder::new()
@@ -60,14 +65,34 @@ pub fn run_test(scenario: impl FnOnce() + Send + 'static) {
             let _ = tx.send(outcome);
         })
         .expect("cannot spawn the scenario thread");
-    match rx.recv_timeout(TEST_TIME_LIMIT) {
+    match rx.recv_timeout(limit) {
         Ok(Ok(())) => {
             let _ = handle.join();
         }
         Ok(Err(payload)) => panic::resume_unwind(payload),
-        Err(_) => panic!(
-            "scenario did not finish within {} s (hung?)",
-            TEST_TIME_LIMIT.as_secs()
-        ),
+        Err(_) => panic!("scenario did not finish within {limit:?} (hung?)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hung_scenario_fails_instead_of_blocking() {
+        let outcome = panic::catch_unwind(|| {
+            run_test_within(Duration::from_millis(50), || {
+                thread::sleep(Duration::from_secs(5));
+            })
+        });
+        let message = *outcome.unwrap_err().downcast::<String>().unwrap();
+        assert!(message.contains("did not finish"), "{message}");
+    }
+
+    #[test]
+    fn a_failing_scenario_fails_the_test() {
+        let outcome = panic::catch_unwind(|| run_test(|| panic!("boom")));
+        assert_eq!(*outcome.unwrap_err().downcast::<&str>().unwrap(), "boom");
+        run_test(|| {});
     }
 }

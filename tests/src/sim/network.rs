@@ -23,8 +23,10 @@ pub struct Network {
 
 pub(super) struct Shared {
     pub(super) state: Mutex<State>,
-    /// Signalled whenever an end is disabled or deleted, so calls sleeping on
-    /// that end's behalf give up at once instead of finishing their delay.
+    /// Signalled whenever an end is enabled, disabled or deleted, so calls
+    /// sleeping on that end's behalf give up at once instead of finishing
+    /// their delay: a dead node's threads are not held up by simulated
+    /// latency, and a reconnected node does not wait out a 7 s timeout.
     pub(super) changed: Condvar,
     pub(super) rpc_total: AtomicU64,
     pub(super) bytes_total: AtomicU64,
@@ -42,7 +44,8 @@ pub(super) struct State {
 pub(super) struct EndState {
     pub(super) server: Option<String>,
     pub(super) enabled: bool,
-    /// Bumped when the end is disabled: a wait that sees it move was cut.
+    /// Bumped when the end is enabled or disabled: a wait that sees it
+    /// move was cut short.
     pub(super) epoch: u64,
 }
 
@@ -124,14 +127,16 @@ impl Network {
     /// Lets calls through `end` (true) or fails them (false).
     pub fn enable(&self, end: &str, enabled: bool) {
         let mut state = self.shared.state.lock();
+        let mut changed = false;
         if let Some(end_state) = state.ends.get_mut(end) {
-            if end_state.enabled && !enabled {
+            changed = end_state.enabled != enabled;
+            if changed {
                 end_state.epoch += 1;
             }
             end_state.enabled = enabled;
         }
         drop(state);
-        if !enabled {
+        if changed {
             self.shared.changed.notify_all();
         }
     }
@@ -221,8 +226,8 @@ impl Network {
     }
 
     /// Sleeps for `delay` on behalf of a call through `end`. Returns false
-    /// early if the end is disabled or deleted meanwhile (its epoch moves),
-    /// so a crashed node's threads are not held up by simulated latency.
+    /// early if the end is enabled, disabled or deleted meanwhile (its epoch
+    /// moves): the call then fails at once.
     pub(super) fn pause(&self, end: &str, epoch: u64, delay: Duration) -> bool {
         let deadline = Instant::now() + delay;
         let mut state = self.shared.state.lock();

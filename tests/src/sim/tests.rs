@@ -134,3 +134,29 @@ fn long_reordering_delays_many_replies() {
     // Each is delayed with probability 2/3: all fast is a 1-in-500000 event.
     assert!(slow >= 1, "no reply was delayed");
 }
+
+#[test]
+fn reconnecting_cuts_a_long_timeout_short() {
+    let (net, _) = echo_network();
+    net.set_long_delays(true);
+    let end = net.make_end("e");
+    net.connect("e", "s");
+    let mut took = Duration::ZERO;
+    // A call to a disabled end waits 0–7 s; reconnecting ends the wait.
+    for _ in 0..3 {
+        let caller = {
+            let end = end.clone();
+            thread::spawn(move || {
+                let started = Instant::now();
+                (end.call("echo", "echo", b"x"), started.elapsed())
+            })
+        };
+        thread::sleep(Duration::from_millis(20));
+        net.enable("e", true);
+        let (result, elapsed) = caller.join().unwrap();
+        assert_eq!(result, Err(CallError::Unreachable));
+        took = took.max(elapsed);
+        net.enable("e", false);
+    }
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+}

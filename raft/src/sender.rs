@@ -1,0 +1,111 @@
+//! Making a replicator's RPCs off its thread: each peer has a sender thread
+//! for the common case (one call at a time), and a heartbeat that has to
+//! overtake a slow call gets a short-lived thread of its own, so a slow or
+//! dead peer never stalls its replicator.
+
+use std::sync::Arc;
+use std::thread;
+
+use proto::raft::{AppendEntriesArgs, InstallSnapshotRequest};
+
+use crate::node::Inner;
+use crate::replication::{handle_append_reply, handle_snapshot_reply};
+use crate::state::State;
+use crate::{Defer, PeerError};
+
+/// What a replicator sends next.
+pub(crate) enum Rpc {
+    Append(AppendEntriesArgs),
+    Snapshot(InstallSnapshotRequest),
+}
+
+/// One RPC on its way to a peer, with what to settle when it ends.
+pub(crate) struct Outgoing {
+    pub peer: usize,
+    pub rpc: Rpc,
+    pub carries_data: bool,
+    /// Made by the peer's sender thread (else by a thread of its own).
+    pub via_sender: bool,
+}
+
+/// The sender thread of one peer: makes the RPCs its replicator hands it,
+/// one at a time, until the node shuts down (which drops the channel).
+/// Not joined on shutdown: it may be stuck in a call to a dead peer, and
+/// it touches nothing once the node is dead.
+pub(crate) fn sender(inner: Arc<Inner>, jobs: crossbeam_channel::Receiver<Outgoing>) {
+    while let Ok(out) = jobs.recv() {
+        deliver(&inner, out);
+    }
+}
+
+/// Makes the call and hands the reply back.
+fn deliver(inner: &Inner, out: Outgoing) {
+    // A node shut down meanwhile sends nothing more.
+    if inner.is_dead() {
+        return;
+    }
+    let peer = &inner.peers[out.peer];
+    // Should the transport panic, the call still counts as unanswered, so
+    // this peer's in-flight bookkeeping is not wedged (the original's DEFER).
+    let unanswered = Defer::new(|| {
+        let lost = || PeerError("the peer transport panicked".into());
+        match &out.rpc {
+            Rpc::Append(args) => handle_append_reply(inner, &out, args, Err(lost())),
+            Rpc::Snapshot(args) => handle_snapshot_reply(inner, &out, args, Err(lost())),
+        }
+    });
+    match &out.rpc {
+        Rpc::Append(args) => {
+            let reply = peer.append_entries(args);
+            unanswered.cancel();
+            handle_append_reply(inner, &out, args, reply);
+        }
+        Rpc::Snapshot(args) => {
+            let reply = peer.install_snapshot(args);
+            unanswered.cancel();
+            handle_snapshot_reply(inner, &out, args, reply);
+        }
+    }
+}
+
+/// Hands an RPC to the peer's sender thread if it is idle; otherwise (a
+/// heartbeat overtaking a slow call) to a short-lived thread of its own.
+pub(crate) fn send(inner: &Arc<Inner>, st: &mut State, peer: usize, rpc: Rpc, carries_data: bool) {
+    let via_sender = !st.progress[peer].sender_busy;
+    let mut out = Outgoing {
+        peer,
+        rpc,
+        carries_data,
+        via_sender,
+    };
+    if via_sender {
+        let sent = match &*inner.senders[peer].lock() {
+            Some(tx) => tx.send(out).map_err(|e| e.into_inner()),
+            None => Err(out),
+        };
+        match sent {
+            Ok(()) => {
+                st.progress[peer].sender_busy = true;
+                return;
+            }
+            Err(back) => {
+                out = back;
+                out.via_sender = false;
+            }
+        }
+    }
+    let worker = inner.clone();
+    let spawned = thread::Builder::new()
+        .name(format!("raft{}-rpc{peer}", inner.me))
+        .spawn(move || deliver(&worker, out));
+    if let Err(e) = spawned {
+        // Counted as "no reply"; the next heartbeat slot retries.
+        tracing::warn!(error = %e, "cannot spawn an RPC thread");
+        let pr = &mut st.progress[peer];
+        pr.inflight = pr.inflight.saturating_sub(1);
+        if carries_data {
+            pr.data_inflight = false;
+        }
+        pr.backoff = true;
+    }
+}

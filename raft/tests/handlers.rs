@@ -1,0 +1,431 @@
+//! The RPC handlers of one node, called directly (Figure 2's receiver
+//! rules), and what they leave in the persister: nothing is acknowledged
+//! before it is durable, so a crash right after a reply keeps it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use proto::raft::{
+    AppendEntriesArgs, AppendEntriesReply, InstallSnapshotRequest, InstallSnapshotResponse,
+    LogEntry, RequestVoteArgs, RequestVoteReply,
+};
+use raft::{
+    ApplyMsg, HardState, LockQueue, MemoryPersister, PeerError, Persister, Raft, RaftConfig,
+    RaftPeer, Role,
+};
+
+/// A peer nobody can reach.
+struct Unreachable;
+
+impl RaftPeer for Unreachable {
+    fn append_entries(&self, _: &AppendEntriesArgs) -> Result<AppendEntriesReply, PeerError> {
+        Err(PeerError("unreachable".into()))
+    }
+    fn request_vote(&self, _: &RequestVoteArgs) -> Result<RequestVoteReply, PeerError> {
+        Err(PeerError("unreachable".into()))
+    }
+    fn install_snapshot(
+        &self,
+        _: &InstallSnapshotRequest,
+    ) -> Result<InstallSnapshotResponse, PeerError> {
+        Err(PeerError("unreachable".into()))
+    }
+}
+
+/// Node 0 of a 3-node cluster whose peers are unreachable and whose
+/// election timeout is long enough that it never campaigns during a test.
+fn follower() -> (Raft, MemoryPersister, Arc<LockQueue<ApplyMsg>>) {
+    let persister = MemoryPersister::new();
+    let queue = Arc::new(LockQueue::new());
+    let config = RaftConfig {
+        election_timeout_min: Duration::from_secs(60),
+        election_timeout_max: Duration::from_secs(61),
+        ..RaftConfig::default()
+    };
+    let peers = (0..3)
+        .map(|_| Arc::new(Unreachable) as Arc<dyn RaftPeer>)
+        .collect();
+    let raft = Raft::make(0, peers, Box::new(persister.clone()), queue.clone(), config).unwrap();
+    (raft, persister, queue)
+}
+
+fn entries(from: u64, terms: &[u64]) -> Vec<LogEntry> {
+    terms
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| LogEntry {
+            command: vec![from as u8 + i as u8],
+            log_term: t,
+            log_index: from + i as u64,
+        })
+        .collect()
+}
+
+fn append(term: u64, prev: (u64, u64), terms: &[u64], commit: u64) -> AppendEntriesArgs {
+    AppendEntriesArgs {
+        term,
+        leader_id: 1,
+        prev_log_index: prev.0,
+        prev_log_term: prev.1,
+        entries: entries(prev.0 + 1, terms),
+        leader_commit: commit,
+    }
+}
+
+fn vote(term: u64, candidate: i32, last: (u64, u64)) -> RequestVoteArgs {
+    RequestVoteArgs {
+        term,
+        candidate_id: candidate,
+        last_log_index: last.0,
+        last_log_term: last.1,
+        pre_vote: false,
+    }
+}
+
+/// What a crash right now would leave.
+fn crashed(p: &MemoryPersister) -> raft::Recovered {
+    p.deep_copy().recover().unwrap()
+}
+
+#[test]
+fn appended_entries_are_durable_before_success() {
+    let (raft, p, _q) = follower();
+    let r = raft.append_entries(append(1, (0, 0), &[1, 1, 1], 0));
+    assert!(r.success);
+    assert_eq!((r.term, r.update_next_index), (1, 4));
+    let rec = crashed(&p);
+    assert_eq!(rec.entries, entries(1, &[1, 1, 1]));
+    assert_eq!(rec.hard_state.current_term, 1);
+    let s = raft.status();
+    assert_eq!(
+        (s.role, s.leader, s.last_log_index),
+        (Role::Follower, Some(1), 3)
+    );
+    raft.shutdown();
+}
+
+#[test]
+fn votes_once_per_term_and_durably() {
+    let (raft, p, _q) = follower();
+    assert!(raft.request_vote(vote(5, 2, (0, 0))).vote_granted);
+    assert_eq!(
+        crashed(&p).hard_state,
+        HardState {
+            current_term: 5,
+            voted_for: Some(2)
+        }
+    );
+    assert!(!raft.request_vote(vote(5, 1, (0, 0))).vote_granted);
+    assert!(raft.request_vote(vote(5, 2, (0, 0))).vote_granted);
+    // A newer term frees the vote.
+    assert!(raft.request_vote(vote(6, 1, (0, 0))).vote_granted);
+    // A stale term gets the current one back.
+    let r = raft.request_vote(vote(4, 2, (9, 9)));
+    assert_eq!((r.term, r.vote_granted), (6, false));
+    raft.shutdown();
+}
+
+#[test]
+fn refuses_candidates_with_older_logs() {
+    let (raft, _p, _q) = follower();
+    assert!(raft.append_entries(append(2, (0, 0), &[1, 2], 0)).success);
+    assert!(!raft.request_vote(vote(3, 2, (5, 1))).vote_granted);
+    assert!(!raft.request_vote(vote(3, 2, (1, 2))).vote_granted);
+    assert!(raft.request_vote(vote(3, 2, (2, 2))).vote_granted);
+    raft.shutdown();
+}
+
+#[test]
+fn pre_votes_change_nothing() {
+    let (raft, p, _q) = follower();
+    let mut ask = vote(7, 2, (0, 0));
+    ask.pre_vote = true;
+    // No leader heard of yet: granted, but term and vote stay.
+    assert!(raft.request_vote(ask).vote_granted);
+    assert_eq!(raft.get_state().0, 0);
+    assert_eq!(crashed(&p).hard_state, HardState::default());
+    // Having just heard from a leader, it refuses to help depose it.
+    assert!(raft.append_entries(append(1, (0, 0), &[], 0)).success);
+    assert!(!raft.request_vote(ask).vote_granted);
+    raft.shutdown();
+}
+
+#[test]
+fn stale_append_never_truncates_and_conflicts_do() {
+    let (raft, p, _q) = follower();
+    assert!(
+        raft.append_entries(append(1, (0, 0), &[1, 1, 1, 1, 1], 0))
+            .success
+    );
+    // A delayed, shorter copy of an earlier append.
+    let r = raft.append_entries(append(1, (1, 1), &[1], 0));
+    assert!(r.success);
+    assert_eq!(raft.status().last_log_index, 5);
+    // A new leader whose entry 3 differs.
+    let r = raft.append_entries(append(2, (2, 1), &[2], 0));
+    assert!(r.success);
+    assert_eq!(raft.status().last_log_index, 3);
+    assert_eq!(crashed(&p).entries, {
+        let mut e = entries(1, &[1, 1]);
+        e.extend(entries(3, &[2]));
+        e
+    });
+    raft.shutdown();
+}
+
+#[test]
+fn mismatches_answer_with_the_index_to_try_next() {
+    let (raft, _p, _q) = follower();
+    assert!(
+        raft.append_entries(append(3, (0, 0), &[1, 3, 3, 3], 0))
+            .success
+    );
+    // Too short: try one past our end.
+    let r = raft.append_entries(append(4, (9, 4), &[4], 0));
+    assert_eq!((r.success, r.update_next_index), (false, 5));
+    // Conflicting term 3 at index 4: try the first index of term 3.
+    let r = raft.append_entries(append(4, (4, 4), &[4], 0));
+    assert_eq!((r.success, r.update_next_index), (false, 2));
+    // Stale leader: rejected with our term.
+    let r = raft.append_entries(append(2, (0, 0), &[2], 0));
+    assert_eq!((r.success, r.term), (false, 4));
+    raft.shutdown();
+}
+
+fn pop(q: &LockQueue<ApplyMsg>) -> ApplyMsg {
+    q.pop_timeout(Duration::from_secs(10))
+        .expect("an apply message")
+}
+
+#[test]
+fn applies_committed_entries_in_order_exactly_once() {
+    let (raft, _p, q) = follower();
+    assert!(
+        raft.append_entries(append(1, (0, 0), &[1, 1, 1], 2))
+            .success
+    );
+    for i in 1..=2u64 {
+        assert_eq!(
+            pop(&q),
+            ApplyMsg::Command {
+                index: i,
+                term: 1,
+                command: vec![i as u8]
+            }
+        );
+    }
+    // The leader commit only counts entries this request matched.
+    assert!(raft.append_entries(append(1, (1, 1), &[], 3)).success);
+    assert!(raft.append_entries(append(1, (3, 1), &[], 3)).success);
+    assert_eq!(pop(&q).index(), 3);
+    assert_eq!(q.pop_timeout(Duration::from_millis(50)), None);
+    raft.shutdown();
+}
+
+#[test]
+fn installs_a_snapshot_and_continues_after_it() {
+    let (raft, p, q) = follower();
+    assert!(raft.append_entries(append(1, (0, 0), &[1, 1], 0)).success);
+    let r = raft.install_snapshot(InstallSnapshotRequest {
+        leader_id: 1,
+        term: 2,
+        last_snap_shot_include_index: 10,
+        last_snap_shot_include_term: 2,
+        data: b"state".to_vec(),
+    });
+    assert_eq!(r.term, 2);
+    assert_eq!(
+        pop(&q),
+        ApplyMsg::Snapshot {
+            index: 10,
+            term: 2,
+            data: b"state".to_vec()
+        }
+    );
+    let s = raft.status();
+    assert_eq!(
+        (s.snapshot_index, s.last_log_index, s.commit_index),
+        (10, 10, 10)
+    );
+    assert_eq!(p.snapshot(), Some(b"state".to_vec()));
+    assert!(raft.append_entries(append(2, (10, 2), &[2], 11)).success);
+    assert_eq!(pop(&q).index(), 11);
+    let rec = crashed(&p);
+    assert_eq!(rec.entries, entries(11, &[2]));
+    assert_eq!(rec.snapshot.unwrap().0.last_included_index, 10);
+    raft.shutdown();
+}
+
+#[test]
+fn the_service_compacts_only_what_was_applied() {
+    let (raft, p, q) = follower();
+    assert!(
+        raft.append_entries(append(1, (0, 0), &[1, 1, 1, 1], 3))
+            .success
+    );
+    (1..=3).for_each(|i| assert_eq!(pop(&q).index(), i));
+    raft.snapshot(4, b"too far".to_vec());
+    assert_eq!(raft.status().snapshot_index, 0);
+    raft.snapshot(2, b"two".to_vec());
+    assert_eq!(raft.status().snapshot_index, 2);
+    raft.snapshot(1, b"older".to_vec());
+    assert_eq!(p.snapshot(), Some(b"two".to_vec()));
+    assert_eq!(crashed(&p).entries, entries(3, &[1, 1]));
+    raft.shutdown();
+}
+
+#[test]
+fn a_restarted_node_starts_from_its_snapshot() {
+    let (raft, p, q) = follower();
+    assert!(
+        raft.append_entries(append(1, (0, 0), &[1, 1, 1], 3))
+            .success
+    );
+    (1..=3).for_each(|i| assert_eq!(pop(&q).index(), i));
+    raft.snapshot(2, b"two".to_vec());
+    raft.shutdown();
+    let queue = Arc::new(LockQueue::new());
+    let peers = (0..3)
+        .map(|_| Arc::new(Unreachable) as Arc<dyn RaftPeer>)
+        .collect();
+    let config = RaftConfig {
+        election_timeout_min: Duration::from_secs(60),
+        election_timeout_max: Duration::from_secs(61),
+        ..RaftConfig::default()
+    };
+    let raft = Raft::make(0, peers, Box::new(p.deep_copy()), queue.clone(), config).unwrap();
+    assert_eq!(
+        pop(&queue),
+        ApplyMsg::Snapshot {
+            index: 2,
+            term: 1,
+            data: b"two".to_vec()
+        }
+    );
+    let s = raft.status();
+    assert_eq!(
+        (s.term, s.commit_index, s.last_applied, s.last_log_index),
+        (1, 2, 2, 3)
+    );
+    raft.shutdown();
+}
+
+#[test]
+fn after_shutdown_handlers_have_no_effect() {
+    let (raft, p, _q) = follower();
+    assert!(raft.append_entries(append(1, (0, 0), &[1], 0)).success);
+    raft.shutdown();
+    raft.shutdown(); // idempotent
+    let r = raft.append_entries(append(3, (1, 1), &[3], 0));
+    assert_eq!((r.success, r.term), (false, 1));
+    assert!(!raft.request_vote(vote(3, 2, (9, 9))).vote_granted);
+    assert_eq!(raft.start(vec![1]), None);
+    assert_eq!(crashed(&p).entries.len(), 1);
+    assert_eq!(crashed(&p).hard_state.current_term, 1);
+}
+
+#[test]
+fn a_cluster_of_one_leads_and_commits_alone() {
+    let persister = MemoryPersister::new();
+    let queue = Arc::new(LockQueue::new());
+    let peers = vec![Arc::new(Unreachable) as Arc<dyn RaftPeer>];
+    let raft = Raft::make(
+        0,
+        peers,
+        Box::new(persister.clone()),
+        queue.clone(),
+        RaftConfig::default(),
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !raft.get_state().1 {
+        assert!(Instant::now() < deadline, "no leader");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (index, term) = raft.start(b"x".to_vec()).unwrap();
+    assert_eq!(
+        pop(&queue),
+        ApplyMsg::Command {
+            index,
+            term,
+            command: b"x".to_vec()
+        }
+    );
+    assert_eq!(crashed(&persister).entries.len(), 1);
+    raft.shutdown();
+}
+
+/// A persister whose syncs start failing on demand, like a full disk.
+struct Failing {
+    inner: MemoryPersister,
+    fail: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Persister for Failing {
+    fn recover(&mut self) -> Result<raft::Recovered, raft::PersistError> {
+        self.inner.recover()
+    }
+    fn save_hard_state(&mut self, hs: HardState) -> Result<(), raft::PersistError> {
+        self.inner.save_hard_state(hs)
+    }
+    fn append(&mut self, entries: &[LogEntry]) -> Result<(), raft::PersistError> {
+        self.inner.append(entries)
+    }
+    fn truncate_suffix(&mut self, from: u64) -> Result<(), raft::PersistError> {
+        self.inner.truncate_suffix(from)
+    }
+    fn save_snapshot(
+        &mut self,
+        meta: raft::SnapshotMeta,
+        data: &[u8],
+    ) -> Result<(), raft::PersistError> {
+        self.inner.save_snapshot(meta, data)
+    }
+    fn sync(&mut self) -> Result<(), raft::PersistError> {
+        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(raft::PersistError::Io {
+                path: "disk".into(),
+                source: std::io::Error::other("no space left"),
+            });
+        }
+        self.inner.sync()
+    }
+    fn raft_state_size(&self) -> u64 {
+        self.inner.raft_state_size()
+    }
+}
+
+#[test]
+fn a_persist_error_stops_the_node_without_acknowledging() {
+    let fail = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let memory = MemoryPersister::new();
+    let persister = Failing {
+        inner: memory.clone(),
+        fail: fail.clone(),
+    };
+    let peers = (0..3)
+        .map(|_| Arc::new(Unreachable) as Arc<dyn RaftPeer>)
+        .collect();
+    let config = RaftConfig {
+        election_timeout_min: Duration::from_secs(60),
+        election_timeout_max: Duration::from_secs(61),
+        ..RaftConfig::default()
+    };
+    let raft = Raft::make(
+        0,
+        peers,
+        Box::new(persister),
+        Arc::new(LockQueue::new()),
+        config,
+    )
+    .unwrap();
+    assert!(raft.append_entries(append(1, (0, 0), &[1], 0)).success);
+    fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(!raft.append_entries(append(1, (1, 1), &[1], 0)).success);
+    assert!(!raft.request_vote(vote(2, 2, (9, 9))).vote_granted);
+    fail.store(false, std::sync::atomic::Ordering::SeqCst);
+    // Stopped for good: nothing more is accepted, even once the disk is back.
+    assert!(!raft.append_entries(append(1, (1, 1), &[1], 0)).success);
+    assert_eq!(crashed(&memory).entries.len(), 1);
+    raft.shutdown();
+}
