@@ -1,6 +1,13 @@
-//! Echo over loopback through one channel: calls/s and latency percentiles
-//! for 1 and 64 concurrent callers. Run with `cargo bench -p rpc`
-//! (`RPC_BENCH_WORKERS=N` overrides the provider's worker count).
+//! Echo over loopback through one channel: calls/s, latency percentiles and
+//! CPU time per call for 1 and 64 concurrent callers, with the handler on a
+//! worker and inline on the event loop. Run with `cargo bench -p rpc`
+//! (`RPC_BENCH_WORKERS=N` overrides the provider's worker count;
+//! `RPC_BENCH_ONLY=worker` or `inline` and `RPC_BENCH_CALLERS=64` narrow
+//! the cases, e.g. for `perf` or `strace -c`).
+//!
+//! The machine may be shared: the load average is printed, and CPU time per
+//! call (client and server together, from getrusage) is the figure least
+//! moved by other processes.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -8,11 +15,12 @@ use std::time::{Duration, Instant};
 
 use rpc::{ProviderConfig, Responder, RpcChannel, RpcProvider, Service};
 
-struct Echo;
+/// Echoes its args, under the given service name.
+struct Echo(&'static str);
 
 impl Service for Echo {
     fn name(&self) -> &str {
-        "echo"
+        self.0
     }
 
     fn call(&self, _method: &[u8], args: &[u8], done: Responder) {
@@ -31,19 +39,42 @@ fn main() {
         workers: workers.unwrap_or(ProviderConfig::default().workers),
         ..Default::default()
     });
-    provider.register(Arc::new(Echo));
+    provider.register(Arc::new(Echo("echo")));
+    provider.register_inline(Arc::new(Echo("echo_inline")));
     let server = provider
         .start("127.0.0.1:0".parse().unwrap())
         .expect("start provider");
-    baseline();
-    let channel = RpcChannel::new(server.local_addr());
-    for callers in [1, 64] {
-        run(&channel, callers);
+    println!("load average: {}", load_average());
+    let only = std::env::var("RPC_BENCH_ONLY").ok();
+    let only_callers: Option<usize> = std::env::var("RPC_BENCH_CALLERS")
+        .ok()
+        .and_then(|c| c.parse().ok());
+    if only.is_none() && only_callers.is_none() {
+        baseline();
     }
+    let channel = RpcChannel::new(server.local_addr());
+    for (label, service) in [("worker", "echo"), ("inline", "echo_inline")] {
+        if only.as_deref().is_some_and(|o| o != label) {
+            continue;
+        }
+        for callers in [1, 64] {
+            if only_callers.is_some_and(|c| c != callers) {
+                continue;
+            }
+            run(&channel, label, service, callers);
+        }
+    }
+    println!("load average: {}", load_average());
     server.shutdown();
 }
 
-fn run(channel: &RpcChannel, callers: usize) {
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn run(channel: &RpcChannel, label: &str, service: &'static str, callers: usize) {
     let payload = vec![0xabu8; 64];
     let stop = AtomicBool::new(false);
     let measuring = AtomicBool::new(false);
@@ -61,7 +92,7 @@ fn run(channel: &RpcChannel, callers: usize) {
                     while !stop.load(Ordering::Relaxed) {
                         let started = Instant::now();
                         let reply = channel
-                            .call("echo", "echo", payload, Duration::from_secs(5))
+                            .call(service, "echo", payload, Duration::from_secs(5))
                             .expect("echo call");
                         assert_eq!(reply.len(), payload.len());
                         if measuring.load(Ordering::Relaxed) {
@@ -88,7 +119,7 @@ fn run(channel: &RpcChannel, callers: usize) {
     latencies.sort_unstable();
     let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
     println!(
-        "echo {:>2} caller(s), one channel: {:>8.0} calls/s  p50 {:>7.1?}  p99 {:>7.1?}  cpu {:>5.1} us/call  ({} calls)",
+        "{label} dispatch, {:>2} caller(s), one channel: {:>8.0} calls/s  p50 {:>7.1?}  p99 {:>7.1?}  cpu {:>5.1} us/call  ({} calls)",
         callers,
         latencies.len() as f64 / measured_for.as_secs_f64(),
         pct(0.50),
@@ -112,8 +143,8 @@ fn process_cpu() -> Duration {
 }
 
 /// What the machine itself charges, for scale: a blocking TCP ping-pong of
-/// 64 bytes over loopback between two threads (two wake-ups per round trip;
-/// an RPC needs five: caller, loop, worker, loop, reader, caller).
+/// 64 bytes over loopback between two threads (two wake-ups per round trip:
+/// the floor for an inline call; a worker call adds the loop-to-worker one).
 fn baseline() {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

@@ -143,7 +143,8 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // The reader thread holds the link; closing the socket ends it.
+        // No call is running (each holds the channel), so nobody reads or
+        // writes the socket: closing it is all there is to do.
         if let Some(link) = self.link.get_mut().take() {
             link.close();
         }

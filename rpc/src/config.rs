@@ -8,8 +8,9 @@ use crate::ConfigError;
 /// How an [`RpcProvider`](crate::RpcProvider) serves.
 #[derive(Debug, Clone)]
 pub struct ProviderConfig {
-    /// Worker threads that run handlers; the event loop never does.
-    /// Handlers that block (waiting for Raft to commit) each hold one.
+    /// Worker threads that run handlers (except those of services
+    /// registered inline, which run on the event loop). Handlers that block
+    /// (persisting, waiting for Raft to commit) each hold one meanwhile.
     pub workers: usize,
     /// Cap on a frame's declared header length and on its args size.
     pub max_frame_bytes: usize,

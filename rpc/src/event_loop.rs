@@ -1,30 +1,37 @@
-//! The provider's mio event loop: accepts, reads and decodes requests, hands
-//! them to workers, and writes the answers the workers send back.
+//! The provider's mio event loop: accepts, reads and decodes requests, runs
+//! them inline or hands them to workers, and writes the answers that could
+//! not be written where they were completed.
 //!
-//! One thread owns every socket. It sleeps in `poll` until a socket is ready
-//! or a worker wakes it through the [`WAKER`] token with answers to write.
+//! One thread owns every listening and reading concern. It sleeps in `poll`
+//! until a socket is ready or a notice (through the [`WAKER`] token) asks it
+//! to look at a connection: to write what is queued, to resume reading a
+//! paused peer, or to close.
 
 use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::os::fd::AsRawFd;
+
 use crossbeam_channel::Receiver;
 use mio::event::Event;
 use mio::net::TcpListener;
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
 use crate::connection::{Broken, Connection, Limits};
 use crate::frame::RequestFrame;
+use crate::outbox::Outbox;
 use crate::provider::Services;
-use crate::worker::{Completion, Job, JobQueue, Shared};
+use crate::worker::{self, Job, JobQueue, Shared};
 use crate::{Outcome, ProviderConfig, RpcStatus};
 
 /// The listening socket.
 pub(crate) const LISTENER: Token = Token(0);
-/// Workers' answers are waiting in the completion queue.
+/// Notices are waiting.
 pub(crate) const WAKER: Token = Token(1);
-/// Connections get tokens from here up, never reused, so an answer for a
+/// Connections get tokens from here up, never reused, so a notice for a
 /// closed connection can never reach a newer one.
 const FIRST_CONNECTION: usize = 2;
 
@@ -42,11 +49,8 @@ pub(crate) struct EventLoop {
     jobs: Arc<JobQueue>,
     /// Requests of the current read bound for workers, pushed at once.
     batch: Vec<Job>,
-    completions: Receiver<Completion>,
+    notices: Receiver<Token>,
     shared: Arc<Shared>,
-    /// Connections with answers queued since the last flush.
-    dirty: Vec<Token>,
-    dirty_spare: Vec<Token>,
     /// Scratch space for one read's worth of requests.
     requests: Vec<RequestFrame>,
     next_idle_sweep: Instant,
@@ -61,7 +65,7 @@ impl EventLoop {
         config: ProviderConfig,
         services: Arc<Services>,
         jobs: Arc<JobQueue>,
-        completions: Receiver<Completion>,
+        notices: Receiver<Token>,
         shared: Arc<Shared>,
     ) -> io::Result<Self> {
         poll.registry()
@@ -82,16 +86,15 @@ impl EventLoop {
             next_token: FIRST_CONNECTION,
             jobs,
             batch: Vec::new(),
-            completions,
+            notices,
             shared,
-            dirty: Vec::new(),
-            dirty_spare: Vec::new(),
             requests: Vec::new(),
             draining_until: None,
         })
     }
 
     pub fn run(mut self) {
+        self.shared.enter_loop();
         let mut events = Events::with_capacity(1024);
         loop {
             if let Err(e) = self.poll.poll(&mut events, Some(self.poll_timeout())) {
@@ -107,8 +110,7 @@ impl EventLoop {
                     token => self.connection_event(token, event),
                 }
             }
-            self.drain_completions();
-            self.flush_dirty();
+            self.attend_noticed();
             self.sweep_idle();
             if self.shared.is_shutting_down() && self.draining_until.is_none() {
                 self.begin_draining();
@@ -117,14 +119,20 @@ impl EventLoop {
                 break;
             }
         }
-        // Closing the queue lets the workers finish; dropping the
-        // connections closes them.
+        // Closing the queue lets the workers finish.
         self.jobs.close();
-        self.connections.clear();
+        let tokens: Vec<Token> = self.connections.keys().copied().collect();
+        for token in tokens {
+            self.close(token);
+        }
     }
 
     fn poll_timeout(&self) -> Duration {
-        if self.draining_until.is_some() {
+        // Answers completed on this thread after the notices were drained
+        // (an inline call read by the idle sweep) must not wait for an event.
+        if !self.notices.is_empty() {
+            Duration::ZERO
+        } else if self.draining_until.is_some() {
             DRAIN_TICK
         } else {
             self.next_idle_sweep
@@ -138,7 +146,7 @@ impl EventLoop {
             let Some(listener) = self.listener.as_ref() else {
                 return;
             };
-            let (mut stream, peer) = match listener.accept() {
+            let (stream, peer) = match listener.accept() {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -159,34 +167,46 @@ impl EventLoop {
             }
             // Edge-triggered, both directions at once: a writable edge costs
             // nothing when there is nothing to write, and saves a
-            // reregister syscall each time answers pile up.
+            // reregister syscall each time answers pile up. Registered by
+            // descriptor: the stream itself lives in the shared outbox.
             let interest = Interest::READABLE | Interest::WRITABLE;
-            if let Err(e) = self.poll.registry().register(&mut stream, token, interest) {
+            let fd = stream.as_raw_fd();
+            if let Err(e) = self
+                .poll
+                .registry()
+                .register(&mut SourceFd(&fd), token, interest)
+            {
                 tracing::warn!(%peer, "cannot register connection: {e}");
                 continue;
             }
             tracing::debug!(%peer, "rpc connection accepted");
+            let outbox = Arc::new(Outbox::new(token, stream, self.shared.clone()));
             self.connections
-                .insert(token, Connection::new(stream, peer));
+                .insert(token, Connection::new(outbox, peer));
         }
     }
 
     fn connection_event(&mut self, token: Token, event: &Event) {
-        if event.is_readable() || event.is_read_closed() || event.is_error() {
-            self.read(token);
+        let closed = event.is_read_closed() || event.is_error();
+        if event.is_readable() || closed {
+            // Without EOF in the event, a short read means the socket is
+            // empty; with it, read on until the EOF itself is seen.
+            self.read(token, closed);
         }
         if event.is_writable() {
-            self.flush(token);
+            self.attend(token);
         }
     }
 
     /// Reads what the connection has and dispatches every complete request.
-    fn read(&mut self, token: Token) {
+    /// `to_the_end`: read until the socket says "would block" or EOF, not
+    /// just until a short read.
+    fn read(&mut self, token: Token, to_the_end: bool) {
         let Some(conn) = self.connections.get_mut(&token) else {
             return;
         };
         let mut requests = std::mem::take(&mut self.requests);
-        let result = conn.read_requests(&self.limits, &mut requests);
+        let result = conn.read_requests(&self.limits, &mut requests, to_the_end);
         for request in requests.drain(..) {
             self.dispatch(token, request);
         }
@@ -200,91 +220,74 @@ impl EventLoop {
         }
     }
 
-    /// Sends a request to a worker, or answers it at once when there is no
-    /// one to handle it.
+    /// Runs a request inline, sends it to a worker, or answers it at once
+    /// when there is no one to handle it. Answers completed here are queued
+    /// in the outbox and flushed together after the read.
     fn dispatch(&mut self, token: Token, request: RequestFrame) {
+        let Some(conn) = self.connections.get(&token) else {
+            return;
+        };
+        let outbox = conn.outbox.clone();
         let RequestFrame { header, args } = request;
         let call_id = header.call_id;
-        let immediate: Option<Outcome> = if self.draining_until.is_some() {
-            Some(Err((
+        let registered = self.services.get(&header.service_name);
+        let refusal: Outcome = match registered {
+            _ if self.draining_until.is_some() => Err((
                 RpcStatus::ShuttingDown,
                 "the server is shutting down".into(),
-            )))
-        } else if let Some(service) = self.services.get(&header.service_name) {
-            self.batch.push(Job {
-                conn: token,
-                call_id,
-                service: service.clone(),
-                method: header.method_name,
-                args,
-            });
-            None
-        } else {
-            let name = String::from_utf8_lossy(&header.service_name).into_owned();
-            Some(Err((
-                RpcStatus::UnknownService,
-                format!("unknown service {name:?}"),
-            )))
-        };
-        let Some(conn) = self.connections.get_mut(&token) else {
-            return;
-        };
-        match immediate {
-            None => conn.in_flight += 1,
-            Some(outcome) => {
-                conn.queue_response(call_id, &outcome);
-                mark_dirty(&mut self.dirty, conn, token);
+            )),
+            Some(registered) if registered.inline => {
+                outbox.dispatched(false);
+                let done = worker::responder(outbox, call_id);
+                worker::call_guarded(&*registered.service, &header.method_name, &args, done);
+                return;
             }
-        }
+            Some(registered) => {
+                outbox.dispatched(true);
+                self.batch.push(Job {
+                    outbox,
+                    call_id,
+                    service: registered.service.clone(),
+                    method: header.method_name,
+                    args,
+                });
+                return;
+            }
+            None => {
+                let name = String::from_utf8_lossy(&header.service_name).into_owned();
+                Err((
+                    RpcStatus::UnknownService,
+                    format!("unknown service {name:?}"),
+                ))
+            }
+        };
+        outbox.dispatched(false);
+        outbox.complete(call_id, &refusal);
     }
 
-    /// Moves the workers' answers into their connections' write buffers.
-    fn drain_completions(&mut self) {
-        // Clear before draining: an answer queued after this point either is
+    /// Looks at every connection a notice named since the last turn.
+    fn attend_noticed(&mut self) {
+        // Clear before draining: a notice sent after this point either is
         // seen below or wakes the loop again.
         self.shared.clear_wake();
-        while let Ok(Completion {
-            conn: token,
-            call_id,
-            outcome,
-        }) = self.completions.try_recv()
-        {
-            // The connection may be gone: the answer is then dropped.
-            if let Some(conn) = self.connections.get_mut(&token) {
-                conn.in_flight -= 1;
-                conn.queue_response(call_id, &outcome);
-                mark_dirty(&mut self.dirty, conn, token);
-            }
+        while let Ok(token) = self.notices.try_recv() {
+            // The connection may be gone: the notice is then moot.
+            self.attend(token);
         }
     }
 
-    /// Writes every connection with new answers: one syscall for all the
-    /// answers that piled up since the last one.
-    fn flush_dirty(&mut self) {
-        // Flushing may resume reading, which may queue more answers: loop.
-        let mut batch = std::mem::take(&mut self.dirty_spare);
-        while !self.dirty.is_empty() {
-            std::mem::swap(&mut batch, &mut self.dirty);
-            for token in batch.drain(..) {
-                if let Some(conn) = self.connections.get_mut(&token) {
-                    conn.dirty = false;
-                }
-                self.flush(token);
-            }
-        }
-        self.dirty_spare = batch;
-    }
-
-    fn flush(&mut self, token: Token) {
-        let Some(conn) = self.connections.get_mut(&token) else {
+    /// Writes what is queued, then resumes reading a paused peer now under
+    /// its limits, or closes a connection that failed or is finished.
+    fn attend(&mut self, token: Token) {
+        let Some(conn) = self.connections.get(&token) else {
             return;
         };
-        if let Err(broken) = conn.flush() {
-            self.close_broken(token, broken);
+        if let Err(e) = conn.outbox.flush() {
+            self.close_broken(token, Broken::Io(e));
             return;
         }
-        if conn.should_resume(&self.limits) {
-            self.read(token);
+        if conn.outbox.should_resume(&self.limits) {
+            self.read(token, true);
         } else {
             self.close_if_finished(token);
         }
@@ -294,7 +297,7 @@ impl EventLoop {
         if self
             .connections
             .get(&token)
-            .is_some_and(|c| c.is_finished())
+            .is_some_and(|c| c.outbox.is_finished())
         {
             self.close(token);
         }
@@ -313,8 +316,10 @@ impl EventLoop {
     }
 
     fn close(&mut self, token: Token) {
-        if let Some(mut conn) = self.connections.remove(&token) {
-            let _ = self.poll.registry().deregister(conn.stream_mut());
+        if let Some(conn) = self.connections.remove(&token) {
+            let fd = conn.outbox.stream().as_raw_fd();
+            let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
+            conn.outbox.close();
             tracing::debug!(peer = %conn.peer, "rpc connection closed");
         }
     }
@@ -329,17 +334,17 @@ impl EventLoop {
         let idle: Vec<Token> = self
             .connections
             .iter()
-            .filter(|(_, conn)| conn.is_idle(now, idle_timeout))
+            .filter(|(_, conn)| conn.outbox.is_idle(now, idle_timeout))
             .map(|(&token, _)| token)
             .collect();
         for token in idle {
             // A request may have just arrived unnoticed (the loop was late):
             // read first, so a call racing the sweep is served, not cut off.
-            self.read(token);
+            self.read(token, true);
             let Some(conn) = self.connections.get(&token) else {
                 continue;
             };
-            if conn.is_idle(Instant::now(), idle_timeout) {
+            if conn.outbox.is_idle(Instant::now(), idle_timeout) {
                 tracing::debug!(peer = %conn.peer, "closing idle rpc connection");
                 self.close(token);
             }
@@ -358,16 +363,10 @@ impl EventLoop {
         match self.draining_until {
             None => false,
             Some(deadline) => {
-                Instant::now() >= deadline || self.connections.values().all(Connection::is_drained)
+                Instant::now() >= deadline
+                    || self.connections.values().all(|c| c.outbox.is_drained())
             }
         }
-    }
-}
-
-fn mark_dirty(dirty: &mut Vec<Token>, conn: &mut Connection, token: Token) {
-    if !conn.dirty {
-        conn.dirty = true;
-        dirty.push(token);
     }
 }
 

@@ -9,22 +9,30 @@
 //!   (the original's `rpcheader.proto`).
 //! - `service`, `responder`: what a handler implements and how it answers
 //!   (the original's `google::protobuf::Service` and `Closure* done`).
-//! - `provider`, `event_loop`, `connection`, `worker`: the server (the
-//!   original's `RpcProvider` on muduo).
-//! - `channel`, `link`: the client (the original's `MprpcChannel`).
+//! - `provider`, `event_loop`, `connection`, `outbox`, `worker`,
+//!   `job_queue`: the server (the original's `RpcProvider` on muduo).
+//! - `channel`, `link`, `write_queue`, `inbox`: the client (the original's
+//!   `MprpcChannel`).
 //! - `config`, `error`: knobs and errors (the original's `MprpcController`
 //!   carried a failed flag and a text; here a call returns [`RpcError`]).
 //!
 //! Threads (one line each: when it wakes, what it owns):
 //! - `rpc-loop-ADDR` (one per provider): wakes on socket readiness, on the
-//!   waker when workers have answers, and for the idle sweep; owns the
-//!   listener and every accepted socket with its read and write buffers.
+//!   waker when a connection needs it (answers left queued, a paused peer to
+//!   resume, a connection to close), and for the idle sweep; owns the
+//!   listener and every connection's read side; runs inline handlers.
 //! - `rpc-worker-N` (`ProviderConfig::workers` per provider): wakes when
-//!   the loop queues requests; owns nothing but the call it runs.
-//! - `rpc-reader-ADDR` (one per live channel connection): wakes when reply
-//!   bytes arrive; owns the read half and routes replies to waiting callers.
-//! - Callers block in [`RpcChannel::call`]; whichever holds the write queue
-//!   writes everyone's requests, then each waits for its own reply.
+//!   the loop queues requests; owns nothing but the call it runs, and
+//!   writes its answer to the socket itself.
+//! - Callers block in [`RpcChannel::call`]; whichever finds no one writing
+//!   writes everyone's queued requests, and whichever finds no one reading
+//!   reads everyone's replies until its own is in. No client thread.
+//!
+//! The cost of a call is its thread handoffs (each a futex or a socket
+//! wake-up and a context switch), so the paths are built to have few: an
+//! inline call is caller → loop → caller, like a raw TCP ping-pong; a worker
+//! call adds the loop → worker one. Answers completed together leave in one
+//! write, and a burst of callers shares one write of their requests.
 //!
 //! Service names on the wire are the bare proto service names
 //! (`kvServerRpc`, `raftRpc`, `adminRpc`, `FriendServiceRpc`).
@@ -41,10 +49,15 @@
 //!   killed by SIGPIPE writing to a closed socket; Rust ignores SIGPIPE and
 //!   std writes with `MSG_NOSIGNAL`, and every write error (EPIPE included)
 //!   fails the affected calls with [`RpcError::Closed`] and reconnects later.
-//! - The provider is a non-blocking mio loop that never runs handlers:
-//!   muduo's handlers ran on its I/O thread, so one slow handler stalled
-//!   every connection. Here handlers run on a worker pool and answer through
-//!   a [`Responder`] from any thread, whenever they are ready.
+//! - The provider is a non-blocking mio loop that runs handlers only when
+//!   asked to: muduo's handlers all ran on its I/O thread, so one slow
+//!   handler stalled every connection. Here handlers run on a worker pool
+//!   and answer through a [`Responder`] from any thread, whenever they are
+//!   ready; a service whose handlers never block may opt in to running on
+//!   the loop ([`RpcProvider::register_inline`]) to save the handoff.
+//! - The client has no reader thread: the original's channel read its one
+//!   reply in the calling thread; here, with many calls on one connection,
+//!   a waiting caller reads for all of them (see `link`).
 //! - Bad input closes one connection (or earns an error reply), with limits
 //!   on frame size, calls in flight, unsent bytes, connections and idleness.
 
@@ -55,11 +68,15 @@ mod error;
 mod event_loop;
 pub mod frame;
 mod header;
+mod inbox;
+mod job_queue;
 mod link;
+mod outbox;
 mod provider;
 mod responder;
 mod service;
 mod worker;
+mod write_queue;
 
 pub use channel::RpcChannel;
 pub use config::{ChannelConfig, ProviderConfig};

@@ -1,28 +1,28 @@
 //! One live TCP connection of an [`RpcChannel`](crate::RpcChannel): the calls
-//! waiting on it, the shared write queue its callers flush in turn, and the
-//! reader thread that routes each reply to its caller by call id.
+//! waiting on it, and the leader/follower scheme by which the callers
+//! themselves read the replies, with no reader thread.
+//!
+//! A waiting caller that finds no one reading becomes the reader (the
+//! leader): it reads the socket, hands each reply to its caller by call id,
+//! and when its own reply is in, it steps down and wakes one caller still
+//! waiting to take over. A lone caller thus reads its own reply, and a reply
+//! costs one wake-up (the caller's), not two (a reader's, then the caller's).
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 
-use crate::frame::{self, ResponseFrame};
+use crate::frame::ResponseFrame;
+use crate::inbox::{Got, Inbox, Wait};
+use crate::write_queue::{Queued, WriteFailure, WriteQueue};
 use crate::{RpcError, RpcStatus};
 
-/// A connection unused for this long may have been closed by the peer
-/// without our reader noticing yet: check before writing on it.
-/// (Under load flushes follow each other closer than this, so the extra
-/// syscall is only paid by a link that has been quiet.)
-const STALE_AFTER: Duration = Duration::from_millis(1);
 /// A blocked write gives up the socket this often to look at its deadline.
 const WRITE_TICK: Duration = Duration::from_millis(20);
-const READ_CHUNK: usize = 64 * 1024;
 
 /// How one call on a link ended, short of a reply.
 #[derive(Debug)]
@@ -32,89 +32,70 @@ pub(crate) enum Failure {
     Rpc(RpcError),
 }
 
-/// Where the reader thread leaves one call's reply.
-struct Slot {
-    result: Mutex<Option<Result<Vec<u8>, Failure>>>,
-    ready: Condvar,
-}
+type CallResult = Result<Vec<u8>, Failure>;
 
-impl Slot {
-    fn fill(&self, result: Result<Vec<u8>, Failure>) {
-        *self.result.lock() = Some(result);
-        self.ready.notify_one();
-    }
+/// One caller waiting on the link.
+struct Waiter {
+    result: Option<CallResult>,
+    /// The result is a reply counted in [`Link::unclaimed`].
+    counted: bool,
+    /// Signalled (with the `calls` lock) when the result is in or when the
+    /// caller is asked to take over reading.
+    wake: Arc<Condvar>,
 }
 
 struct Calls {
-    pending: HashMap<u64, Arc<Slot>>,
+    pending: HashMap<u64, Waiter>,
+    /// A caller is reading the socket for everyone.
+    reading: bool,
     /// Why the link died; once set, no call is added.
     dead: Option<String>,
-}
-
-/// Encoded requests waiting for whichever caller holds the socket.
-struct WriteQueue {
-    buf: Vec<u8>,
-    /// (call id, end offset in `buf`) of each queued frame, to know which
-    /// calls never left if a write fails.
-    frames: Vec<(u64, usize)>,
-    /// A caller is writing; the others just queue and wait for replies.
-    flushing: bool,
-    last_flush: Instant,
-    spare_buf: Vec<u8>,
-    spare_frames: Vec<(u64, usize)>,
 }
 
 pub(crate) struct Link {
     stream: TcpStream,
     peer: SocketAddr,
-    max_frame_bytes: usize,
     dead: AtomicBool,
     calls: Mutex<Calls>,
-    queue: Mutex<WriteQueue>,
+    writes: WriteQueue,
+    /// Replies delivered whose callers have not picked them up yet (see
+    /// [`WriteQueue::push`]). Changed under the `calls` lock.
+    unclaimed: AtomicUsize,
+    /// Only the reading caller touches it.
+    inbox: Mutex<Inbox>,
 }
 
 impl Link {
-    /// Connects to `peer` within `timeout` and starts the reader thread.
+    /// Connects to `peer` within `timeout`.
     pub fn open(
         peer: SocketAddr,
         timeout: Duration,
         max_frame_bytes: usize,
-    ) -> io::Result<Arc<Link>> {
+    ) -> std::io::Result<Arc<Link>> {
         let stream = TcpStream::connect_timeout(&peer, timeout)?;
         stream.set_nodelay(true)?;
         stream.set_write_timeout(Some(WRITE_TICK))?;
-        let reader = stream.try_clone()?;
-        let link = Arc::new(Link {
+        tracing::debug!(%peer, "rpc channel connected");
+        Ok(Arc::new(Link {
             stream,
             peer,
-            max_frame_bytes,
             dead: AtomicBool::new(false),
             calls: Mutex::new(Calls {
                 pending: HashMap::new(),
+                reading: false,
                 dead: None,
             }),
-            queue: Mutex::new(WriteQueue {
-                buf: Vec::new(),
-                frames: Vec::new(),
-                flushing: false,
-                last_flush: Instant::now(),
-                spare_buf: Vec::new(),
-                spare_frames: Vec::new(),
-            }),
-        });
-        let for_reader = link.clone();
-        std::thread::Builder::new()
-            .name(format!("rpc-reader-{peer}"))
-            .spawn(move || for_reader.read_replies(reader))?;
-        tracing::debug!(%peer, "rpc channel connected");
-        Ok(link)
+            writes: WriteQueue::new(),
+            unclaimed: AtomicUsize::new(0),
+            inbox: Mutex::new(Inbox::new(max_frame_bytes)),
+        }))
     }
 
     pub fn is_dead(&self) -> bool {
         self.dead.load(Ordering::Acquire)
     }
 
-    /// Closes the socket; the reader thread fails what is pending and exits.
+    /// Closes the socket; a caller reading it fails what is pending.
     pub fn close(&self) {
         let _ = self.stream.shutdown(Shutdown::Both);
     }
@@ -127,19 +108,21 @@ impl Link {
         method: &str,
         args: &[u8],
         deadline: Instant,
-    ) -> Result<Vec<u8>, Failure> {
-        let slot = Arc::new(Slot {
-            result: Mutex::new(None),
-            ready: Condvar::new(),
-        });
+    ) -> CallResult {
+        let wake = Arc::new(Condvar::new());
         {
-            // Registered before a byte is written: the reply may come back
-            // before `send` returns.
+            // Registered before a byte is written: another caller may read
+            // the reply before `send` returns.
             let mut calls = self.calls.lock();
             if let Some(reason) = &calls.dead {
                 return Err(Failure::NotSent(reason.clone()));
             }
-            calls.pending.insert(call_id, slot.clone());
+            let waiter = Waiter {
+                result: None,
+                counted: false,
+                wake: wake.clone(),
+            };
+            calls.pending.insert(call_id, waiter);
         }
         self.send(
             call_id,
@@ -148,238 +131,189 @@ impl Link {
             args,
             deadline,
         );
-        let mut result = slot.result.lock();
-        while result.is_none() {
-            if slot.ready.wait_until(&mut result, deadline).timed_out() {
-                break;
+        let (result, last_claimed) = self.wait(call_id, &wake, deadline);
+        if last_claimed {
+            // Requests others queued while replies were being picked up
+            // were left for us: write them before returning.
+            if let Some(stale) = self.writes.flush_if_idle() {
+                self.flush(stale, deadline);
             }
         }
-        if let Some(result) = result.take() {
-            return result;
-        }
-        drop(result);
-        self.calls.lock().pending.remove(&call_id);
-        // The reader may have taken the slot just before we gave up.
-        let late = slot.result.lock().take();
-        late.unwrap_or(Err(Failure::Rpc(RpcError::Timeout)))
+        result
     }
 
-    /// Queues the request; if no other caller is writing, writes the queue
-    /// (this request and any that others add meanwhile) in as few syscalls
-    /// as possible. Failures reach the caller through its slot.
+    /// Queues the request and, if no other caller is writing, writes the
+    /// queue. Failures reach the caller through its waiter.
     fn send(&self, call_id: u64, service: &[u8], method: &[u8], args: &[u8], deadline: Instant) {
-        let check_stale = {
-            let mut queue = self.queue.lock();
-            frame::encode_request(&mut queue.buf, service, method, call_id, args);
-            let end = queue.buf.len();
-            queue.frames.push((call_id, end));
-            if queue.flushing {
-                return;
-            }
-            queue.flushing = true;
-            queue.last_flush.elapsed() >= STALE_AFTER
-        };
-        if check_stale {
-            if let Some(reason) = self.peer_closed() {
+        let queued = self
+            .writes
+            .push(call_id, service, method, args, &self.unclaimed);
+        if let Queued::Flush { stale } = queued {
+            self.flush(stale, deadline);
+        }
+    }
+
+    /// Writes the queue, as the caller told to; first checks that a quiet
+    /// connection is still alive if `stale`.
+    fn flush(&self, stale: bool, deadline: Instant) {
+        if stale {
+            if let Err(reason) = self.check_alive() {
                 self.die(&format!("stale connection: {reason}"), Vec::new());
                 return;
             }
         }
-        self.flush(deadline);
+        if let Err(WriteFailure { reason, unsent }) = self.writes.flush(&self.stream, deadline) {
+            self.die(&reason, unsent);
+        }
     }
 
-    /// Writes queued requests until the queue is empty, the socket fails or
-    /// the socket blocks past `deadline` (the next caller then takes over).
-    fn flush(&self, deadline: Instant) {
-        let (mut batch, mut frames) = {
-            let mut queue = self.queue.lock();
-            (
-                std::mem::take(&mut queue.spare_buf),
-                std::mem::take(&mut queue.spare_frames),
-            )
-        };
+    /// Waits for call `call_id`'s reply, reading the socket when no other
+    /// caller is. Also says whether this caller picked up the last
+    /// unclaimed reply.
+    fn wait(&self, call_id: u64, wake: &Condvar, deadline: Instant) -> (CallResult, bool) {
+        let mut calls = self.calls.lock();
         loop {
-            {
-                let mut queue = self.queue.lock();
-                queue.last_flush = Instant::now();
-                if queue.buf.is_empty() || self.is_dead() {
-                    queue.flushing = false;
-                    queue.spare_buf = batch;
-                    queue.spare_frames = frames;
+            let Some(waiter) = calls.pending.get_mut(&call_id) else {
+                // Unreachable: only this caller removes its waiter.
+                return (Err(Failure::Rpc(RpcError::Timeout)), false);
+            };
+            if let Some(result) = waiter.result.take() {
+                let last = waiter.counted && self.unclaimed.fetch_sub(1, Ordering::SeqCst) == 1;
+                calls.pending.remove(&call_id);
+                return (result, last);
+            }
+            if Instant::now() >= deadline {
+                calls.pending.remove(&call_id);
+                // We may have been asked to take over: pass it on.
+                if !calls.reading {
+                    promote(&calls);
+                }
+                return (Err(Failure::Rpc(RpcError::Timeout)), false);
+            }
+            if !calls.reading {
+                calls.reading = true;
+                MutexGuard::unlocked(&mut calls, || self.lead(call_id, deadline));
+                calls.reading = false;
+                promote(&calls);
+                continue;
+            }
+            wake.wait_until(&mut calls, deadline);
+        }
+    }
+
+    /// Reads and delivers replies until call `call_id` has its own, the
+    /// deadline passes or the link dies.
+    fn lead(&self, call_id: u64, deadline: Instant) {
+        let mut inbox = self.inbox.lock();
+        let mut replies = Vec::new();
+        loop {
+            match inbox.read(&self.stream, Wait::Until(deadline), &mut replies) {
+                Err(reason) => {
+                    drop(inbox);
+                    self.die(&reason, Vec::new());
                     return;
                 }
-                std::mem::swap(&mut batch, &mut queue.buf);
-                std::mem::swap(&mut frames, &mut queue.frames);
-            }
-            let mut written = 0;
-            while written < batch.len() {
-                match (&self.stream).write(&batch[written..]) {
-                    Ok(0) => {
-                        self.die(
-                            "the socket accepts no more bytes",
-                            unsent_calls(&frames, written),
-                        );
+                Ok(Got::Nothing) => {
+                    if Instant::now() >= deadline {
                         return;
                     }
-                    Ok(n) => written += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                        ) =>
-                    {
-                        if Instant::now() >= deadline {
-                            self.requeue(&batch[written..], &frames, written);
+                }
+                Ok(Got::Bytes) => {
+                    if !replies.is_empty() {
+                        let mut calls = self.calls.lock();
+                        for reply in replies.drain(..) {
+                            self.deliver(&mut calls, reply);
+                        }
+                        let done = calls
+                            .pending
+                            .get(&call_id)
+                            .is_none_or(|w| w.result.is_some());
+                        if done {
                             return;
                         }
                     }
-                    Err(e) => {
-                        // std writes with MSG_NOSIGNAL: a dead peer is EPIPE
-                        // here, never a SIGPIPE.
-                        self.die(
-                            &format!("write failed: {e}"),
-                            unsent_calls(&frames, written),
-                        );
+                    // Others' replies flowing in must not keep us past
+                    // our own deadline.
+                    if Instant::now() >= deadline {
                         return;
                     }
                 }
             }
-            batch.clear();
-            frames.clear();
         }
     }
 
-    /// Puts back the unwritten tail of a batch in front of what others
-    /// queued meanwhile, and hands the socket to the next caller.
-    fn requeue(&self, rest: &[u8], frames: &[(u64, usize)], written: usize) {
-        let mut queue = self.queue.lock();
-        let mut buf = Vec::with_capacity(rest.len() + queue.buf.len());
-        buf.extend_from_slice(rest);
-        buf.extend_from_slice(&queue.buf);
-        let shift = rest.len();
-        let mut all: Vec<(u64, usize)> = frames
-            .iter()
-            .filter(|&&(_, end)| end > written)
-            .map(|&(id, end)| (id, end - written))
-            .collect();
-        all.extend(queue.frames.iter().map(|&(id, end)| (id, end + shift)));
-        queue.buf = buf;
-        queue.frames = all;
-        queue.flushing = false;
-    }
-
-    /// Whether the peer has already closed (a peek that does not block and
-    /// does not consume).
-    fn peer_closed(&self) -> Option<String> {
-        let mut byte = 0u8;
-        // SAFETY: recv into a valid one-byte buffer on a socket we own.
-        let n = unsafe {
-            libc::recv(
-                self.stream.as_raw_fd(),
-                (&mut byte as *mut u8).cast(),
-                1,
-                libc::MSG_PEEK | libc::MSG_DONTWAIT,
-            )
-        };
-        match n {
-            0 => Some("the peer closed the connection".to_string()),
-            n if n > 0 => None,
-            _ => {
-                let e = io::Error::last_os_error();
-                match e.kind() {
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => None,
-                    _ => Some(e.to_string()),
+    /// Before writing on a connection that was quiet: whether the peer has
+    /// closed it meanwhile. Takes in what already arrived (late replies)
+    /// without waiting; skipped when a caller is reading, since it would see
+    /// a close itself.
+    fn check_alive(&self) -> Result<(), String> {
+        let mut calls = self.calls.lock();
+        if calls.reading {
+            return Ok(());
+        }
+        calls.reading = true;
+        let result = MutexGuard::unlocked(&mut calls, || {
+            let mut inbox = self.inbox.lock();
+            let mut replies = Vec::new();
+            let result = loop {
+                match inbox.read(&self.stream, Wait::No, &mut replies) {
+                    Ok(Got::Bytes) => continue,
+                    Ok(Got::Nothing) => break Ok(()),
+                    Err(reason) => break Err(reason),
                 }
-            }
+            };
+            (result, replies)
+        });
+        let (result, replies) = result;
+        for reply in replies {
+            self.deliver(&mut calls, reply);
         }
+        calls.reading = false;
+        promote(&calls);
+        result
     }
 
     /// Marks the link dead and fails every pending call: with Closed if the
     /// kernel may have taken its request, as not sent if it was still queued
     /// or is in `unsent` (the calls of a failed write not fully written).
     fn die(&self, reason: &str, unsent: Vec<u64>) {
-        let not_sent: Vec<u64> = {
-            let mut queue = self.queue.lock();
-            let mut ids: Vec<u64> = queue.frames.iter().map(|&(id, _)| id).collect();
-            ids.extend(unsent);
-            queue.buf.clear();
-            queue.frames.clear();
-            queue.flushing = false;
-            ids
-        };
-        let pending = {
-            let mut calls = self.calls.lock();
-            if calls.dead.is_none() {
-                calls.dead = Some(reason.to_string());
-            }
-            self.dead.store(true, Ordering::Release);
-            std::mem::take(&mut calls.pending)
-        };
+        let mut not_sent = self.writes.abandon();
+        not_sent.extend(unsent);
+        let mut calls = self.calls.lock();
+        if calls.dead.is_none() {
+            calls.dead = Some(reason.to_string());
+        }
+        self.dead.store(true, Ordering::Release);
         self.close();
-        tracing::debug!(peer = %self.peer, "rpc channel connection lost: {reason}");
-        for (id, slot) in pending {
-            let failure = if not_sent.contains(&id) {
+        for (id, waiter) in calls.pending.iter_mut() {
+            if waiter.result.is_some() {
+                continue;
+            }
+            let failure = if not_sent.contains(id) {
                 Failure::NotSent(reason.to_string())
             } else {
                 Failure::Rpc(RpcError::Closed(reason.to_string()))
             };
-            slot.fill(Err(failure));
+            waiter.result = Some(Err(failure));
+            waiter.wake.notify_one();
         }
+        drop(calls);
+        tracing::debug!(peer = %self.peer, "rpc channel connection lost: {reason}");
     }
 
-    /// The reader thread: decodes replies and hands each to its caller.
-    fn read_replies(self: Arc<Self>, mut stream: TcpStream) {
-        let mut buf = vec![0u8; READ_CHUNK];
-        let (mut start, mut end) = (0, 0);
-        let reason = loop {
-            if end == buf.len() {
-                if start > 0 {
-                    buf.copy_within(start..end, 0);
-                    end -= start;
-                    start = 0;
-                } else {
-                    // Frame sizes were checked against the limit, so this
-                    // growth is bounded.
-                    let len = buf.len();
-                    buf.resize(len * 2, 0);
-                }
-            }
-            match stream.read(&mut buf[end..]) {
-                Ok(0) => break "the peer closed the connection".to_string(),
-                Ok(n) => end += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => break format!("read failed: {e}"),
-            }
-            let failed = loop {
-                match frame::decode_response(&buf[start..end], self.max_frame_bytes) {
-                    Ok(Some((reply, used))) => {
-                        start += used;
-                        self.deliver(reply);
-                    }
-                    Ok(None) => break None,
-                    Err(e) => break Some(format!("malformed reply: {e}")),
-                }
-            };
-            if let Some(reason) = failed {
-                tracing::warn!(peer = %self.peer, "{reason}");
-                break reason;
-            }
-            if start == end {
-                start = 0;
-                end = 0;
-            }
-        };
-        self.die(&reason, Vec::new());
-    }
-
-    fn deliver(&self, reply: ResponseFrame) {
+    /// Hands `reply` to its caller; a reply for a call that timed out finds no
+    /// waiter and is dropped.
+    fn deliver(&self, calls: &mut Calls, reply: ResponseFrame) {
         let ResponseFrame { header, body } = reply;
-        // A reply for a call that timed out finds no slot and is dropped.
-        let Some(slot) = self.calls.lock().pending.remove(&header.call_id) else {
+        let Some(waiter) = calls.pending.get_mut(&header.call_id) else {
             return;
         };
-        let result = match RpcStatus::try_from(header.status) {
+        if waiter.result.is_some() {
+            return;
+        }
+        waiter.counted = true;
+        self.unclaimed.fetch_add(1, Ordering::SeqCst);
+        waiter.result = Some(match RpcStatus::try_from(header.status) {
             Ok(RpcStatus::Ok) => Ok(body),
             Ok(status) => Err(Failure::Rpc(RpcError::Remote {
                 status,
@@ -389,17 +323,15 @@ impl Link {
                 "unknown reply status {}",
                 header.status
             )))),
-        };
-        slot.fill(result);
+        });
+        waiter.wake.notify_one();
     }
 }
 
-/// The calls of a failed batch whose frames the kernel did not fully take:
-/// the peer cannot have decoded, let alone run, any of them.
-fn unsent_calls(frames: &[(u64, usize)], written: usize) -> Vec<u64> {
-    frames
-        .iter()
-        .filter(|&&(_, end)| end > written)
-        .map(|&(id, _)| id)
-        .collect()
+/// Nobody is reading: wakes one caller still waiting for its reply to take
+/// over. (One not yet waiting will see that nobody reads when it gets there.)
+fn promote(calls: &Calls) {
+    if let Some(waiter) = calls.pending.values().find(|w| w.result.is_none()) {
+        waiter.wake.notify_one();
+    }
 }

@@ -16,7 +16,16 @@ use crate::worker::{self, JobQueue, Shared};
 use crate::{ProviderConfig, Service};
 
 /// The services to serve, by wire name.
-pub(crate) type Services = HashMap<Vec<u8>, Arc<dyn Service>>;
+pub(crate) type Services = HashMap<Vec<u8>, Registered>;
+
+/// A service and where its handlers run.
+#[derive(Clone)]
+pub(crate) struct Registered {
+    pub service: Arc<dyn Service>,
+    /// On the event-loop thread rather than a worker; see
+    /// [`RpcProvider::register_inline`].
+    pub inline: bool,
+}
 
 /// Collects services, then serves them with [`start`](RpcProvider::start).
 pub struct RpcProvider {
@@ -35,8 +44,32 @@ impl RpcProvider {
     /// Adds `service`, answering calls to `service.name()`. A second service
     /// with the same name replaces the first.
     pub fn register(&mut self, service: Arc<dyn Service>) -> &mut Self {
+        self.add(service, false)
+    }
+
+    /// Adds `service` with its handlers run on the event-loop thread, as
+    /// each request is decoded: no handoff to a worker and back, and a batch
+    /// of calls read together is answered with one write. For handlers that
+    /// only decode, look something up or hand the call on (the KV server
+    /// proposes to Raft and keeps `done` for the apply thread to complete).
+    ///
+    /// The contract: **an inline handler must never block** (no disk, no
+    /// lock held by a slow thread, no waiting for another call): while it
+    /// runs, every connection of this provider stalls. A panic is still
+    /// caught and answered with HANDLER_FAILED. Handlers that may block, such
+    /// as Raft's (they persist before answering), belong on the workers:
+    /// [`register`](Self::register) them.
+    pub fn register_inline(&mut self, service: Arc<dyn Service>) -> &mut Self {
+        self.add(service, true)
+    }
+
+    fn add(&mut self, service: Arc<dyn Service>, inline: bool) -> &mut Self {
         let name = service.name().as_bytes().to_vec();
-        if self.services.insert(name, service).is_some() {
+        if self
+            .services
+            .insert(name, Registered { service, inline })
+            .is_some()
+        {
             tracing::warn!("an rpc service was registered twice; the last one wins");
         }
         self
@@ -55,11 +88,11 @@ impl RpcProvider {
         let local_addr = listener.local_addr()?;
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKER)?;
-        let (completions_tx, completions_rx) = crossbeam_channel::unbounded();
-        let shared = Arc::new(Shared::new(waker, completions_tx));
+        let (notices_tx, notices_rx) = crossbeam_channel::unbounded();
+        let shared = Arc::new(Shared::new(waker, notices_tx));
         // Unbounded on purpose: the per-connection in-flight cap times the
         // connection cap bounds it, and the loop must never block on it.
-        let jobs = Arc::new(JobQueue::new());
+        let jobs = Arc::new(JobQueue::new(self.config.workers));
         let (exited_tx, exited_rx) = crossbeam_channel::bounded(0);
         let workers =
             worker::spawn_workers(self.config.workers, jobs.clone(), shared.clone(), exited_tx)?;
@@ -69,7 +102,7 @@ impl RpcProvider {
             self.config.clone(),
             Arc::new(self.services),
             jobs,
-            completions_rx,
+            notices_rx,
             shared.clone(),
         )?;
         let loop_thread = std::thread::Builder::new()

@@ -11,6 +11,9 @@ pub trait Service: Send + Sync + 'static {
     fn name(&self) -> &str;
 
     /// Handles one call. `args` are the encoded arguments; the reply goes
-    /// through `done`, now or later, from any thread.
+    /// through `done`, now or later, from any thread. Runs on a worker, or
+    /// on the event loop for a service registered with
+    /// [`register_inline`](crate::RpcProvider::register_inline), where it
+    /// must never block.
     fn call(&self, method: &[u8], args: &[u8], done: Responder);
 }

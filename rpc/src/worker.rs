@@ -1,63 +1,69 @@
 //! The worker pool: threads that run handlers, so a slow handler never stalls
-//! the event loop, and the path by which their answers get back to it.
+//! the event loop; and what the loop, the workers and the responders share.
 
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::Sender;
 use mio::{Token, Waker};
-use parking_lot::{Condvar, Mutex};
 
-use crate::{Outcome, Responder, RpcStatus, Service};
+use crate::outbox::Outbox;
+use crate::{Responder, RpcStatus, Service};
 
 /// One decoded call on its way to a worker.
 pub(crate) struct Job {
-    pub conn: Token,
+    pub outbox: Arc<Outbox>,
     pub call_id: u64,
     pub service: Arc<dyn Service>,
     pub method: Vec<u8>,
     pub args: Vec<u8>,
 }
 
-/// One answer on its way back to the event loop.
-pub(crate) struct Completion {
-    pub conn: Token,
-    pub call_id: u64,
-    pub outcome: Outcome,
+thread_local! {
+    /// The [`Shared`] (by address) of the provider whose loop runs on this
+    /// thread, if any: answers completed there are batched, not written.
+    static LOOP_OF: Cell<usize> = const { Cell::new(0) };
 }
 
 /// What workers, responders and the loop share.
 pub(crate) struct Shared {
     waker: Waker,
     /// Set by whoever wakes the loop, cleared by the loop before it drains
-    /// the queue: a burst of answers costs one wake-up, not one each.
+    /// the notices: a burst of notices costs one wake-up, not one each.
     wake_pending: AtomicBool,
     shutting_down: AtomicBool,
-    completions: Sender<Completion>,
+    /// Connections the loop must look at: to flush, to resume reading, to
+    /// close after a failed write or once the last call is answered.
+    notices: Sender<Token>,
 }
 
 impl Shared {
-    pub fn new(waker: Waker, completions: Sender<Completion>) -> Self {
+    pub fn new(waker: Waker, notices: Sender<Token>) -> Self {
         Self {
             waker,
             wake_pending: AtomicBool::new(false),
             shutting_down: AtomicBool::new(false),
-            completions,
+            notices,
         }
     }
 
-    /// Queues an answer for the loop and wakes it if it is not already due
-    /// to look. A connection closed meanwhile makes the loop discard it.
-    pub fn complete(&self, conn: Token, call_id: u64, outcome: Outcome) {
-        let completion = Completion {
-            conn,
-            call_id,
-            outcome,
-        };
-        // The loop owns the receiver until it exits; after that nobody waits.
-        if self.completions.send(completion).is_ok() {
+    /// Marks the calling thread as this provider's loop thread.
+    pub fn enter_loop(&self) {
+        LOOP_OF.with(|l| l.set(self as *const Self as usize));
+    }
+
+    pub fn on_loop_thread(&self) -> bool {
+        LOOP_OF.with(|l| l.get() == self as *const Self as usize)
+    }
+
+    /// Asks the loop to look at connection `token`; `wake` unless the
+    /// caller is the loop itself, which drains notices on every turn.
+    pub fn notify(&self, token: Token, wake: bool) {
+        // The loop owns the receiver until it exits; after that nobody listens.
+        if self.notices.send(token).is_ok() && wake {
             self.wake();
         }
     }
@@ -70,9 +76,9 @@ impl Shared {
         }
     }
 
-    /// Called by the loop before draining the queue. A swap, not a store:
-    /// reading the flag a worker set makes that worker's queued answer
-    /// visible to the drain that follows.
+    /// Called by the loop before draining the notices. A swap, not a store:
+    /// reading the flag a worker set makes that worker's notice visible to
+    /// the drain that follows.
     pub fn clear_wake(&self) {
         self.wake_pending.swap(false, Ordering::AcqRel);
     }
@@ -87,103 +93,8 @@ impl Shared {
     }
 }
 
-/// The queue between the loop and the workers: a crossbeam channel for the
-/// jobs, with our own sleep/wake protocol on the side.
-///
-/// A channel's blocking `recv` wakes one sleeping worker per job, so a read
-/// that yields 30 requests would cost the loop 30 futex calls and the two
-/// cores 30 context switches. Here the loop pushes a whole read's requests
-/// (lock-free) and wakes at most one worker; a worker that takes a job and
-/// sees more waiting wakes the next. Under load workers find jobs without
-/// sleeping, and the loop never waits for a lock a worker holds; a slow
-/// handler still only holds its own worker.
-pub(crate) struct JobQueue {
-    jobs_tx: crossbeam_channel::Sender<Job>,
-    jobs: crossbeam_channel::Receiver<Job>,
-    sleepers: AtomicUsize,
-    idle: Mutex<Idle>,
-    available: Condvar,
-}
-
-struct Idle {
-    /// Workers blocked in `wait`.
-    waiting: usize,
-    /// Wake-ups sent and not yet received: at most one, since the woken
-    /// worker chains the next.
-    notified: usize,
-    closed: bool,
-}
-
-impl JobQueue {
-    pub fn new() -> Self {
-        let (jobs_tx, jobs) = crossbeam_channel::unbounded();
-        Self {
-            jobs_tx,
-            jobs,
-            sleepers: AtomicUsize::new(0),
-            idle: Mutex::new(Idle {
-                waiting: 0,
-                notified: 0,
-                closed: false,
-            }),
-            available: Condvar::new(),
-        }
-    }
-
-    /// Queues `jobs`, waking one worker if all are asleep.
-    pub fn push_all(&self, jobs: impl Iterator<Item = Job>) {
-        for job in jobs {
-            // The queue owns a receiver, so sending cannot fail.
-            let _ = self.jobs_tx.send(job);
-        }
-        self.wake_one();
-    }
-
-    fn wake_one(&self) {
-        // Pairs with the fence in `take`: either we see the sleeper, or it
-        // sees the job.
-        fence(Ordering::SeqCst);
-        if self.sleepers.load(Ordering::Relaxed) == 0 || self.jobs.is_empty() {
-            return;
-        }
-        // `sleepers` was a hint; only a worker really in `wait` (counted
-        // under the lock) can take a notification.
-        let mut idle = self.idle.lock();
-        if idle.notified == 0 && idle.waiting > 0 {
-            idle.notified += 1;
-            self.available.notify_one();
-        }
-    }
-
-    /// Workers finish what is queued, then exit.
-    pub fn close(&self) {
-        self.idle.lock().closed = true;
-        self.available.notify_all();
-    }
-
-    /// The next job, or `None` once closed and empty.
-    fn take(&self) -> Option<Job> {
-        loop {
-            if let Ok(job) = self.jobs.try_recv() {
-                self.wake_one();
-                return Some(job);
-            }
-            let mut idle = self.idle.lock();
-            if idle.closed {
-                return self.jobs.try_recv().ok();
-            }
-            self.sleepers.fetch_add(1, Ordering::Relaxed);
-            fence(Ordering::SeqCst);
-            if self.jobs.is_empty() {
-                idle.waiting += 1;
-                self.available.wait(&mut idle);
-                idle.waiting -= 1;
-                idle.notified = idle.notified.saturating_sub(1);
-            }
-            self.sleepers.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-}
+/// The queue of jobs the loop fills and the workers take.
+pub(crate) type JobQueue = crate::job_queue::JobQueue<Job>;
 
 /// Starts `count` workers taking jobs from `queue` until it is closed.
 /// Each worker holds a clone of `exited`; when all are dropped, all are gone.
@@ -201,7 +112,7 @@ pub(crate) fn spawn_workers(
             std::thread::Builder::new()
                 .name(format!("rpc-worker-{i}"))
                 .spawn(move || {
-                    while let Some(job) = queue.take() {
+                    while let Some(job) = queue.take(i) {
                         run(job, &shared);
                     }
                     drop(exited);
@@ -210,27 +121,42 @@ pub(crate) fn spawn_workers(
         .collect()
 }
 
-fn run(job: Job, shared: &Arc<Shared>) {
+fn run(job: Job, shared: &Shared) {
     let Job {
-        conn,
+        outbox,
         call_id,
         service,
         method,
         args,
     } = job;
-    let to_loop = shared.clone();
-    let done = Responder::new(move |outcome| to_loop.complete(conn, call_id, outcome));
+    outbox.started();
     if shared.is_shutting_down() {
-        done.fail(RpcStatus::ShuttingDown, "the server is shutting down");
+        outbox.complete(
+            call_id,
+            &Err((
+                RpcStatus::ShuttingDown,
+                "the server is shutting down".into(),
+            )),
+        );
         return;
     }
-    // A panicking handler drops `done` while unwinding, which answers
-    // HANDLER_FAILED; the worker lives on.
-    let result = catch_unwind(AssertUnwindSafe(|| service.call(&method, &args, done)));
+    call_guarded(&*service, &method, &args, responder(outbox, call_id));
+}
+
+/// The `done` of call `call_id`: answers through the connection's outbox,
+/// from whichever thread completes it.
+pub(crate) fn responder(outbox: Arc<Outbox>, call_id: u64) -> Responder {
+    Responder::new(move |outcome| outbox.complete(call_id, &outcome))
+}
+
+/// Runs a handler, surviving its panic: unwinding drops `done`, which
+/// answers HANDLER_FAILED, and the thread (worker or loop) lives on.
+pub(crate) fn call_guarded(service: &dyn Service, method: &[u8], args: &[u8], done: Responder) {
+    let result = catch_unwind(AssertUnwindSafe(|| service.call(method, args, done)));
     if result.is_err() {
         tracing::warn!(
             service = service.name(),
-            method = %String::from_utf8_lossy(&method),
+            method = %String::from_utf8_lossy(method),
             "rpc handler panicked"
         );
     }

@@ -89,6 +89,31 @@ pub fn wait_started(tag: &str) {
     }
 }
 
+/// The [`TestService`] methods under the name `inline`, registered to run
+/// on the event loop: `inline.echo`, `inline.panic`, `inline.later` (which
+/// keeps `done` and answers from another thread, like the KV server)...
+pub struct InlineTestService;
+
+impl Service for InlineTestService {
+    fn name(&self) -> &str {
+        "inline"
+    }
+
+    fn call(&self, method: &[u8], args: &[u8], done: Responder) {
+        TestService.call(method, args, done)
+    }
+}
+
+/// A provider serving `test` on workers and `inline` on the loop.
+pub fn start_mixed(config: ProviderConfig) -> ProviderHandle {
+    let mut provider = RpcProvider::new(config);
+    provider.register(Arc::new(TestService));
+    provider.register_inline(Arc::new(InlineTestService));
+    provider
+        .start("127.0.0.1:0".parse().unwrap())
+        .expect("start provider")
+}
+
 pub fn start_with(config: ProviderConfig, addr: SocketAddr) -> ProviderHandle {
     let mut provider = RpcProvider::new(config);
     provider.register(Arc::new(TestService));
