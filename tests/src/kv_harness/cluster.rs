@@ -276,9 +276,9 @@ impl KvCluster {
         self.apply_links(&topology);
     }
 
-    /// The one leader among the running servers of the majority side,
-    /// waiting up to several election timeouts; panics if there is none or
-    /// two claim the same term.
+    /// The leader of the highest term among the running servers, waiting up
+    /// to ten election timeouts; panics if there is none or if two servers
+    /// lead the same term.
     pub fn check_one_leader(&self) -> usize {
         let deadline = Instant::now() + 10 * ELECTION_TIMEOUT;
         loop {

@@ -169,7 +169,8 @@ impl Generic {
             check_linearizable(&recorder);
         }
         eprintln!(
-            "  ... Passed -- {:4.1} s, {} servers, {} rpcs, {} appends",
+            "  ... Passed ({}) -- {:4.1} s, {} servers, {} rpcs, {} writes",
+            self.title,
             started.elapsed().as_secs_f64(),
             self.servers,
             cluster.rpc_total(),
