@@ -2,8 +2,8 @@
 //! CPU time per call for 1 and 64 concurrent callers, with the handler on a
 //! worker and inline on the event loop. Run with `cargo bench -p rpc`
 //! (`RPC_BENCH_WORKERS=N` overrides the provider's worker count;
-//! `RPC_BENCH_ONLY=worker` or `inline` and `RPC_BENCH_CALLERS=64` narrow
-//! the cases, e.g. for `perf` or `strace -c`).
+//! `RPC_BENCH_ONLY=worker` or `inline` and `RPC_BENCH_CALLERS=64` (or a
+//! list, run in its order: `64,1`) narrow the cases, e.g. for `perf`).
 //!
 //! The machine may be shared: the load average is printed, and CPU time per
 //! call (client and server together, from getrusage) is the figure least
@@ -46,10 +46,10 @@ fn main() {
         .expect("start provider");
     println!("load average: {}", load_average());
     let only = std::env::var("RPC_BENCH_ONLY").ok();
-    let only_callers: Option<usize> = std::env::var("RPC_BENCH_CALLERS")
+    let callers_list: Option<Vec<usize>> = std::env::var("RPC_BENCH_CALLERS")
         .ok()
-        .and_then(|c| c.parse().ok());
-    if only.is_none() && only_callers.is_none() {
+        .map(|c| c.split(',').filter_map(|n| n.trim().parse().ok()).collect());
+    if only.is_none() && callers_list.is_none() {
         baseline();
     }
     let channel = RpcChannel::new(server.local_addr());
@@ -57,10 +57,7 @@ fn main() {
         if only.as_deref().is_some_and(|o| o != label) {
             continue;
         }
-        for callers in [1, 64] {
-            if only_callers.is_some_and(|c| c != callers) {
-                continue;
-            }
+        for &callers in callers_list.as_deref().unwrap_or(&[1, 64]) {
             run(&channel, label, service, callers);
         }
     }

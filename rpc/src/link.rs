@@ -217,6 +217,7 @@ impl Link {
                     if Instant::now() >= deadline {
                         return;
                     }
+                    self.flush_stranded();
                 }
                 Ok(Got::Bytes) => {
                     if !replies.is_empty() {
@@ -238,6 +239,19 @@ impl Link {
                         return;
                     }
                 }
+            }
+        }
+    }
+
+    /// A writer that found the socket full gives up at its own deadline
+    /// and leaves the rest queued for the next caller to write; if none
+    /// comes, the reading caller pushes it on each quiet tick, briefly, so
+    /// it goes back to reading replies the peer may be blocked on.
+    fn flush_stranded(&self) {
+        if self.writes.flush_if_idle().is_some() {
+            let until = Instant::now() + WRITE_TICK;
+            if let Err(WriteFailure { reason, unsent }) = self.writes.flush(&self.stream, until) {
+                self.die(&reason, unsent);
             }
         }
     }

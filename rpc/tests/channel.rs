@@ -274,3 +274,72 @@ fn an_oversize_request_is_refused_locally_and_the_connection_lives_on() {
         b"small"
     );
 }
+
+/// A writer that finds the socket full gives up at its own deadline and
+/// leaves the requests queued behind its own; the caller waiting for one
+/// of them sends it itself once the peer reads again.
+#[test]
+fn requests_left_by_a_writer_that_gave_up_still_go_out() {
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (filled_tx, filled_rx) = crossbeam_channel::bounded::<()>(1);
+    let (go_tx, go_rx) = crossbeam_channel::bounded::<()>(1);
+    // A peer that reads nothing until told to, then answers call "b".
+    let peer = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let deadline = Instant::now() + PATIENCE;
+        while queued_bytes(stream.as_raw_fd()) < 16 << 10 {
+            assert!(Instant::now() < deadline, "the big request never came");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        filled_tx.send(()).unwrap();
+        go_rx.recv_timeout(PATIENCE).unwrap();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = vec![0u8; 1 << 16];
+        loop {
+            let n = stream.read(&mut chunk).expect("read requests");
+            assert!(n > 0, "the channel closed before sending call b");
+            buf.extend_from_slice(&chunk[..n]);
+            while let Some((request, used)) = rpc::frame::decode_request(&buf, 64 << 20).unwrap() {
+                buf.drain(..used);
+                if request.header.service_name == b"b" {
+                    let mut reply = Vec::new();
+                    let call_id = request.header.call_id;
+                    rpc::frame::encode_response(&mut reply, call_id, &Ok(request.args));
+                    stream.write_all(&reply).unwrap();
+                    return;
+                }
+            }
+        }
+    });
+    let channel = RpcChannel::new(addr);
+    let big = {
+        let channel = channel.clone();
+        std::thread::spawn(move || {
+            channel.call("a", "m", &vec![0; 32 << 20], Duration::from_millis(300))
+        })
+    };
+    filled_rx.recv_timeout(PATIENCE).unwrap();
+    let small = {
+        let channel = channel.clone();
+        std::thread::spawn(move || channel.call("b", "m", b"hello", PATIENCE))
+    };
+    let result = big.join().unwrap();
+    assert!(matches!(result, Err(RpcError::Timeout)), "got {result:?}");
+    go_tx.send(()).unwrap();
+    assert_eq!(small.join().unwrap().unwrap(), b"hello");
+    peer.join().unwrap();
+}
+
+/// Bytes received on `fd` and not read yet.
+fn queued_bytes(fd: i32) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int through the pointer we pass.
+    let rc = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) };
+    assert_eq!(rc, 0, "FIONREAD failed");
+    n as usize
+}
