@@ -10,11 +10,14 @@
 //! - [`raft_harness`]: a cluster of Raft nodes with crash/restart, partitions
 //!   and safety checkers (6.5840's `raft/config.go`).
 //!
+//! - [`kv_harness`]: a cluster of KvServers with clients on simulated ends,
+//!   partitions, crash/restart and 6.5840's GenericTest (`kvraft/config.go`).
 //! - [`linearizability`]: a Porcupine-style checker that KV tests run on
 //!   recorded client histories.
 //!
-//! The scenarios themselves live in `tests/raft_*.rs`.
+//! The scenarios themselves live in `tests/raft_*.rs` and `tests/kv_*.rs`.
 
+pub mod kv_harness;
 pub mod linearizability;
 pub mod raft_harness;
 pub mod sim;

@@ -1,0 +1,95 @@
+//! A test client: a Clerk on its own simulated ends, whose operations are
+//! recorded for the linearizability checker when the test asks for it
+//! (6.5840's `Get`/`Put`/`Append` helpers in kvraft/test_test.go).
+
+use clerk::{Clerk, ClerkError};
+
+use crate::linearizability::{KvInput, KvOutput, KvRecorder};
+
+/// One client of a [`KvCluster`](super::KvCluster).
+pub struct KvClient {
+    id: usize,
+    clerk: Clerk,
+    ends: Vec<String>,
+    recorder: Option<KvRecorder>,
+}
+
+impl KvClient {
+    pub(super) fn new(
+        id: usize,
+        clerk: Clerk,
+        ends: Vec<String>,
+        recorder: Option<KvRecorder>,
+    ) -> Self {
+        Self {
+            id,
+            clerk,
+            ends,
+            recorder,
+        }
+    }
+
+    /// The client's number in its cluster (its id in recorded histories).
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    pub(super) fn end_names(&self) -> &[String] {
+        &self.ends
+    }
+
+    /// The value of `key` ("" if it has none). The Clerk retries until the
+    /// cluster answers; the test's time bound catches a cluster that never does.
+    pub fn get(&self, key: &str) -> String {
+        let op = self.begin(KvInput::get(key));
+        let value = match self.clerk.get(key) {
+            Ok(value) => String::from_utf8(value.unwrap_or_default())
+                .unwrap_or_else(|e| panic!("Get({key:?}) returned non-UTF-8 bytes: {e}")),
+            Err(e) => panic!("Get({key:?}) failed: {e}"),
+        };
+        self.end(op, KvOutput::value(value.clone()));
+        value
+    }
+
+    pub fn put(&self, key: &str, value: &str) {
+        let op = self.begin(KvInput::put(key, value));
+        if let Err(e) = self.clerk.put(key, value) {
+            panic!("Put({key:?}, {value:?}) failed: {e}");
+        }
+        self.end(op, KvOutput::default());
+    }
+
+    pub fn append(&self, key: &str, value: &str) {
+        let op = self.begin(KvInput::append(key, value));
+        if let Err(e) = self.clerk.append(key, value) {
+            panic!("Append({key:?}, {value:?}) failed: {e}");
+        }
+        self.end(op, KvOutput::default());
+    }
+
+    /// Appends, giving up when the Clerk's deadline passes: then the append's
+    /// outcome is unknown (it stays unanswered in a recorded history), and
+    /// it may take effect later, at most once.
+    pub fn try_append(&self, key: &str, value: &str) -> Result<(), ClerkError> {
+        let op = self.begin(KvInput::append(key, value));
+        self.clerk.append(key, value)?;
+        self.end(op, KvOutput::default());
+        Ok(())
+    }
+
+    /// Asserts that `key` reads as `expected`.
+    pub fn check(&self, key: &str, expected: &str) {
+        let got = self.get(key);
+        assert_eq!(got, expected, "Get({key:?}) returned the wrong value");
+    }
+
+    fn begin(&self, input: KvInput) -> Option<crate::linearizability::OpId> {
+        self.recorder.as_ref().map(|r| r.begin(self.id, input))
+    }
+
+    fn end(&self, op: Option<crate::linearizability::OpId>, output: KvOutput) {
+        if let (Some(recorder), Some(op)) = (&self.recorder, op) {
+            recorder.end(op, output);
+        }
+    }
+}

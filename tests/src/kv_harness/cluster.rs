@@ -1,0 +1,359 @@
+//! A cluster of KvServers over the simulated network, and what a test does
+//! to it: partition, crash, restart, measure (6.5840's `kvraft/config.go`).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clerk::{Clerk, ClerkConfig};
+use kvserver::{KvServer, KvServerConfig};
+use parking_lot::Mutex;
+use proto::kv::KvServerRpcServer;
+use proto::raft::RaftRpcServer;
+use raft::{MemoryPersister, RaftPeer};
+
+use super::{KvClient, SimKvTransport};
+use crate::linearizability::KvRecorder;
+use crate::raft_harness::{test_config, ELECTION_TIMEOUT};
+use crate::sim::{Network, Server, SimRaftPeer};
+
+/// n KvServers, each with a memory persister, over one simulated network;
+/// the handle tests drive. Dropping it shuts every server down.
+pub struct KvCluster {
+    n: usize,
+    net: Network,
+    config: KvServerConfig,
+    topology: Mutex<Topology>,
+    /// When set, every client records its operations here.
+    recorder: Option<KvRecorder>,
+    next_end: AtomicU64,
+    next_client: AtomicU64,
+    started: Instant,
+}
+
+struct Topology {
+    slots: Vec<Slot>,
+    /// The partition group of each server: servers talk only within a group.
+    group: Vec<usize>,
+    /// Every client's ends (end j leads to server j), to reconnect them.
+    clients: Vec<Vec<String>>,
+}
+
+/// One server position: its running incarnation, if any, and its disk.
+struct Slot {
+    kv: Option<KvServer>,
+    /// What this incarnation persists to; replaced by a deep copy at a
+    /// crash, so a dying instance cannot write into its successor's state.
+    persister: MemoryPersister,
+    /// Names of this incarnation's Raft ends to every server (j → server j).
+    ends: Vec<String>,
+}
+
+fn server_name(i: usize) -> String {
+    format!("kv-{i}")
+}
+
+impl KvCluster {
+    /// `n` connected servers; `unreliable` turns on the lossy network;
+    /// `max_raft_state` makes them snapshot (6.5840's `maxraftstate`).
+    pub fn new(n: usize, unreliable: bool, max_raft_state: Option<u64>) -> Self {
+        Self::build(n, unreliable, max_raft_state, None)
+    }
+
+    /// Like [`new`](Self::new), and every client records its operations into
+    /// `recorder` for a linearizability check.
+    pub fn recording(
+        n: usize,
+        unreliable: bool,
+        max_raft_state: Option<u64>,
+        recorder: KvRecorder,
+    ) -> Self {
+        Self::build(n, unreliable, max_raft_state, Some(recorder))
+    }
+
+    fn build(
+        n: usize,
+        unreliable: bool,
+        max_raft_state: Option<u64>,
+        recorder: Option<KvRecorder>,
+    ) -> Self {
+        let net = Network::new();
+        net.set_reliable(!unreliable);
+        let config = KvServerConfig {
+            max_raft_state,
+            raft: test_config(),
+            ..KvServerConfig::default()
+        };
+        let slots = (0..n)
+            .map(|_| Slot {
+                kv: None,
+                persister: MemoryPersister::new(),
+                ends: Vec::new(),
+            })
+            .collect();
+        let cluster = Self {
+            n,
+            net,
+            config,
+            topology: Mutex::new(Topology {
+                slots,
+                group: vec![0; n],
+                clients: Vec::new(),
+            }),
+            recorder,
+            next_end: AtomicU64::new(0),
+            next_client: AtomicU64::new(0),
+            started: Instant::now(),
+        };
+        for i in 0..n {
+            cluster.start_server(i);
+        }
+        cluster
+    }
+
+    /// Number of servers.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Every server id, for `make_client_to(&cluster.all())`.
+    pub fn all(&self) -> Vec<usize> {
+        (0..self.n).collect()
+    }
+
+    /// The network, for its knobs.
+    pub fn net(&self) -> &Network {
+        &self.net
+    }
+
+    /// Server i's running incarnation, or None while it is crashed.
+    pub fn server(&self, i: usize) -> Option<KvServer> {
+        self.topology.lock().slots[i].kv.clone()
+    }
+
+    /// Time since the cluster was made.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// A client connected to every server.
+    pub fn make_client(&self) -> KvClient {
+        self.make_client_to(&self.all())
+    }
+
+    /// A client that can reach only the servers in `to`.
+    pub fn make_client_to(&self, to: &[usize]) -> KvClient {
+        self.make_client_with(to, ClerkConfig::default())
+    }
+
+    /// Like [`make_client_to`](Self::make_client_to) with chosen Clerk timing
+    /// (e.g. a deadline, so an operation can end with its outcome unknown).
+    pub fn make_client_with(&self, to: &[usize], config: ClerkConfig) -> KvClient {
+        let id = self.next_client.fetch_add(1, Ordering::Relaxed) as usize;
+        let names: Vec<String> = (0..self.n).map(|j| format!("client-{id}-{j}")).collect();
+        let ends = names
+            .iter()
+            .enumerate()
+            .map(|(j, name)| {
+                let end = self.net.make_end(name);
+                self.net.connect(name, &server_name(j));
+                end
+            })
+            .collect();
+        let clerk = Clerk::with_transport(SimKvTransport::new(ends), config);
+        let client = KvClient::new(id, clerk, names, self.recorder.clone());
+        self.connect_client(&client, to);
+        self.topology
+            .lock()
+            .clients
+            .push(client.end_names().to_vec());
+        client
+    }
+
+    /// Lets `client` reach exactly the servers in `to`.
+    pub fn connect_client(&self, client: &KvClient, to: &[usize]) {
+        for (j, end) in client.end_names().iter().enumerate() {
+            self.net.enable(end, to.contains(&j));
+        }
+    }
+
+    /// Splits the servers: those in `p1` talk only among themselves, and so
+    /// do those in `p2` (a server in neither is cut off from all). Clients
+    /// are not affected.
+    pub fn partition(&self, p1: &[usize], p2: &[usize]) {
+        let mut topology = self.topology.lock();
+        for i in 0..self.n {
+            topology.group[i] = if p1.contains(&i) {
+                1
+            } else if p2.contains(&i) {
+                2
+            } else {
+                // A group of its own.
+                3 + i
+            };
+        }
+        self.apply_links(&topology);
+    }
+
+    /// Heals every partition and reconnects every client to every server.
+    pub fn connect_all(&self) {
+        let mut topology = self.topology.lock();
+        topology.group = vec![0; self.n];
+        self.apply_links(&topology);
+        for client in &topology.clients {
+            for end in client {
+                self.net.enable(end, true);
+            }
+        }
+    }
+
+    /// Enables exactly the Raft links between running servers of one group.
+    fn apply_links(&self, topology: &Topology) {
+        for (i, slot) in topology.slots.iter().enumerate() {
+            for (j, end) in slot.ends.iter().enumerate() {
+                let up = topology.slots[j].kv.is_some() && topology.group[i] == topology.group[j];
+                self.net.enable(end, up);
+            }
+        }
+    }
+
+    /// Crashes server i: cuts it off, stops it, and keeps a copy of what it
+    /// persisted for [`start_server`](Self::start_server). Replies it had
+    /// not delivered are never delivered.
+    pub fn shutdown_server(&self, i: usize) {
+        let (kv, ends) = {
+            let mut topology = self.topology.lock();
+            let slot = &mut topology.slots[i];
+            (slot.kv.take(), std::mem::take(&mut slot.ends))
+        };
+        self.net.delete_server(&server_name(i));
+        // Deleting its ends cuts it off, and wakes its calls sleeping in
+        // simulated delays so its shutdown is not held up by them.
+        for end in &ends {
+            self.net.delete_end(end);
+        }
+        {
+            let topology = self.topology.lock();
+            self.apply_links(&topology);
+        }
+        if let Some(kv) = kv {
+            kv.shutdown();
+        }
+        let mut topology = self.topology.lock();
+        let slot = &mut topology.slots[i];
+        slot.persister = slot.persister.deep_copy();
+    }
+
+    /// Starts (or restarts) server i from what it last persisted, with
+    /// fresh Raft ends, linked to the running servers of its group.
+    pub fn start_server(&self, i: usize) {
+        self.shutdown_server(i);
+        let generation = self.next_end.fetch_add(1, Ordering::Relaxed);
+        let names: Vec<String> = (0..self.n)
+            .map(|j| format!("raft-{i}-{j}-{generation}"))
+            .collect();
+        let peers: Vec<Arc<dyn RaftPeer>> = names
+            .iter()
+            .enumerate()
+            .map(|(j, name)| {
+                let end = self.net.make_end(name);
+                self.net.connect(name, &server_name(j));
+                Arc::new(SimRaftPeer::new(end)) as Arc<dyn RaftPeer>
+            })
+            .collect();
+        let persister = self.topology.lock().slots[i].persister.clone();
+        let kv = KvServer::start(i, peers, Box::new(persister), self.config.clone())
+            .unwrap_or_else(|e| panic!("KvServer::start failed for server {i}: {e}"));
+        let mut server = Server::new();
+        server.add_service(Arc::new(KvServerRpcServer::new(Arc::new(kv.clone()))));
+        server.add_service(Arc::new(RaftRpcServer::new(Arc::new(kv.raft().clone()))));
+        self.net.add_server(&server_name(i), server);
+
+        let mut topology = self.topology.lock();
+        let slot = &mut topology.slots[i];
+        slot.kv = Some(kv);
+        slot.ends = names;
+        self.apply_links(&topology);
+    }
+
+    /// The leader of the highest term among the running servers, waiting up
+    /// to ten election timeouts; panics if there is none or if two servers
+    /// lead the same term.
+    pub fn check_one_leader(&self) -> usize {
+        let deadline = Instant::now() + 10 * ELECTION_TIMEOUT;
+        loop {
+            let mut by_term: std::collections::BTreeMap<u64, Vec<usize>> = Default::default();
+            for i in 0..self.n {
+                if let Some(kv) = self.server(i) {
+                    let (term, is_leader) = kv.raft().get_state();
+                    if is_leader {
+                        by_term.entry(term).or_default().push(i);
+                    }
+                }
+            }
+            for (term, leaders) in &by_term {
+                assert!(
+                    leaders.len() <= 1,
+                    "term {term} has {} leaders: {leaders:?}",
+                    leaders.len()
+                );
+            }
+            if let Some((_, leaders)) = by_term.last_key_value() {
+                return leaders[0];
+            }
+            assert!(Instant::now() < deadline, "no leader elected");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// 6.5840's `make_partition`: the current leader and n/2 - 1 others in
+    /// the minority `p2`, the rest (a majority) in `p1`.
+    pub fn make_partition(&self) -> (Vec<usize>, Vec<usize>) {
+        let leader = self.check_one_leader();
+        let majority = self.n / 2 + 1;
+        let others: Vec<usize> = (0..self.n).filter(|&i| i != leader).collect();
+        let p1 = others[..majority].to_vec();
+        let mut p2 = others[majority..].to_vec();
+        p2.push(leader);
+        (p1, p2)
+    }
+
+    /// The largest Raft state (hard state and log, durable bytes) of any server.
+    pub fn log_size(&self) -> u64 {
+        let topology = self.topology.lock();
+        topology
+            .slots
+            .iter()
+            .map(|s| s.persister.raft_state_size())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The largest durable snapshot of any server.
+    pub fn snapshot_size(&self) -> u64 {
+        let topology = self.topology.lock();
+        topology
+            .slots
+            .iter()
+            .map(|s| s.persister.snapshot_size())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Calls attempted on the network since it was made (clients and Raft).
+    pub fn rpc_total(&self) -> u64 {
+        self.net.rpc_total()
+    }
+}
+
+impl Drop for KvCluster {
+    fn drop(&mut self) {
+        for i in 0..self.n {
+            self.shutdown_server(i);
+        }
+        let clients = std::mem::take(&mut self.topology.lock().clients);
+        for end in clients.iter().flatten() {
+            self.net.delete_end(end);
+        }
+    }
+}
