@@ -293,6 +293,29 @@ fn an_id_outside_the_config_and_a_data_dir_that_is_a_file_are_refused() {
 }
 
 #[test]
+fn a_data_dir_in_use_by_a_running_node_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = cluster(1, dir.path());
+    wait_for_leader(&cluster, None);
+    let node = &cluster.nodes()[0];
+    let output = run(
+        RAFT_NODE,
+        &[
+            "-i",
+            "0",
+            "-f",
+            &path(cluster.config_path()),
+            "-d",
+            &path(&node.data_dir),
+        ],
+    );
+    let stderr = stderr_of(&output);
+    assert!(!output.status.success());
+    assert!(stderr.contains("already in use"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "not one line: {stderr}");
+}
+
+#[test]
 fn a_busy_port_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
