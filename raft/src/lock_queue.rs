@@ -45,21 +45,17 @@ impl<T> LockQueue<T> {
 
     /// Blocks until an item arrives; `None` once the queue is closed and drained.
     pub fn pop(&self) -> Option<T> {
-        let mut inner = self.inner.lock();
-        loop {
-            if let Some(item) = inner.items.pop_front() {
-                return Some(item);
-            }
-            if inner.closed {
-                return None;
-            }
-            self.ready.wait(&mut inner);
-        }
+        self.pop_until(None)
     }
 
     /// Like [`pop`](LockQueue::pop), but gives up after `timeout`.
     pub fn pop_timeout(&self, timeout: Duration) -> Option<T> {
-        let deadline = Instant::now().checked_add(timeout);
+        // A timeout too large to add to now is no timeout.
+        self.pop_until(Instant::now().checked_add(timeout))
+    }
+
+    /// Waits for an item until `deadline` (forever without one).
+    fn pop_until(&self, deadline: Option<Instant>) -> Option<T> {
         let mut inner = self.inner.lock();
         loop {
             if let Some(item) = inner.items.pop_front() {
