@@ -10,12 +10,12 @@ use kvserver::{KvServer, KvServerConfig};
 use parking_lot::Mutex;
 use proto::kv::KvServerRpcServer;
 use proto::raft::RaftRpcServer;
-use raft::{MemoryPersister, RaftPeer};
+use raft::MemoryPersister;
 
 use super::{KvClient, SimKvTransport};
 use crate::linearizability::KvRecorder;
 use crate::raft_harness::{test_config, ELECTION_TIMEOUT};
-use crate::sim::{Network, Server, SimRaftPeer};
+use crate::sim::{raft_peers_over, Network, Server};
 
 /// n KvServers, each with a memory persister, over one simulated network;
 /// the handle tests drive. Dropping it shuts every server down.
@@ -252,15 +252,7 @@ impl KvCluster {
         let names: Vec<String> = (0..self.n)
             .map(|j| format!("raft-{i}-{j}-{generation}"))
             .collect();
-        let peers: Vec<Arc<dyn RaftPeer>> = names
-            .iter()
-            .enumerate()
-            .map(|(j, name)| {
-                let end = self.net.make_end(name);
-                self.net.connect(name, &server_name(j));
-                Arc::new(SimRaftPeer::new(end)) as Arc<dyn RaftPeer>
-            })
-            .collect();
+        let peers = raft_peers_over(&self.net, &names, server_name);
         let persister = self.topology.lock().slots[i].persister.clone();
         let kv = KvServer::start(i, peers, Box::new(persister), self.config.clone())
             .unwrap_or_else(|e| panic!("KvServer::start failed for server {i}: {e}"));

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use proto::raft::RaftRpcServer;
-use raft::{ApplyMsg, LockQueue, MemoryPersister, Raft, RaftConfig, RaftPeer};
+use raft::{ApplyMsg, LockQueue, MemoryPersister, Raft, RaftConfig};
 
 use super::applier::{spawn_applier, Applies};
-use crate::sim::{Network, Server, SimRaftPeer};
+use crate::sim::{raft_peers_over, Network, Server};
 
 /// 6.5840's `RaftElectionTimeout`: how long tests give an election.
 pub const ELECTION_TIMEOUT: Duration = Duration::from_millis(1000);
@@ -255,15 +255,7 @@ impl RaftCluster {
         let names: Vec<String> = (0..self.n)
             .map(|j| format!("end-{i}-{j}-{generation}"))
             .collect();
-        let peers: Vec<Arc<dyn RaftPeer>> = names
-            .iter()
-            .enumerate()
-            .map(|(j, name)| {
-                let end = self.net.make_end(name);
-                self.net.connect(name, &server_name(j));
-                Arc::new(SimRaftPeer::new(end)) as Arc<dyn RaftPeer>
-            })
-            .collect();
+        let peers = raft_peers_over(&self.net, &names, server_name);
         let persister = self.topology.lock().slots[i].persister.clone();
         self.applies.restart(i);
         let queue = Arc::new(LockQueue::new());

@@ -13,7 +13,7 @@ mod server;
 
 pub use end::{CallError, ClientEnd};
 pub use network::Network;
-pub use raft_peer::{SimRaftPeer, RAFT_SERVICE};
+pub use raft_peer::{raft_peers_over, SimRaftPeer, RAFT_SERVICE};
 pub use server::Server;
 
 #[cfg(test)]

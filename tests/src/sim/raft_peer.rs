@@ -8,10 +8,30 @@ use proto::raft::{
 };
 use raft::{PeerError, RaftPeer};
 
-use super::ClientEnd;
+use std::sync::Arc;
+
+use super::{ClientEnd, Network};
 
 /// The wire name of the Raft service (`service raftRpc` in raft.proto).
 pub const RAFT_SERVICE: &str = "raftRpc";
+
+/// One fresh end per peer, `end_names[j]` connected to `server_name(j)`,
+/// each wrapped as the [`RaftPeer`] a new Raft incarnation is given.
+pub fn raft_peers_over(
+    net: &Network,
+    end_names: &[String],
+    server_name: impl Fn(usize) -> String,
+) -> Vec<Arc<dyn RaftPeer>> {
+    end_names
+        .iter()
+        .enumerate()
+        .map(|(j, name)| {
+            let end = net.make_end(name);
+            net.connect(name, &server_name(j));
+            Arc::new(SimRaftPeer::new(end)) as Arc<dyn RaftPeer>
+        })
+        .collect()
+}
 
 /// Reaches one Raft peer through one end of the simulated network.
 pub struct SimRaftPeer {
