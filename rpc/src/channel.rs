@@ -125,17 +125,16 @@ impl Inner {
             return Err(RpcError::Timeout);
         }
         let timeout = remaining.min(self.config.connect_timeout);
-        let link =
-            Link::open(self.addr, timeout, self.config.max_frame_bytes).map_err(|source| {
-                if source.kind() == std::io::ErrorKind::TimedOut && timeout == remaining {
-                    RpcError::Timeout
-                } else {
-                    RpcError::Connect {
-                        addr: self.addr,
-                        source,
-                    }
+        let link = Link::open(self.addr, timeout, &self.config).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::TimedOut && timeout == remaining {
+                RpcError::Timeout
+            } else {
+                RpcError::Connect {
+                    addr: self.addr,
+                    source,
                 }
-            })?;
+            }
+        })?;
         *current = Some(link.clone());
         Ok(link)
     }

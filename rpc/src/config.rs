@@ -5,6 +5,11 @@ use std::time::Duration;
 use crate::frame::DEFAULT_MAX_FRAME_BYTES;
 use crate::ConfigError;
 
+/// Long enough to catch a reply or request that is on its way on a
+/// quiet machine (a loopback round trip with everyone awake is 10–20 µs),
+/// short enough that a miss costs little.
+const DEFAULT_SPIN: Duration = Duration::from_micros(50);
+
 /// How an [`RpcProvider`](crate::RpcProvider) serves.
 #[derive(Debug, Clone)]
 pub struct ProviderConfig {
@@ -26,6 +31,9 @@ pub struct ProviderConfig {
     pub idle_timeout: Duration,
     /// How long shutdown waits for in-flight calls before closing anyway.
     pub shutdown_grace: Duration,
+    /// How long the loop polls for the next request, and an idle worker for
+    /// the next job, before sleeping (zero: never; see the `spin` module).
+    pub spin: Duration,
 }
 
 impl Default for ProviderConfig {
@@ -38,6 +46,7 @@ impl Default for ProviderConfig {
             max_unsent_bytes_per_connection: 8 << 20,
             idle_timeout: Duration::from_secs(600),
             shutdown_grace: Duration::from_secs(5),
+            spin: DEFAULT_SPIN,
         }
     }
 }
@@ -70,6 +79,8 @@ pub struct ChannelConfig {
     pub connect_timeout: Duration,
     /// Cap on a reply's declared header length and body size.
     pub max_frame_bytes: usize,
+    /// How long a caller polls for its reply before sleeping (zero: never).
+    pub spin: Duration,
 }
 
 impl Default for ChannelConfig {
@@ -77,6 +88,7 @@ impl Default for ChannelConfig {
         Self {
             connect_timeout: Duration::from_secs(1),
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+            spin: DEFAULT_SPIN,
         }
     }
 }

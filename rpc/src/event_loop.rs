@@ -24,6 +24,7 @@ use crate::connection::{Broken, Connection, Limits};
 use crate::frame::RequestFrame;
 use crate::outbox::Outbox;
 use crate::provider::Services;
+use crate::spin::Spinner;
 use crate::worker::{self, Job, JobQueue, Shared};
 use crate::{Outcome, ProviderConfig, RpcStatus};
 
@@ -56,6 +57,12 @@ pub(crate) struct EventLoop {
     next_idle_sweep: Instant,
     /// Set once shutdown began: the grace deadline.
     draining_until: Option<Instant>,
+    /// How the loop polls before it sleeps.
+    spinner: Spinner,
+    /// Requests read since the loop last waited.
+    read_this_turn: usize,
+    /// The last turn that read requests read just one.
+    lone_caller: bool,
 }
 
 impl EventLoop {
@@ -75,6 +82,7 @@ impl EventLoop {
             max_in_flight: config.max_in_flight_per_connection,
             max_unsent_bytes: config.max_unsent_bytes_per_connection,
         };
+        let spinner = Spinner::new(config.spin);
         Ok(Self {
             poll,
             listener: Some(listener),
@@ -90,6 +98,9 @@ impl EventLoop {
             shared,
             requests: Vec::new(),
             draining_until: None,
+            spinner,
+            read_this_turn: 0,
+            lone_caller: false,
         })
     }
 
@@ -97,7 +108,7 @@ impl EventLoop {
         self.shared.enter_loop();
         let mut events = Events::with_capacity(1024);
         loop {
-            if let Err(e) = self.poll.poll(&mut events, Some(self.poll_timeout())) {
+            if let Err(e) = self.wait_for_events(&mut events) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     tracing::error!("rpc event loop cannot poll: {e}");
                     break;
@@ -125,6 +136,34 @@ impl EventLoop {
         for token in tokens {
             self.close(token);
         }
+    }
+
+    /// Waits for readiness or a notice. While the last turn that read
+    /// requests read a single one, first polls briefly without sleeping: a
+    /// lone caller's next request is usually on its way, and its wake-up is
+    /// what the poll saves (see the `spin` module). When turns read several,
+    /// the callers are many and the cores busy, and polling would only take
+    /// CPU from them.
+    fn wait_for_events(&mut self, events: &mut Events) -> io::Result<()> {
+        let timeout = self.poll_timeout();
+        match std::mem::take(&mut self.read_this_turn) {
+            0 => {}
+            1 => self.lone_caller = true,
+            _ => self.lone_caller = false,
+        }
+        if self.lone_caller && !timeout.is_zero() {
+            let poll = &mut self.poll;
+            let polled = self
+                .spinner
+                .poll(|| match poll.poll(events, Some(Duration::ZERO)) {
+                    Ok(()) if events.is_empty() => None,
+                    done => Some(done),
+                });
+            if let Some(done) = polled {
+                return done;
+            }
+        }
+        self.poll.poll(events, Some(timeout))
     }
 
     fn poll_timeout(&self) -> Duration {
@@ -207,6 +246,7 @@ impl EventLoop {
         };
         let mut requests = std::mem::take(&mut self.requests);
         let result = conn.read_requests(&self.limits, &mut requests, to_the_end);
+        self.read_this_turn += requests.len();
         for request in requests.drain(..) {
             self.dispatch(token, request);
         }

@@ -14,10 +14,13 @@
 //! thread (measured: 16 workers woken in turn cost three times the CPU per
 //! call of one worker woken again and again, on a 2-core VM).
 
-use std::sync::atomic::{fence, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Condvar, Mutex};
+
+use crate::spin::Spinner;
 
 pub(crate) struct JobQueue<J> {
     jobs_tx: Sender<J>,
@@ -27,6 +30,11 @@ pub(crate) struct JobQueue<J> {
     idle: Mutex<Idle>,
     /// One per worker, by worker index.
     parkers: Vec<Parker>,
+    /// How an idle worker polls for the next job before it sleeps.
+    spinner: Spinner,
+    /// A worker is polling: only one at a time, so that idle workers never
+    /// crowd the loop out of a small machine's cores.
+    polling: AtomicBool,
 }
 
 struct Idle {
@@ -60,8 +68,9 @@ impl Parker {
 }
 
 impl<J> JobQueue<J> {
-    /// A queue served by `workers` workers, numbered from 0.
-    pub fn new(workers: usize) -> Self {
+    /// A queue served by `workers` workers, numbered from 0; an idle worker
+    /// polls for up to `spin` before it sleeps.
+    pub fn new(workers: usize, spin: Duration) -> Self {
         let (jobs_tx, jobs) = crossbeam_channel::unbounded();
         Self {
             jobs_tx,
@@ -78,6 +87,8 @@ impl<J> JobQueue<J> {
                     cv: Condvar::new(),
                 })
                 .collect(),
+            spinner: Spinner::new(spin),
+            polling: AtomicBool::new(false),
         }
     }
 
@@ -121,10 +132,23 @@ impl<J> JobQueue<J> {
         }
     }
 
+    /// Polls for a job for a while, but only as the one worker awake: when
+    /// others are still running jobs the cores are busy, and another worker
+    /// is already polling or will soon be.
+    fn poll_for_job(&self) -> Option<J> {
+        let others_awake = self.parkers.len() - 1 - self.sleepers.load(Ordering::Relaxed);
+        if others_awake > 0 || self.polling.swap(true, Ordering::Acquire) {
+            return None;
+        }
+        let job = self.spinner.poll(|| self.jobs.try_recv().ok());
+        self.polling.store(false, Ordering::Release);
+        job
+    }
+
     /// The next job for worker `worker`, or `None` once closed and empty.
     pub fn take(&self, worker: usize) -> Option<J> {
         loop {
-            if let Ok(job) = self.jobs.try_recv() {
+            if let Some(job) = self.jobs.try_recv().ok().or_else(|| self.poll_for_job()) {
                 self.wake_one();
                 return Some(job);
             }
@@ -156,11 +180,10 @@ impl<J> JobQueue<J> {
 mod tests {
     use super::*;
     use std::sync::Arc;
-    use std::time::Duration;
 
     #[test]
     fn every_job_is_taken_and_close_ends_the_workers() {
-        let queue = Arc::new(JobQueue::new(3));
+        let queue = Arc::new(JobQueue::new(3, Duration::from_micros(50)));
         let (done_tx, done_rx) = crossbeam_channel::unbounded();
         let workers: Vec<_> = (0..3)
             .map(|w| {

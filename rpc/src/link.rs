@@ -18,8 +18,9 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use crate::frame::ResponseFrame;
 use crate::inbox::{Got, Inbox, Wait};
+use crate::spin::Spinner;
 use crate::write_queue::{Queued, WriteFailure, WriteQueue};
-use crate::{RpcError, RpcStatus};
+use crate::{ChannelConfig, RpcError, RpcStatus};
 
 /// A blocked write gives up the socket this often to look at its deadline.
 const WRITE_TICK: Duration = Duration::from_millis(20);
@@ -63,6 +64,8 @@ pub(crate) struct Link {
     unclaimed: AtomicUsize,
     /// Only the reading caller touches it.
     inbox: Mutex<Inbox>,
+    /// How the reading caller polls before it blocks.
+    spinner: Spinner,
 }
 
 impl Link {
@@ -70,7 +73,7 @@ impl Link {
     pub fn open(
         peer: SocketAddr,
         timeout: Duration,
-        max_frame_bytes: usize,
+        config: &ChannelConfig,
     ) -> std::io::Result<Arc<Link>> {
         let stream = TcpStream::connect_timeout(&peer, timeout)?;
         stream.set_nodelay(true)?;
@@ -87,7 +90,8 @@ impl Link {
             }),
             writes: WriteQueue::new(),
             unclaimed: AtomicUsize::new(0),
-            inbox: Mutex::new(Inbox::new(max_frame_bytes)),
+            inbox: Mutex::new(Inbox::new(config.max_frame_bytes)),
+            spinner: Spinner::new(config.spin),
         }))
     }
 
@@ -192,7 +196,8 @@ impl Link {
             }
             if !calls.reading {
                 calls.reading = true;
-                MutexGuard::unlocked(&mut calls, || self.lead(call_id, deadline));
+                let alone = calls.pending.len() == 1;
+                MutexGuard::unlocked(&mut calls, || self.lead(call_id, alone, deadline));
                 calls.reading = false;
                 promote(&calls);
                 continue;
@@ -202,12 +207,26 @@ impl Link {
     }
 
     /// Reads and delivers replies until call `call_id` has its own, the
-    /// deadline passes or the link dies.
-    fn lead(&self, call_id: u64, deadline: Instant) {
+    /// deadline passes or the link dies. A caller `alone` on the link
+    /// polls for its reply before blocking (see the `spin` module); with
+    /// others calling too, the cores have work, and the reader's wake-up is
+    /// shared by all their replies anyway.
+    fn lead(&self, call_id: u64, alone: bool, deadline: Instant) {
         let mut inbox = self.inbox.lock();
         let mut replies = Vec::new();
         loop {
-            match inbox.read(&self.stream, Wait::Until(deadline), &mut replies) {
+            let polled = alone
+                .then(|| {
+                    self.spinner
+                        .poll(|| match inbox.read(&self.stream, Wait::No, &mut replies) {
+                            Ok(Got::Nothing) => None,
+                            read => Some(read),
+                        })
+                })
+                .flatten();
+            let read = polled
+                .unwrap_or_else(|| inbox.read(&self.stream, Wait::Until(deadline), &mut replies));
+            match read {
                 Err(reason) => {
                     drop(inbox);
                     self.die(&reason, Vec::new());

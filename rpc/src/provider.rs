@@ -92,7 +92,7 @@ impl RpcProvider {
         let shared = Arc::new(Shared::new(waker, notices_tx));
         // Unbounded on purpose: the per-connection in-flight cap times the
         // connection cap bounds it, and the loop must never block on it.
-        let jobs = Arc::new(JobQueue::new(self.config.workers));
+        let jobs = Arc::new(JobQueue::new(self.config.workers, self.config.spin));
         let (exited_tx, exited_rx) = crossbeam_channel::bounded(0);
         let workers =
             worker::spawn_workers(self.config.workers, jobs.clone(), shared.clone(), exited_tx)?;
