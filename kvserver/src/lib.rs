@@ -7,7 +7,9 @@
 //! - `state_machine.rs`: the skip list and the dedup table; the pure apply step.
 //! - `dedup.rs`: which writes each client already had applied.
 //! - `op.rs`: the operation carried in log entries; `codec.rs`: its bytes.
-//! - `waiters.rs`: requests parked until their entry applies.
+//! - `waiters.rs`: requests parked until their entry applies;
+//!   `read_waiters.rs`: Gets parked until their read index is confirmed
+//!   and applied.
 //! - `admin.rs`: the node's status for operators.
 //! - [`KvServerConfig`] (`config.rs`), [`KvServerError`] (`error.rs`).
 //!
@@ -16,9 +18,14 @@
 //!   log index and answered by the applier when the entry applies, or by the
 //!   sweeper when leadership is lost (ErrWrongLeader) or time runs out
 //!   (ErrTimeout).
-//! - Gets go through the log and read the state at their own index, so a
-//!   deposed leader can never answer with a stale value. (The original read
-//!   after waiting, and on a timeout answered from its local state.)
+//! - Gets take no log entry, no fsync and no commit: the leader confirms it
+//!   is still the leader with one heartbeat round (ReadIndex, thesis §6.4,
+//!   shared by every Get that arrives meanwhile), then reads once it has
+//!   applied through its commit index of that moment. A deposed or paused
+//!   leader can never answer with a stale value. (The original put Gets in
+//!   the log, yet on a timeout answered from its local state anyway.) A new
+//!   leader that has not committed an entry of its term yet puts Gets
+//!   through the log, which commits one.
 //! - Append appends; the original's overwrote the value.
 //! - Dedup (`dedup.rs`) remembers each client's recent writes with a digest
 //!   of what they do, not just its highest request id, so clients with
@@ -35,6 +42,7 @@ mod config;
 mod dedup;
 mod error;
 mod op;
+mod read_waiters;
 mod server;
 mod state_machine;
 mod waiters;

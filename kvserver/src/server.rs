@@ -1,20 +1,22 @@
-//! The KvServer: turns client requests into log entries, applies committed
-//! entries to the state machine, and answers each request when its entry
-//! applies (the original's `KvServer` in kvServer.cpp).
+//! The KvServer: turns writes into log entries, applies committed entries
+//! to the state machine, and answers each write when its entry applies and
+//! each Get when its read index is confirmed and applied (the original's
+//! `KvServer` in kvServer.cpp).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 use proto::kv::{GetArgs, GetReply, KvServerRpc, PutAppendArgs, PutAppendReply};
 use proto::KvErr;
-use raft::{ApplyMsg, LockQueue, Persister, Raft, RaftPeer};
+use raft::{ApplyMsg, LockQueue, Persister, Raft, RaftPeer, ReadIndexError, ReadStart};
 use rpc::{Done, RpcStatus};
 
 use crate::codec;
 use crate::op::{Op, OpKind};
+use crate::read_waiters::ReadWaiter;
 use crate::state_machine::KvStateMachine;
 use crate::waiters::{Reply, Waiter, Waiters};
 use crate::{KvServerConfig, KvServerError};
@@ -117,8 +119,53 @@ impl KvServer {
         for thread in threads {
             let _ = thread.join();
         }
-        for waiter in inner.waiters.lock().drain() {
+        let (writes, reads) = {
+            let mut waiters = inner.waiters.lock();
+            (waiters.drain(), waiters.reads.drain())
+        };
+        for waiter in writes {
             waiter.reply.failed(KvErr::WrongLeader, -1);
+        }
+        for read in reads {
+            read.reply.failed(KvErr::WrongLeader, -1);
+        }
+    }
+
+    /// Serves a Get by ReadIndex: no log entry; answered once the leader
+    /// has confirmed its read index and applied through it.
+    fn read(&self, op: Op, done: Done<GetReply>) {
+        let inner = &self.inner;
+        if inner.stopping.load(Ordering::SeqCst) {
+            Reply::Get(done).failed(KvErr::WrongLeader, -1);
+            return;
+        }
+        // Held across read_index, so the confirmation (on a Raft thread)
+        // finds the read parked.
+        let mut waiters = inner.waiters.lock();
+        let id = waiters.reads.next_id();
+        let server = Arc::downgrade(inner);
+        let on_confirmed = Box::new(move |index| {
+            if let Some(inner) = server.upgrade() {
+                inner.read_confirmed(id, index);
+            }
+        });
+        let started = inner.raft.read_index(on_confirmed);
+        let waiter = ReadWaiter {
+            key: op.key.clone(),
+            since: Instant::now(),
+            reply: Reply::Get(done),
+        };
+        match started {
+            Ok(ReadStart::Pending { term }) => waiters.reads.park_unconfirmed(id, term, waiter),
+            Ok(ReadStart::Confirmed(index)) => inner.read_at(waiters, index, waiter),
+            Err(ReadIndexError::NotLeader) => {
+                drop(waiters);
+                waiter.reply.failed(KvErr::WrongLeader, inner.leader_hint());
+            }
+            Err(ReadIndexError::NoCommitInTerm) => {
+                drop(waiters);
+                self.propose(op, waiter.reply);
+            }
         }
     }
 
@@ -152,6 +199,44 @@ impl KvServer {
 }
 
 impl Inner {
+    /// The leader confirmed read `id` at `index` (called on a Raft thread).
+    fn read_confirmed(&self, id: u64, index: u64) {
+        let mut waiters = self.waiters.lock();
+        if let Some(waiter) = waiters.reads.confirm(id) {
+            self.read_at(waiters, index, waiter);
+        }
+    }
+
+    /// Answers a confirmed read now if the state machine has applied
+    /// through `index`; otherwise parks it for the applier.
+    fn read_at(&self, mut waiters: MutexGuard<'_, Waiters>, index: u64, waiter: ReadWaiter) {
+        let state = self.state.lock();
+        if state.last_applied() >= index {
+            let value = state.read(&waiter.key).cloned();
+            drop(state);
+            drop(waiters);
+            waiter.reply.applied(value);
+        } else {
+            drop(state);
+            waiters.reads.park_confirmed(index, waiter);
+        }
+    }
+
+    /// Answers the reads waiting for the applier to reach `index`; called by
+    /// the applier, so the state cannot move on meanwhile.
+    fn answer_reads(&self, reads: Vec<ReadWaiter>) {
+        if reads.is_empty() {
+            return;
+        }
+        let values: Vec<Option<Vec<u8>>> = {
+            let state = self.state.lock();
+            reads.iter().map(|r| state.read(&r.key).cloned()).collect()
+        };
+        for (read, value) in reads.into_iter().zip(values) {
+            read.reply.applied(value);
+        }
+    }
+
     fn leader_hint(&self) -> i32 {
         self.raft
             .leader_hint()
@@ -187,7 +272,11 @@ impl Inner {
             }
             state.apply(index, &op)
         };
-        let waiter = self.waiters.lock().take(index);
+        let (waiter, reads) = {
+            let mut waiters = self.waiters.lock();
+            (waiters.take(index), waiters.reads.take_through(index))
+        };
+        self.answer_reads(reads);
         if let Some(waiter) = waiter {
             if waiter.op == op {
                 waiter.reply.applied(read);
@@ -233,10 +322,17 @@ impl Inner {
         tracing::info!(node = self.me, index, "state restored from a snapshot");
         // Their entries are inside the snapshot; their results are not. The
         // Clerk retries, and dedup answers a done Put/Append without redoing it.
-        let settled = self.waiters.lock().take_through(index);
+        let (settled, reads) = {
+            let mut waiters = self.waiters.lock();
+            (
+                waiters.take_through(index),
+                waiters.reads.take_through(index),
+            )
+        };
         for waiter in settled {
             waiter.reply.failed(KvErr::WrongLeader, self.leader_hint());
         }
+        self.answer_reads(reads);
     }
 
     /// Answers waiting requests that can no longer succeed here.
@@ -254,10 +350,16 @@ impl Inner {
                 continue;
             }
             let (term, is_leader) = self.raft.get_state();
-            let abandoned = self
-                .waiters
-                .lock()
-                .expire(term, is_leader, self.config.op_timeout);
+            let abandoned = {
+                let mut waiters = self.waiters.lock();
+                let mut gone = waiters.expire(term, is_leader, self.config.op_timeout);
+                gone.extend(
+                    waiters
+                        .reads
+                        .expire(term, is_leader, self.config.op_timeout),
+                );
+                gone
+            };
             for gone in abandoned {
                 gone.reply.failed(gone.err, self.leader_hint());
             }
@@ -301,6 +403,6 @@ impl KvServerRpc for KvServer {
             client_id: args.client_id,
             request_id: args.request_id,
         };
-        self.propose(op, Reply::Get(done));
+        self.read(op, done);
     }
 }

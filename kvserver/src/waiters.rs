@@ -11,6 +11,7 @@ use proto::KvErr;
 use rpc::Done;
 
 use crate::op::Op;
+use crate::read_waiters::ReadWaiters;
 
 /// The typed `done` of a waiting request.
 pub enum Reply {
@@ -75,6 +76,8 @@ pub struct Abandoned {
 #[derive(Default)]
 pub struct Waiters {
     by_index: BTreeMap<u64, Waiter>,
+    /// Gets served by ReadIndex, under the same lock.
+    pub reads: ReadWaiters,
 }
 
 impl Waiters {
@@ -128,6 +131,6 @@ impl Waiters {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_index.is_empty()
+        self.by_index.is_empty() && self.reads.is_empty()
     }
 }

@@ -14,6 +14,7 @@
 //! - `election.rs`: election timeout ticker, pre-vote, RequestVote (§5.2, §5.4.1).
 //! - `replication.rs`: per-peer replicators, AppendEntries, commit rule (§5.3, §5.4.2).
 //! - `sender.rs`: the threads that make a replicator's RPCs.
+//! - `read_index.rs`: linearizable reads confirmed by a heartbeat round (thesis §6.4).
 //! - `log_writer.rs`: the leader's group-commit log writer.
 //! - `snapshot.rs`: `snapshot()` and InstallSnapshot (§7).
 //! - `applier.rs`: the applier, feeding [`ApplyMsg`]s to the service.
@@ -40,6 +41,8 @@
 //! - Its vote counting raced; votes are counted per campaign under the lock.
 //! - It served RPCs before it had finished initializing; [`Raft::make`]
 //!   starts nothing until the recovered state is complete.
+//! - Reads need no log entry: [`Raft::read_index`] confirms leadership with
+//!   one heartbeat round shared by every read that arrives meanwhile.
 //! - Pre-vote and check-quorum (Ongaro's thesis §9.6, §6.2) keep a node
 //!   returning from a partition from deposing a healthy leader.
 
@@ -55,6 +58,7 @@ mod log_writer;
 mod node;
 mod peer;
 pub mod persister;
+mod read_index;
 mod replication;
 mod sender;
 mod service;
@@ -71,4 +75,5 @@ pub use peer::{PeerError, RaftPeer, RpcPeer};
 pub use persister::memory::MemoryPersister;
 pub use persister::FilePersister;
 pub use persister::{HardState, PersistError, Persister, Recovered, SnapshotMeta};
+pub use read_index::{OnConfirmed, ReadIndexError, ReadStart};
 pub use state::{RaftStatus, Role};

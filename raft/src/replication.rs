@@ -19,6 +19,7 @@ use proto::raft::{
 use crate::config::MAX_INFLIGHT_PER_PEER;
 use crate::log::{AppendCheck, Log};
 use crate::node::Inner;
+use crate::read_index;
 use crate::sender::{send, Outgoing, Rpc};
 use crate::state::{Role, State};
 use crate::PeerError;
@@ -133,21 +134,38 @@ pub(crate) fn replicator(inner: Arc<Inner>, peer: usize) {
             .is_some_and(|t| now >= t + inner.config.election_timeout_min);
         let data_free = !pr.data_inflight || (data_lost && heartbeat_due);
         let send_data = lagging && data_free && (!pr.backoff || heartbeat_due);
-        let send_heartbeat = heartbeat_due && pr.inflight < MAX_INFLIGHT_PER_PEER;
+        // Reads waiting for this peer's word get it at once, unless a probe
+        // is already out (they share the next) or the peer is failing.
+        let read_wanted = pr.round_sent < st.reads.round
+            && !pr.read_probe_inflight
+            && (!pr.backoff || heartbeat_due);
+        let send_heartbeat = (heartbeat_due || read_wanted) && pr.inflight < MAX_INFLIGHT_PER_PEER;
         if send_data || send_heartbeat {
             let rpc = do_heartbeat(&st, peer, send_data, &inner);
             let carries_data = match &rpc {
                 Rpc::Append(a) => !a.entries.is_empty(),
                 Rpc::Snapshot(_) => true,
             };
+            let round = st.reads.round;
+            let read_probe = read_wanted && !carries_data;
             let pr = &mut st.progress[peer];
             pr.inflight += 1;
             if carries_data {
                 pr.data_inflight = true;
                 pr.data_sent_at = Some(now);
             }
+            pr.read_probe_inflight |= read_probe;
+            pr.round_sent = round;
             pr.last_send = Some(now);
-            send(&inner, &mut st, peer, rpc, carries_data);
+            let out = Outgoing {
+                peer,
+                rpc,
+                carries_data,
+                round,
+                read_probe,
+                via_sender: false,
+            };
+            send(&inner, &mut st, out);
             continue;
         }
         let wake = pr.last_send.map_or(now + hb, |t| t + hb);
@@ -170,6 +188,9 @@ fn settle<R>(
     pr.inflight = pr.inflight.saturating_sub(1);
     if out.carries_data {
         pr.data_inflight = false;
+    }
+    if out.read_probe {
+        pr.read_probe_inflight = false;
     }
     if out.via_sender {
         pr.sender_busy = false;
@@ -194,6 +215,9 @@ fn settle<R>(
     let pr = &mut st.progress[peer];
     pr.backoff = false;
     pr.last_ack = Instant::now();
+    // Any answer in our term, success or not, says the peer knew of no
+    // newer leader when it answered.
+    pr.round_acked = pr.round_acked.max(out.round);
     Some(reply)
 }
 
@@ -207,6 +231,7 @@ pub(crate) fn handle_append_reply(
     let Some(reply) = settle(inner, &mut st, out, args.term, reply, |r| r.term) else {
         return;
     };
+    let confirmed_reads = read_index::take_confirmed(&mut st);
     let pr = &mut st.progress[out.peer];
     if reply.success {
         // Computed from our request, not the reply, and never backwards:
@@ -225,6 +250,8 @@ pub(crate) fn handle_append_reply(
             pr.next_index = hint;
         }
     }
+    drop(st);
+    read_index::answer(confirmed_reads);
 }
 
 pub(crate) fn handle_snapshot_reply(
@@ -237,6 +264,7 @@ pub(crate) fn handle_snapshot_reply(
     if settle(inner, &mut st, out, args.term, reply, |r| r.term).is_none() {
         return;
     }
+    let confirmed_reads = read_index::take_confirmed(&mut st);
     let pr = &mut st.progress[out.peer];
     let index = args.last_snap_shot_include_index;
     pr.match_index = pr.match_index.max(index);
@@ -244,6 +272,8 @@ pub(crate) fn handle_snapshot_reply(
     if maybe_commit(&mut st) {
         inner.apply_cv.notify_one();
     }
+    drop(st);
+    read_index::answer(confirmed_reads);
 }
 
 /// The AppendEntries handler (Figure 2, receiver rules 1–5).

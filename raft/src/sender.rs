@@ -24,6 +24,10 @@ pub(crate) struct Outgoing {
     pub peer: usize,
     pub rpc: Rpc,
     pub carries_data: bool,
+    /// The read round current when it left (see `read_index.rs`).
+    pub round: u64,
+    /// Sent to confirm reads rather than because a heartbeat was due.
+    pub read_probe: bool,
     /// Made by the peer's sender thread (else by a thread of its own).
     pub via_sender: bool,
 }
@@ -70,15 +74,10 @@ fn deliver(inner: &Inner, out: Outgoing) {
 
 /// Hands an RPC to the peer's sender thread if it is idle; otherwise (a
 /// heartbeat overtaking a slow call) to a short-lived thread of its own.
-pub(crate) fn send(inner: &Arc<Inner>, st: &mut State, peer: usize, rpc: Rpc, carries_data: bool) {
-    let via_sender = !st.progress[peer].sender_busy;
-    let mut out = Outgoing {
-        peer,
-        rpc,
-        carries_data,
-        via_sender,
-    };
-    if via_sender {
+pub(crate) fn send(inner: &Arc<Inner>, st: &mut State, mut out: Outgoing) {
+    let (peer, carries_data, read_probe) = (out.peer, out.carries_data, out.read_probe);
+    out.via_sender = !st.progress[peer].sender_busy;
+    if out.via_sender {
         let sent = match &*inner.senders[peer].lock() {
             Some(tx) => tx.send(out).map_err(|e| e.into_inner()),
             None => Err(out),
@@ -105,6 +104,9 @@ pub(crate) fn send(inner: &Arc<Inner>, st: &mut State, peer: usize, rpc: Rpc, ca
         pr.inflight = pr.inflight.saturating_sub(1);
         if carries_data {
             pr.data_inflight = false;
+        }
+        if read_probe {
+            pr.read_probe_inflight = false;
         }
         pr.backoff = true;
     }

@@ -9,6 +9,7 @@ use rand::Rng;
 
 use crate::config::RaftConfig;
 use crate::log::Log;
+use crate::read_index::ReadQueue;
 use crate::HardState;
 
 /// What a node is doing in the current term.
@@ -68,6 +69,13 @@ pub(crate) struct Progress {
     /// After a failed call, new entries wait for the next heartbeat slot
     /// instead of being retried at once against an unreachable peer.
     pub backoff: bool,
+    /// The read round (see `read_index.rs`) of the last RPC sent here, and
+    /// the highest one this peer answered in the current term.
+    pub round_sent: u64,
+    pub round_acked: u64,
+    /// A heartbeat sent to confirm reads is out: later reads wait for its
+    /// answer and share the next one.
+    pub read_probe_inflight: bool,
 }
 
 impl Progress {
@@ -82,6 +90,9 @@ impl Progress {
             last_send: None,
             last_ack: now,
             backoff: false,
+            round_sent: 0,
+            round_acked: 0,
+            read_probe_inflight: false,
         }
     }
 }
@@ -132,6 +143,8 @@ pub(crate) struct State {
     // Volatile state on leaders.
     pub progress: Vec<Progress>,
     pub quorum_check_at: Instant,
+    /// Reads waiting for a majority to confirm this leader (§6.4).
+    pub reads: ReadQueue,
 
     pub dead: bool,
 }
@@ -162,6 +175,7 @@ impl State {
             votes: 0,
             progress: (0..peers).map(|_| Progress::new(last + 1, now)).collect(),
             quorum_check_at: now,
+            reads: ReadQueue::default(),
             dead: false,
         }
     }
@@ -219,6 +233,7 @@ impl State {
             tracing::info!(me = self.me, term = self.current_term, from = %self.role, "becomes follower");
             if self.role == Role::Leader {
                 self.reset_election_deadline(config, now);
+                self.reads.abandon();
             }
             self.role = Role::Follower;
         }
@@ -240,6 +255,9 @@ impl State {
             p.last_send = None;
             p.last_ack = now;
             p.backoff = false;
+            p.round_sent = 0;
+            p.round_acked = 0;
+            p.read_probe_inflight = false;
         }
         self.quorum_check_at = now + config.election_timeout_max;
     }

@@ -478,3 +478,44 @@ fn a_panicking_transport_does_not_wedge_replication() {
     c.one(&[2], 3);
     c.shutdown_all();
 }
+
+/// ReadIndex: a new leader first needs an entry of its term committed; then
+/// reads are confirmed by the majority with the commit index they started
+/// at; a follower refuses them; a leader cut off from the majority confirms
+/// none.
+#[test]
+fn read_index_is_confirmed_by_a_majority_only() {
+    use raft::{ReadIndexError, ReadStart};
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let read = |raft: &Raft| {
+        let tx = tx.clone();
+        raft.read_index(Box::new(move |index| {
+            let _ = tx.send(index);
+        }))
+    };
+    let mut c = Cluster::new(3, 0);
+    let leader = c.check_one_leader();
+    assert_eq!(read(c.raft(leader)), Err(ReadIndexError::NoCommitInTerm));
+    let index = c.one(&[1], 3);
+    let leader = c.check_one_leader();
+    assert!(matches!(
+        read(c.raft(leader)),
+        Ok(ReadStart::Pending { .. })
+    ));
+    assert_eq!(rx.recv_timeout(PATIENCE), Ok(index));
+    let follower = (leader + 1) % 3;
+    assert_eq!(read(c.raft(follower)), Err(ReadIndexError::NotLeader));
+
+    // Cut off, the leader keeps leading until check-quorum notices, but it
+    // can confirm nothing.
+    c.set_connected(leader, false);
+    let started = read(c.raft(leader));
+    if started.is_ok() {
+        assert!(
+            rx.recv_timeout(Duration::from_secs(2)).is_err(),
+            "a cut-off leader confirmed a read"
+        );
+    }
+    c.set_connected(leader, true);
+    c.shutdown_all();
+}

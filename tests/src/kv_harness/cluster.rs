@@ -10,7 +10,7 @@ use kvserver::{KvServer, KvServerConfig};
 use parking_lot::Mutex;
 use proto::kv::KvServerRpcServer;
 use proto::raft::RaftRpcServer;
-use raft::MemoryPersister;
+use raft::{MemoryPersister, RaftConfig};
 
 use super::{KvClient, SimKvTransport};
 use crate::linearizability::KvRecorder;
@@ -57,7 +57,26 @@ impl KvCluster {
     /// `n` connected servers; `unreliable` turns on the lossy network;
     /// `max_raft_state` makes them snapshot (6.5840's `maxraftstate`).
     pub fn new(n: usize, unreliable: bool, max_raft_state: Option<u64>) -> Self {
-        Self::build(n, unreliable, max_raft_state, None)
+        Self::build(
+            n,
+            unreliable,
+            Self::config(max_raft_state, test_config()),
+            None,
+        )
+    }
+
+    /// `n` connected servers over a reliable network, running Raft with
+    /// `raft` (for scenarios that need e.g. check-quorum off).
+    pub fn with_raft_config(n: usize, raft: RaftConfig) -> Self {
+        Self::build(n, false, Self::config(None, raft), None)
+    }
+
+    fn config(max_raft_state: Option<u64>, raft: RaftConfig) -> KvServerConfig {
+        KvServerConfig {
+            max_raft_state,
+            raft,
+            ..KvServerConfig::default()
+        }
     }
 
     /// Like [`new`](Self::new), and every client records its operations into
@@ -68,22 +87,18 @@ impl KvCluster {
         max_raft_state: Option<u64>,
         recorder: KvRecorder,
     ) -> Self {
-        Self::build(n, unreliable, max_raft_state, Some(recorder))
+        let config = Self::config(max_raft_state, test_config());
+        Self::build(n, unreliable, config, Some(recorder))
     }
 
     fn build(
         n: usize,
         unreliable: bool,
-        max_raft_state: Option<u64>,
+        config: KvServerConfig,
         recorder: Option<KvRecorder>,
     ) -> Self {
         let net = Network::new();
         net.set_reliable(!unreliable);
-        let config = KvServerConfig {
-            max_raft_state,
-            raft: test_config(),
-            ..KvServerConfig::default()
-        };
         let slots = (0..n)
             .map(|_| Slot {
                 kv: None,
