@@ -12,7 +12,8 @@
 //! 4. one client's sequential Puts with memory persisters (Raft and RPC
 //!    hops, no disk);
 //! 5. the same with file persisters (the headline: median, p90, p99, ops/s);
-//! 6. CLIENTS concurrent clients' throughput with file persisters.
+//! 6. CLIENTS concurrent clients' throughput with file persisters;
+//! 7. and 8. the same two for Gets (served by ReadIndex: no disk).
 //!
 //! Not a test: it asserts only that every call was answered.
 
@@ -77,25 +78,42 @@ fn main() {
     );
     {
         let cluster = TcpCluster::start_in_memory(3, KvServerConfig::default());
-        let (mut samples, took) = sequential_puts(&cluster, sequential);
+        let (mut samples, took) = one_at_a_time(&cluster, sequential, put);
         report(
             &format!("1 client, {sequential} sequential Puts, MemoryPersister (no disk)"),
+            &mut samples,
+            Some(took),
+        );
+        let (mut samples, took) = one_at_a_time(&cluster, sequential, get);
+        report(
+            &format!("1 client, {sequential} sequential Gets, MemoryPersister (no disk)"),
             &mut samples,
             Some(took),
         );
     }
 
     let cluster = TcpCluster::start(3, dir.path(), KvServerConfig::default());
-    let (mut samples, took) = sequential_puts(&cluster, sequential);
+    let (mut samples, took) = one_at_a_time(&cluster, sequential, put);
     report(
         &format!("1 client, {sequential} sequential Puts (64 B values), FilePersister"),
         &mut samples,
         Some(took),
     );
-
-    let (mut all, took) = concurrent_puts(&cluster, clients, Duration::from_secs(seconds));
+    let (mut all, took) = concurrent(&cluster, clients, Duration::from_secs(seconds), put);
     report(
         &format!("{clients} concurrent clients, Puts for {seconds} s, FilePersister"),
+        &mut all,
+        Some(took),
+    );
+    let (mut samples, took) = one_at_a_time(&cluster, sequential, get);
+    report(
+        &format!("1 client, {sequential} sequential Gets (ReadIndex), FilePersister"),
+        &mut samples,
+        Some(took),
+    );
+    let (mut all, took) = concurrent(&cluster, clients, Duration::from_secs(seconds), get);
+    report(
+        &format!("{clients} concurrent clients, Gets for {seconds} s, FilePersister"),
         &mut all,
         Some(took),
     );
@@ -234,28 +252,44 @@ fn raft_commits(files: Option<&Path>, n: usize) -> Vec<Duration> {
     samples
 }
 
-/// One clerk's Puts, one at a time, after a warm-up that finds the leader.
-fn sequential_puts(cluster: &TcpCluster, n: usize) -> (Vec<Duration>, Duration) {
+/// Client C's I-th Put, of key `cC-I`.
+fn put(clerk: &Clerk, client: usize, i: usize) {
+    clerk.put(format!("c{client}-{i}"), VALUE).expect("put");
+}
+
+/// A Get of a key the Puts above wrote (the first 100 of each client's).
+fn get(clerk: &Clerk, client: usize, i: usize) {
+    let value = clerk.get(format!("c{client}-{}", i % 100)).expect("get");
+    assert!(value.is_some(), "a key written before is missing");
+}
+
+/// One clerk's `op`s, one at a time, after a warm-up that finds the leader.
+fn one_at_a_time(
+    cluster: &TcpCluster,
+    n: usize,
+    op: fn(&Clerk, usize, usize),
+) -> (Vec<Duration>, Duration) {
     let clerk = Clerk::new(cluster.addrs());
     for i in 0..100 {
-        clerk.put(format!("warm-{i}"), VALUE).expect("warm-up put");
+        op(&clerk, 0, i);
     }
     let started = Instant::now();
     let samples = (0..n)
         .map(|i| {
             let t = Instant::now();
-            clerk.put(format!("seq-{i}"), VALUE).expect("put");
+            op(&clerk, 0, i);
             t.elapsed()
         })
         .collect();
     (samples, started.elapsed())
 }
 
-/// `clients` clerks putting as fast as they are answered for `run`.
-fn concurrent_puts(
+/// `clients` clerks doing `op` as fast as they are answered for `run`.
+fn concurrent(
     cluster: &TcpCluster,
     clients: usize,
     run: Duration,
+    op: fn(&Clerk, usize, usize),
 ) -> (Vec<Duration>, Duration) {
     let stop = AtomicBool::new(false);
     let started = Instant::now();
@@ -269,7 +303,7 @@ fn concurrent_puts(
                     let mut i = 0;
                     while !stop.load(Ordering::Relaxed) {
                         let t = Instant::now();
-                        clerk.put(format!("c{c}-{i}"), VALUE).expect("put");
+                        op(&clerk, c, i);
                         mine.push(t.elapsed());
                         i += 1;
                     }
