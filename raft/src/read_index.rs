@@ -29,6 +29,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::node::Raft;
+use crate::replication;
 use crate::state::{Role, State};
 
 /// Raft-side bound on a read waiting for confirmation (its caller has its
@@ -164,10 +165,12 @@ impl Raft {
             since: now,
             on_confirmed,
         });
-        let term = st.current_term;
-        drop(st);
-        inner.wake_replicators();
-        Ok(ReadStart::Pending { term })
+        for peer in (0..st.progress.len()).filter(|&p| p != inner.me) {
+            replication::send_if_due(inner, &mut st, peer, now);
+        }
+        Ok(ReadStart::Pending {
+            term: st.current_term,
+        })
     }
 }
 

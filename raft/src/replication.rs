@@ -122,55 +122,66 @@ pub(crate) fn replicator(inner: Arc<Inner>, peer: usize) {
             continue;
         }
         let now = Instant::now();
-        let last_index = st.log.last_index();
-        let pr = &st.progress[peer];
-        let heartbeat_due = pr.last_send.is_none_or(|t| now >= t + hb);
-        let lagging = last_index >= pr.next_index;
-        // A data RPC unanswered for a whole election timeout is presumed
-        // lost (a slow network may still deliver it); without this, a peer
-        // back from a partition could wait that long for its entries.
-        let data_lost = pr
-            .data_sent_at
-            .is_some_and(|t| now >= t + inner.config.election_timeout_min);
-        let data_free = !pr.data_inflight || (data_lost && heartbeat_due);
-        let send_data = lagging && data_free && (!pr.backoff || heartbeat_due);
-        // Reads waiting for this peer's word get it at once, unless a probe
-        // is already out (they share the next) or the peer is failing.
-        let read_wanted = pr.round_sent < st.reads.round
-            && !pr.read_probe_inflight
-            && (!pr.backoff || heartbeat_due);
-        let send_heartbeat = (heartbeat_due || read_wanted) && pr.inflight < MAX_INFLIGHT_PER_PEER;
-        if send_data || send_heartbeat {
-            let rpc = do_heartbeat(&st, peer, send_data, &inner);
-            let carries_data = match &rpc {
-                Rpc::Append(a) => !a.entries.is_empty(),
-                Rpc::Snapshot(_) => true,
-            };
-            let round = st.reads.round;
-            let read_probe = read_wanted && !carries_data;
-            let pr = &mut st.progress[peer];
-            pr.inflight += 1;
-            if carries_data {
-                pr.data_inflight = true;
-                pr.data_sent_at = Some(now);
-            }
-            pr.read_probe_inflight |= read_probe;
-            pr.round_sent = round;
-            pr.last_send = Some(now);
-            let out = Outgoing {
-                peer,
-                rpc,
-                carries_data,
-                round,
-                read_probe,
-                via_sender: false,
-            };
-            send(&inner, &mut st, out);
+        if send_if_due(&inner, &mut st, peer, now) {
             continue;
         }
-        let wake = pr.last_send.map_or(now + hb, |t| t + hb);
+        let wake = st.progress[peer].last_send.map_or(now + hb, |t| t + hb);
         inner.replicate_cv[peer].wait_until(&mut st, wake);
     }
+}
+
+/// Hands `peer`'s sender whatever it is due now on a leader: the entries it
+/// lacks, a heartbeat, or a probe for waiting reads. Returns whether it
+/// sent something. Called by the replicator, and by `read_index` so that a
+/// read's probes leave at once rather than after a replicator wakes up.
+pub(crate) fn send_if_due(inner: &Arc<Inner>, st: &mut State, peer: usize, now: Instant) -> bool {
+    let hb = inner.config.heartbeat_interval;
+    let last_index = st.log.last_index();
+    let pr = &st.progress[peer];
+    let heartbeat_due = pr.last_send.is_none_or(|t| now >= t + hb);
+    let lagging = last_index >= pr.next_index;
+    // A data RPC unanswered for a whole election timeout is presumed
+    // lost (a slow network may still deliver it); without this, a peer
+    // back from a partition could wait that long for its entries.
+    let data_lost = pr
+        .data_sent_at
+        .is_some_and(|t| now >= t + inner.config.election_timeout_min);
+    let data_free = !pr.data_inflight || (data_lost && heartbeat_due);
+    let send_data = lagging && data_free && (!pr.backoff || heartbeat_due);
+    // Reads waiting for this peer's word get it at once, unless a probe
+    // is already out (they share the next) or the peer is failing.
+    let read_wanted =
+        pr.round_sent < st.reads.round && !pr.read_probe_inflight && (!pr.backoff || heartbeat_due);
+    let send_heartbeat = (heartbeat_due || read_wanted) && pr.inflight < MAX_INFLIGHT_PER_PEER;
+    if !send_data && !send_heartbeat {
+        return false;
+    }
+    let rpc = do_heartbeat(st, peer, send_data, inner);
+    let carries_data = match &rpc {
+        Rpc::Append(a) => !a.entries.is_empty(),
+        Rpc::Snapshot(_) => true,
+    };
+    let round = st.reads.round;
+    let read_probe = read_wanted && !carries_data;
+    let pr = &mut st.progress[peer];
+    pr.inflight += 1;
+    if carries_data {
+        pr.data_inflight = true;
+        pr.data_sent_at = Some(now);
+    }
+    pr.read_probe_inflight |= read_probe;
+    pr.round_sent = round;
+    pr.last_send = Some(now);
+    let out = Outgoing {
+        peer,
+        rpc,
+        carries_data,
+        round,
+        read_probe,
+        via_sender: false,
+    };
+    send(inner, st, out);
+    true
 }
 
 /// Settles the bookkeeping of a finished RPC; returns the reply if it still
