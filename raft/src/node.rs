@@ -4,16 +4,17 @@
 //! Locking: `storage` (the persister) is always taken before `state`, never
 //! the other way round. Whoever changes what must be durable holds both, so
 //! the persister sees writes in the order the log saw them; the leader's log
-//! writer holds only `storage` while it syncs, so `start` and the
-//! replicators keep going meanwhile. No lock is held during a peer RPC or
-//! while pushing to the apply queue.
+//! writer and a follower's AppendEntries handler hold only `storage` while
+//! they sync, so `start`, heartbeats, reads and the applier keep going
+//! meanwhile. No lock is held during a peer RPC or while pushing to the
+//! apply queue.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 use proto::raft::{
     AppendEntriesArgs, AppendEntriesReply, InstallSnapshotRequest, InstallSnapshotResponse,
     RequestVoteArgs, RequestVoteReply,
@@ -119,6 +120,32 @@ impl Inner {
         match result {
             Ok(()) => {
                 st.durable_index = st.written_index;
+                true
+            }
+            Err(e) => {
+                self.die(st, &e);
+                false
+            }
+        }
+    }
+
+    /// Like [`persist`](Self::persist), but releases the state lock during
+    /// the sync; the caller's storage lock keeps every other persister
+    /// write (and so every truncation) out meanwhile. Entries count as
+    /// durable only once the sync returns.
+    pub fn persist_unlocked(
+        &self,
+        st: &mut MutexGuard<'_, State>,
+        storage: &mut dyn Persister,
+    ) -> bool {
+        let written = write_out(st, storage);
+        let upto = st.written_index;
+        let result = MutexGuard::unlocked(st, || written.and_then(|()| storage.sync()));
+        self.raft_state_bytes
+            .store(storage.raft_state_size(), Ordering::Relaxed);
+        match result {
+            Ok(()) => {
+                st.durable_index = st.durable_index.max(upto.min(st.written_index));
                 true
             }
             Err(e) => {

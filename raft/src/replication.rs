@@ -288,22 +288,53 @@ pub(crate) fn handle_snapshot_reply(
 }
 
 /// The AppendEntries handler (Figure 2, receiver rules 1–5).
+///
+/// Entries are synced before the reply, with the state lock released
+/// meanwhile (the storage lock keeps other writers out), so heartbeats,
+/// the applier and status queries never wait behind a follower's fsync. A heartbeat
+/// of the current term changes nothing durable: it takes the state lock
+/// alone, and claims a match only through entries already synced.
 pub(crate) fn append_entries(inner: &Inner, args: AppendEntriesArgs) -> AppendEntriesReply {
     let now = Instant::now();
+    if args.entries.is_empty() {
+        let mut st = inner.state.lock();
+        if args.term <= st.current_term && args.prev_log_index <= st.durable_index {
+            return accept(inner, &mut st, args, now);
+        }
+    }
     let mut storage = inner.storage.lock();
     let mut st = inner.state.lock();
-    let refuse = |term, state| AppendEntriesReply {
+    let reply = accept(inner, &mut st, args, now);
+    // Nothing is acknowledged before it is durable.
+    if Inner::needs_persist(&st) && !inner.persist_unlocked(&mut st, &mut **storage) {
+        return refused(st.current_term, APP_KILLED);
+    }
+    reply
+}
+
+fn refused(term: u64, app_state: i32) -> AppendEntriesReply {
+    AppendEntriesReply {
         term,
         success: false,
         update_next_index: 0,
-        app_state: state,
-    };
+        app_state,
+    }
+}
+
+/// Applies the receiver rules to the in-memory state; the caller makes the
+/// result durable before replying.
+fn accept(
+    inner: &Inner,
+    st: &mut State,
+    args: AppendEntriesArgs,
+    now: Instant,
+) -> AppendEntriesReply {
     if st.dead {
-        return refuse(st.current_term, APP_KILLED);
+        return refused(st.current_term, APP_KILLED);
     }
     // Rule 1: reply false if term < currentTerm.
     if args.term < st.current_term {
-        return refuse(st.current_term, APP_NORMAL);
+        return refused(st.current_term, APP_NORMAL);
     }
     st.observe_term(args.term, &inner.config, now);
     // A candidate that hears from the leader of its term steps back (§5.2).
@@ -354,10 +385,6 @@ pub(crate) fn append_entries(inner: &Inner, args: AppendEntriesArgs) -> AppendEn
                 (true, last_new + 1)
             }
         };
-    // Nothing is acknowledged before it is durable.
-    if Inner::needs_persist(&st) && !inner.persist(&mut st, &mut **storage) {
-        return refuse(st.current_term, APP_KILLED);
-    }
     AppendEntriesReply {
         term: st.current_term,
         success,
