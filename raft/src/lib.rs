@@ -25,7 +25,7 @@
 //! Threads of a node: the election ticker (sleeps until the election
 //! deadline, or on a leader until the next quorum check); one replicator per
 //! peer (woken by `start` and by replies; sleeps until the next heartbeat)
-//! with one sender thread per peer that makes its RPCs; the log writer
+//! with two sender threads per peer that make its RPCs; the log writer
 //! (woken by `start` on a leader; syncs batches); the applier (woken by
 //! commit progress and installed snapshots).
 //!

@@ -58,9 +58,9 @@ pub(crate) struct Inner {
     pub writer_cv: Condvar,
     /// Wakes the replicator of each peer.
     pub replicate_cv: Vec<Condvar>,
-    /// Hands RPCs to each peer's sender thread; emptied on shutdown, which
-    /// lets the sender threads end.
-    pub senders: Vec<Mutex<Option<crossbeam_channel::Sender<sender::Outgoing>>>>,
+    /// Hands RPCs to each peer's sender threads (one per lane); emptied on
+    /// shutdown, which lets the sender threads end.
+    pub senders: Vec<[Mutex<Option<crossbeam_channel::Sender<sender::Outgoing>>>; sender::LANES]>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// This very node, for stopping it from inside.
     this: Weak<Inner>,
@@ -77,7 +77,7 @@ impl Inner {
         self.replicate_cv.iter().for_each(|cv| {
             cv.notify_all();
         });
-        self.senders.iter().for_each(|tx| {
+        self.senders.iter().flatten().for_each(|tx| {
             tx.lock().take();
         });
     }
@@ -246,7 +246,9 @@ impl Raft {
             apply_cv: Condvar::new(),
             writer_cv: Condvar::new(),
             replicate_cv: (0..n).map(|_| Condvar::new()).collect(),
-            senders: (0..n).map(|_| Mutex::new(None)).collect(),
+            senders: (0..n)
+                .map(|_| std::array::from_fn(|_| Mutex::new(None)))
+                .collect(),
             threads: Mutex::new(Vec::new()),
             this: this.clone(),
         });
@@ -274,12 +276,14 @@ impl Raft {
             (format!("raft{me}-writer"), Box::new(log_writer::log_writer)),
         ];
         for peer in (0..self.inner.peers.len()).filter(|&p| p != me) {
-            let (tx, rx) = crossbeam_channel::unbounded();
-            let inner = self.inner.clone();
-            thread::Builder::new()
-                .name(format!("raft{me}-send{peer}"))
-                .spawn(move || sender::sender(inner, rx))?;
-            *self.inner.senders[peer].lock() = Some(tx);
+            for lane in 0..sender::LANES {
+                let (tx, rx) = crossbeam_channel::unbounded();
+                let inner = self.inner.clone();
+                thread::Builder::new()
+                    .name(format!("raft{me}-send{peer}-{lane}"))
+                    .spawn(move || sender::sender(inner, rx))?;
+                *self.inner.senders[peer][lane].lock() = Some(tx);
+            }
             jobs.push((
                 format!("raft{me}-repl{peer}"),
                 Box::new(move |inner| replication::replicator(inner, peer)),

@@ -178,7 +178,7 @@ pub(crate) fn send_if_due(inner: &Arc<Inner>, st: &mut State, peer: usize, now: 
         carries_data,
         round,
         read_probe,
-        via_sender: false,
+        lane: None,
     };
     send(inner, st, out);
     true
@@ -203,8 +203,8 @@ fn settle<R>(
     if out.read_probe {
         pr.read_probe_inflight = false;
     }
-    if out.via_sender {
-        pr.sender_busy = false;
+    if let Some(lane) = out.lane {
+        pr.lane_busy[lane] = false;
     }
     inner.replicate_cv[peer].notify_one();
     if st.dead {

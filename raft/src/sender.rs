@@ -1,7 +1,10 @@
-//! Making a replicator's RPCs off its thread: each peer has a sender thread
-//! for the common case (one call at a time), and a heartbeat that has to
-//! overtake a slow call gets a short-lived thread of its own, so a slow or
-//! dead peer never stalls its replicator.
+//! Making a replicator's RPCs off its thread: each peer has [`LANES`]
+//! sender threads, each making one call at a time. The first carries the
+//! common case; the second lets a heartbeat or a read probe overtake a slow
+//! call (a follower's fsync) without a thread being spawned for it, which
+//! under a mix of writes and reads would happen thousands of times a second.
+//! Only when every lane is busy does an RPC get a short-lived thread of its
+//! own, so a slow or dead peer never stalls its replicator.
 
 use std::sync::Arc;
 use std::thread;
@@ -28,9 +31,12 @@ pub(crate) struct Outgoing {
     pub round: u64,
     /// Sent to confirm reads rather than because a heartbeat was due.
     pub read_probe: bool,
-    /// Made by the peer's sender thread (else by a thread of its own).
-    pub via_sender: bool,
+    /// The sender lane making it (`None`: a thread of its own).
+    pub lane: Option<usize>,
 }
+
+/// Sender threads per peer.
+pub(crate) const LANES: usize = 2;
 
 /// The sender thread of one peer: makes the RPCs its replicator hands it,
 /// one at a time, until the node shuts down (which drops the channel).
@@ -72,27 +78,28 @@ fn deliver(inner: &Inner, out: Outgoing) {
     }
 }
 
-/// Hands an RPC to the peer's sender thread if it is idle; otherwise (a
-/// heartbeat overtaking a slow call) to a short-lived thread of its own.
+/// Hands an RPC to an idle sender lane of the peer; if none is idle, to a
+/// short-lived thread of its own.
 pub(crate) fn send(inner: &Arc<Inner>, st: &mut State, mut out: Outgoing) {
     let (peer, carries_data, read_probe) = (out.peer, out.carries_data, out.read_probe);
-    out.via_sender = !st.progress[peer].sender_busy;
-    if out.via_sender {
-        let sent = match &*inner.senders[peer].lock() {
+    for lane in 0..LANES {
+        if st.progress[peer].lane_busy[lane] {
+            continue;
+        }
+        out.lane = Some(lane);
+        let sent = match &*inner.senders[peer][lane].lock() {
             Some(tx) => tx.send(out).map_err(|e| e.into_inner()),
             None => Err(out),
         };
         match sent {
             Ok(()) => {
-                st.progress[peer].sender_busy = true;
+                st.progress[peer].lane_busy[lane] = true;
                 return;
             }
-            Err(back) => {
-                out = back;
-                out.via_sender = false;
-            }
+            Err(back) => out = back,
         }
     }
+    out.lane = None;
     let worker = inner.clone();
     let spawned = thread::Builder::new()
         .name(format!("raft{}-rpc{peer}", inner.me))

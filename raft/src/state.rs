@@ -10,6 +10,7 @@ use rand::Rng;
 use crate::config::RaftConfig;
 use crate::log::Log;
 use crate::read_index::ReadQueue;
+use crate::sender::LANES;
 use crate::HardState;
 
 /// What a node is doing in the current term.
@@ -60,8 +61,8 @@ pub(crate) struct Progress {
     pub data_inflight: bool,
     /// When the last RPC carrying data went out.
     pub data_sent_at: Option<Instant>,
-    /// Whether the peer's sender thread is making one of them.
-    pub sender_busy: bool,
+    /// Which of the peer's sender lanes are making one of them.
+    pub lane_busy: [bool; LANES],
     /// When the last RPC went out (heartbeats are due `heartbeat_interval` later).
     pub last_send: Option<Instant>,
     /// When this peer last answered in the current term (check-quorum).
@@ -86,7 +87,7 @@ impl Progress {
             inflight: 0,
             data_inflight: false,
             data_sent_at: None,
-            sender_busy: false,
+            lane_busy: [false; LANES],
             last_send: None,
             last_ack: now,
             backoff: false,
