@@ -3,7 +3,8 @@
 //!
 //! - [`KvServer`] (`server.rs`): serves `kvServerRpc` and `adminRpc` for one
 //!   Raft node; the applier thread applies committed entries and answers the
-//!   requests waiting on them.
+//!   requests waiting on them; `server/reads.rs` holds its read path
+//!   (ReadIndex).
 //! - `state_machine.rs`: the skip list and the dedup table; the pure apply step.
 //! - `dedup.rs`: which writes each client already had applied.
 //! - `op.rs`: the operation carried in log entries; `codec.rs`: its bytes.
