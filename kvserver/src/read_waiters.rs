@@ -113,3 +113,87 @@ impl ReadWaiters {
         self.unconfirmed.is_empty() && self.by_index.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rpc::{Done, Responder};
+
+    /// A waiter for `key`, `age` old, whose answer nobody reads.
+    fn read_of(key: &str, age: Duration) -> ReadWaiter {
+        ReadWaiter {
+            key: key.as_bytes().to_vec(),
+            since: Instant::now() - age,
+            reply: Reply::Get(Done::new(Responder::new(|_| {}))),
+        }
+    }
+
+    fn keys(reads: &[ReadWaiter]) -> Vec<String> {
+        let mut keys: Vec<String> = reads
+            .iter()
+            .map(|r| String::from_utf8_lossy(&r.key).into_owned())
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    #[test]
+    fn confirmed_reads_are_taken_once_applied_through_their_index() {
+        let mut reads = ReadWaiters::default();
+        for (index, key) in [(3, "a"), (5, "b"), (5, "c"), (9, "d")] {
+            reads.park_confirmed(index, read_of(key, Duration::ZERO));
+        }
+        assert!(reads.take_through(2).is_empty());
+        assert_eq!(keys(&reads.take_through(5)), ["a", "b", "c"]);
+        assert!(reads.take_through(5).is_empty(), "each read is taken once");
+        assert_eq!(keys(&reads.take_through(100)), ["d"]);
+        assert!(reads.is_empty());
+    }
+
+    #[test]
+    fn a_read_is_confirmed_at_most_once() {
+        let mut reads = ReadWaiters::default();
+        let id = reads.next_id();
+        assert_ne!(reads.next_id(), id, "ids are not reused");
+        reads.park_unconfirmed(id, 4, read_of("k", Duration::ZERO));
+        assert!(reads.confirm(id).is_some());
+        assert!(reads.confirm(id).is_none());
+    }
+
+    #[test]
+    fn leadership_lost_fails_unconfirmed_reads_only_and_age_fails_any() {
+        let timeout = Duration::from_secs(2);
+        let mut reads = ReadWaiters::default();
+        let (old_term, fresh, stale) = (reads.next_id(), reads.next_id(), reads.next_id());
+        reads.park_unconfirmed(old_term, 3, read_of("old-term", Duration::ZERO));
+        reads.park_unconfirmed(fresh, 4, read_of("fresh", Duration::ZERO));
+        reads.park_unconfirmed(stale, 4, read_of("stale", timeout * 2));
+        reads.park_confirmed(7, read_of("confirmed", Duration::ZERO));
+        reads.park_confirmed(7, read_of("confirmed-old", timeout * 2));
+
+        let mut errs: Vec<KvErr> = reads
+            .expire(4, true, timeout)
+            .into_iter()
+            .map(|a| a.err)
+            .collect();
+        errs.sort_by_key(|e| format!("{e:?}"));
+        assert_eq!(
+            errs,
+            [KvErr::Timeout, KvErr::Timeout, KvErr::WrongLeader],
+            "the older term's read, and the two too old"
+        );
+        assert!(
+            reads.confirm(fresh).is_some(),
+            "a fresh read of this term stays"
+        );
+
+        // Stepping down fails what is unconfirmed, not what was confirmed:
+        // its index was committed, so it will apply here.
+        let other = reads.next_id();
+        reads.park_unconfirmed(other, 4, read_of("other", Duration::ZERO));
+        let gone = reads.expire(5, false, timeout);
+        assert_eq!(gone.len(), 1);
+        assert_eq!(gone[0].err, KvErr::WrongLeader);
+        assert_eq!(keys(&reads.take_through(7)), ["confirmed"]);
+    }
+}
