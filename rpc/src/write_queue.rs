@@ -13,10 +13,12 @@ use parking_lot::Mutex;
 use crate::frame;
 
 /// A connection unused for this long may have been closed by the peer
-/// without anyone noticing yet: check before writing on it.
-/// (Under load flushes follow each other closer than this, so the extra
-/// syscall is only paid by a link that has been quiet.)
-const STALE_AFTER: Duration = Duration::from_millis(1);
+/// without anyone noticing yet: check before writing on it. Zero: any gap
+/// will do (a server restarted within a millisecond of our last write left
+/// a call failing as Closed instead of going out on a new connection). The
+/// check is one non-blocking read, and is skipped while a caller is
+/// reading, which under load is nearly always.
+const STALE_AFTER: Duration = Duration::ZERO;
 
 /// What the caller that queued a request must do next.
 pub(crate) enum Queued {
