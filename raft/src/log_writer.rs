@@ -3,10 +3,9 @@
 //! as the leader's own match index (§5.3). Followers persist in their
 //! handlers instead, since they must sync before they reply.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::node::{write_out, Inner};
+use crate::node::Inner;
 use crate::replication::maybe_commit;
 use crate::state::{Role, State};
 
@@ -27,32 +26,19 @@ pub(crate) fn log_writer(inner: Arc<Inner>) {
             }
         }
         // Lock order: storage, then state. The state lock is released for the
-        // sync, so `start` and the replicators carry on meanwhile; the storage
-        // lock keeps any other persister write behind this one.
+        // sync (see `persist_unlocked`), so `start` and the replicators carry
+        // on meanwhile.
         let mut storage = inner.storage.lock();
         let mut st = inner.state.lock();
         if st.dead {
             return;
         }
-        let epoch = st.log_epoch;
-        let written = write_out(&mut st, &mut **storage);
-        let upto = st.written_index;
-        drop(st);
-        let result = written.and_then(|()| storage.sync());
-        inner
-            .raft_state_bytes
-            .store(storage.raft_state_size(), Ordering::Relaxed);
-        let mut st = inner.state.lock();
-        if let Err(e) = result {
-            inner.die(&mut st, &e);
+        let before = st.durable_index;
+        if !inner.persist_unlocked(&mut st, &mut **storage) {
             return;
         }
-        // Entries truncated meanwhile (we lost leadership) are not counted.
-        if st.log_epoch == epoch && upto > st.durable_index {
-            st.durable_index = upto;
-            if maybe_commit(&mut st) {
-                inner.apply_cv.notify_one();
-            }
+        if st.durable_index > before && maybe_commit(&mut st) {
+            inner.apply_cv.notify_one();
         }
     }
 }

@@ -130,14 +130,16 @@ impl Inner {
     }
 
     /// Like [`persist`](Self::persist), but releases the state lock during
-    /// the sync; the caller's storage lock keeps every other persister
-    /// write (and so every truncation) out meanwhile. Entries count as
-    /// durable only once the sync returns.
+    /// the sync, so `start`, heartbeats, reads and the applier carry on;
+    /// the caller's storage lock keeps every other persister write out
+    /// meanwhile. Entries count as durable only once the sync returns, and
+    /// not at all if they were truncated meanwhile (`log_epoch` moved).
     pub fn persist_unlocked(
         &self,
         st: &mut MutexGuard<'_, State>,
         storage: &mut dyn Persister,
     ) -> bool {
+        let epoch = st.log_epoch;
         let written = write_out(st, storage);
         let upto = st.written_index;
         let result = MutexGuard::unlocked(st, || written.and_then(|()| storage.sync()));
@@ -145,7 +147,9 @@ impl Inner {
             .store(storage.raft_state_size(), Ordering::Relaxed);
         match result {
             Ok(()) => {
-                st.durable_index = st.durable_index.max(upto.min(st.written_index));
+                if st.log_epoch == epoch {
+                    st.durable_index = st.durable_index.max(upto);
+                }
                 true
             }
             Err(e) => {

@@ -215,15 +215,15 @@ impl Link {
         let mut inbox = self.inbox.lock();
         let mut replies = Vec::new();
         loop {
-            let polled = alone
-                .then(|| {
-                    self.spinner
-                        .poll(|| match inbox.read(&self.stream, Wait::No, &mut replies) {
-                            Ok(Got::Nothing) => None,
-                            read => Some(read),
-                        })
-                })
-                .flatten();
+            let polled = if alone {
+                self.spinner
+                    .poll(|| match inbox.read(&self.stream, Wait::No, &mut replies) {
+                        Ok(Got::Nothing) => None,
+                        read => Some(read),
+                    })
+            } else {
+                None
+            };
             let read = polled
                 .unwrap_or_else(|| inbox.read(&self.stream, Wait::Until(deadline), &mut replies));
             match read {
