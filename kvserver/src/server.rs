@@ -120,15 +120,9 @@ impl KvServer {
         for thread in threads {
             let _ = thread.join();
         }
-        let (writes, reads) = {
-            let mut waiters = inner.waiters.lock();
-            (waiters.drain(), waiters.reads.drain())
-        };
-        for waiter in writes {
-            waiter.reply.failed(KvErr::WrongLeader, -1);
-        }
-        for read in reads {
-            read.reply.failed(KvErr::WrongLeader, -1);
+        let waiting = inner.waiters.lock().drain();
+        for reply in waiting {
+            reply.failed(KvErr::WrongLeader, -1);
         }
     }
 
@@ -275,16 +269,10 @@ impl Inner {
                 continue;
             }
             let (term, is_leader) = self.raft.get_state();
-            let abandoned = {
-                let mut waiters = self.waiters.lock();
-                let mut gone = waiters.expire(term, is_leader, self.config.op_timeout);
-                gone.extend(
-                    waiters
-                        .reads
-                        .expire(term, is_leader, self.config.op_timeout),
-                );
-                gone
-            };
+            let abandoned = self
+                .waiters
+                .lock()
+                .expire(term, is_leader, self.config.op_timeout);
             for gone in abandoned {
                 gone.reply.failed(gone.err, self.leader_hint());
             }

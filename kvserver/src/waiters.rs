@@ -102,8 +102,10 @@ impl Waiters {
 
     /// Removes and returns the requests that cannot succeed here any more:
     /// proposed in an older term or while leader no longer (ErrWrongLeader),
-    /// or waiting longer than `timeout` (ErrTimeout).
+    /// or waiting longer than `timeout` (ErrTimeout); and likewise the reads
+    /// (see [`ReadWaiters::expire`]).
     pub fn expire(&mut self, term: u64, is_leader: bool, timeout: Duration) -> Vec<Abandoned> {
+        let mut gone = self.reads.expire(term, is_leader, timeout);
         let now = Instant::now();
         let doomed: Vec<u64> = self
             .by_index
@@ -111,23 +113,29 @@ impl Waiters {
             .filter(|(_, w)| !is_leader || w.term != term || now.duration_since(w.since) >= timeout)
             .map(|(index, _)| *index)
             .collect();
-        doomed
-            .into_iter()
-            .filter_map(|index| self.by_index.remove(&index))
-            .map(|w| Abandoned {
-                err: if !is_leader || w.term != term {
-                    KvErr::WrongLeader
-                } else {
-                    KvErr::Timeout
-                },
-                reply: w.reply,
-            })
-            .collect()
+        gone.extend(
+            doomed
+                .into_iter()
+                .filter_map(|index| self.by_index.remove(&index))
+                .map(|w| Abandoned {
+                    err: if !is_leader || w.term != term {
+                        KvErr::WrongLeader
+                    } else {
+                        KvErr::Timeout
+                    },
+                    reply: w.reply,
+                }),
+        );
+        gone
     }
 
-    /// Every waiter, for shutdown.
-    pub fn drain(&mut self) -> Vec<Waiter> {
-        std::mem::take(&mut self.by_index).into_values().collect()
+    /// Every waiting request's reply, writes and reads, for shutdown.
+    pub fn drain(&mut self) -> Vec<Reply> {
+        let writes = std::mem::take(&mut self.by_index)
+            .into_values()
+            .map(|w| w.reply);
+        let reads = self.reads.drain().into_iter().map(|r| r.reply);
+        writes.chain(reads).collect()
     }
 
     pub fn is_empty(&self) -> bool {
