@@ -24,7 +24,7 @@ pub(crate) fn applier_ticker(inner: Arc<Inner>) {
             batch.push(ApplyMsg::Snapshot {
                 index: snap.index,
                 term: snap.term,
-                data: snap.data.to_vec(),
+                data: snap.data,
             });
         } else if st.last_applied < st.commit_index {
             let from = st.last_applied + 1;

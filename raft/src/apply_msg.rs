@@ -1,5 +1,7 @@
 //! What Raft hands to the service above it (the original's `ApplyMsg`).
 
+use crate::SnapshotData;
+
 /// One step for the state machine, delivered in log order through the apply
 /// queue. Unlike the original's struct of two halves with valid flags, each
 /// kind is its own variant, so a half-filled message cannot exist.
@@ -16,7 +18,8 @@ pub enum ApplyMsg {
     Snapshot {
         index: u64,
         term: u64,
-        data: Vec<u8>,
+        /// Read it as a stream: a snapshot may be larger than memory allows twice.
+        data: SnapshotData,
     },
 }
 

@@ -14,6 +14,10 @@ pub(crate) const MAX_INFLIGHT_PER_PEER: usize = 8;
 /// so a long catch-up never holds the state lock for long.
 pub(crate) const APPLY_BATCH: usize = 256;
 
+/// The largest snapshot chunk: a quarter of the RPC frame limit (64 MiB),
+/// so a chunk and its header always fit.
+pub(crate) const MAX_SNAPSHOT_CHUNK: usize = 16 << 20;
+
 /// How long [`Raft::shutdown`](crate::Raft::shutdown) waits for the node's
 /// threads before giving up on joining them.
 pub(crate) const SHUTDOWN_JOIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -38,6 +42,10 @@ pub struct RaftConfig {
     /// A leader that has not heard from a majority within an election
     /// timeout steps down (thesis §6.2).
     pub check_quorum: bool,
+    /// Bytes of snapshot data per InstallSnapshot chunk. Large enough that
+    /// per-call costs vanish, small enough that a chunk is written in a few
+    /// milliseconds and fits any frame limit with room to spare.
+    pub snapshot_chunk_bytes: usize,
 }
 
 impl Default for RaftConfig {
@@ -51,6 +59,7 @@ impl Default for RaftConfig {
             max_bytes_per_append: 4 << 20,
             pre_vote: true,
             check_quorum: true,
+            snapshot_chunk_bytes: 1 << 20,
         }
     }
 }
@@ -77,6 +86,9 @@ impl RaftConfig {
         }
         if self.max_bytes_per_append == 0 {
             return bad("max_bytes_per_append must be positive");
+        }
+        if self.snapshot_chunk_bytes == 0 || self.snapshot_chunk_bytes > MAX_SNAPSHOT_CHUNK {
+            return bad("snapshot_chunk_bytes must be between 1 and 16 MiB");
         }
         Ok(())
     }

@@ -16,7 +16,9 @@
 //! - `sender.rs`: the threads that make a replicator's RPCs.
 //! - `read_index.rs`: linearizable reads confirmed by a heartbeat round (thesis §6.4).
 //! - `log_writer.rs`: the leader's group-commit log writer.
-//! - `snapshot.rs`: `snapshot()` and InstallSnapshot (§7).
+//! - `snapshot.rs`: the service's snapshots, written off every lock (§7).
+//! - `transfer.rs`, `install.rs`: a snapshot streamed to a lagging follower
+//!   in chunks, the leader's half and the follower's (Figure 13).
 //! - `applier.rs`: the applier, feeding [`ApplyMsg`]s to the service.
 //! - `peer.rs`: [`RaftPeer`], [`PeerError`], [`RpcPeer`]; `service.rs`: serving the handlers.
 //! - `persister/`: the [`Persister`] trait, [`MemoryPersister`], [`FilePersister`].
@@ -41,6 +43,9 @@
 //! - Its vote counting raced; votes are counted per campaign under the lock.
 //! - It served RPCs before it had finished initializing; [`Raft::make`]
 //!   starts nothing until the recovered state is complete.
+//! - It sent a snapshot in one message and held it in memory; here a
+//!   snapshot lives in its file, is streamed in chunks to followers, and is
+//!   written by the service while Raft keeps running.
 //! - Reads need no log entry: [`Raft::read_index`] confirms leadership with
 //!   one heartbeat round shared by every read that arrives meanwhile.
 //! - Pre-vote and check-quorum (Ongaro's thesis §9.6, §6.2) keep a node
@@ -52,6 +57,7 @@ mod config;
 mod defer;
 mod election;
 mod error;
+mod install;
 mod lock_queue;
 pub mod log;
 mod log_writer;
@@ -64,6 +70,7 @@ mod sender;
 mod service;
 mod snapshot;
 mod state;
+mod transfer;
 
 pub use apply_msg::ApplyMsg;
 pub use config::RaftConfig;
@@ -74,6 +81,9 @@ pub use node::Raft;
 pub use peer::{PeerError, RaftPeer, RpcPeer};
 pub use persister::memory::MemoryPersister;
 pub use persister::FilePersister;
-pub use persister::{HardState, PersistError, Persister, Recovered, SnapshotMeta};
+pub use persister::{
+    HardState, PersistError, Persister, Recovered, SnapshotData, SnapshotMeta, SnapshotReader,
+    SnapshotSource, SnapshotWriter, WriteAdapter,
+};
 pub use read_index::{OnConfirmed, ReadIndexError, ReadStart};
 pub use state::{RaftStatus, Role};

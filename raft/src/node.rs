@@ -21,12 +21,13 @@ use proto::raft::{
 };
 
 use crate::config::SHUTDOWN_JOIN_TIMEOUT;
+use crate::install::{self, Incoming};
 use crate::log::Log;
 use crate::persister::closed::Closed;
 use crate::state::State;
 use crate::{
     applier, election, log_writer, replication, sender, snapshot, ApplyMsg, LockQueue,
-    PersistError, Persister, RaftConfig, RaftError, RaftPeer, RaftStatus, Role,
+    PersistError, Persister, RaftConfig, RaftError, RaftPeer, RaftStatus, Role, SnapshotWriter,
 };
 
 /// The body of one of a node's threads.
@@ -44,6 +45,9 @@ pub(crate) struct Inner {
     pub config: RaftConfig,
     pub storage: Mutex<Box<dyn Persister>>,
     pub state: Mutex<State>,
+    /// A snapshot a leader is streaming to this node (see `install.rs`).
+    /// Taken before `storage` when both are needed.
+    pub incoming: Mutex<Option<Incoming>>,
     pub apply_queue: Arc<LockQueue<ApplyMsg>>,
     /// The persister's `raft_state_size`, refreshed after every write, so
     /// readers never wait behind a sync.
@@ -207,10 +211,11 @@ impl Raft {
             });
         }
         let recovered = persister.recover()?;
-        let (meta, data) = match recovered.snapshot {
-            Some((meta, data)) => (meta, Some(data)),
-            None => (Default::default(), None),
-        };
+        let meta = recovered
+            .snapshot
+            .as_ref()
+            .map(|s| s.meta())
+            .unwrap_or_default();
         let log = Log::restore(
             meta.last_included_index,
             meta.last_included_term,
@@ -220,14 +225,14 @@ impl Raft {
         let now = Instant::now();
         let mut st = State::new(me, peers.len(), log, recovered.hard_state, now);
         st.reset_election_deadline(&config, now);
-        if let Some(data) = data {
+        if let Some(data) = recovered.snapshot {
             // The service restores from the queue, before any command.
             apply_queue.push(ApplyMsg::Snapshot {
                 index: meta.last_included_index,
                 term: meta.last_included_term,
                 data: data.clone(),
             });
-            st.snapshot = Some(Arc::new(data));
+            st.snapshot = Some(data);
         }
         tracing::info!(
             me,
@@ -244,6 +249,7 @@ impl Raft {
             raft_state_bytes: AtomicU64::new(persister.raft_state_size()),
             storage: Mutex::new(persister),
             state: Mutex::new(st),
+            incoming: Mutex::new(None),
             apply_queue,
             dead: AtomicBool::new(false),
             election_cv: Condvar::new(),
@@ -325,10 +331,28 @@ impl Raft {
         (st.current_term, !st.dead && st.role == Role::Leader)
     }
 
-    /// The service has a snapshot covering the log through `index`: discard
-    /// the log through it.
-    pub fn snapshot(&self, index: u64, snapshot: Vec<u8>) {
-        snapshot::snapshot(&self.inner, index, snapshot);
+    /// The service has a snapshot covering the log through `index`, in
+    /// memory: save it and discard the log through it. Returns whether it
+    /// was installed (not if `index` is not newer than the current snapshot
+    /// or not yet applied). Large services use
+    /// [`begin_snapshot`](Self::begin_snapshot) instead.
+    pub fn snapshot(&self, index: u64, snapshot: Vec<u8>) -> bool {
+        snapshot::snapshot(&self.inner, index, &snapshot)
+    }
+
+    /// Starts a snapshot of the state machine through `index` (applied, and
+    /// newer than the current snapshot; `None` otherwise). Write the state
+    /// into it from any thread — no lock of the node is held meanwhile —
+    /// then hand it to [`finish_snapshot`](Self::finish_snapshot).
+    pub fn begin_snapshot(&self, index: u64) -> Option<Box<dyn SnapshotWriter>> {
+        snapshot::begin_snapshot(&self.inner, index)
+    }
+
+    /// Syncs a snapshot written after [`begin_snapshot`](Self::begin_snapshot),
+    /// installs it and discards the log it covers. Returns whether it was
+    /// installed (a newer snapshot may have arrived meanwhile).
+    pub fn finish_snapshot(&self, writer: Box<dyn SnapshotWriter>) -> bool {
+        snapshot::finish_snapshot(&self.inner, writer)
     }
 
     /// Stops every thread of this node and joins them; idempotent. After it
@@ -364,6 +388,8 @@ impl Raft {
         }
         // Close the persister now rather than when the last RPC thread lets
         // go of the node, so a successor can open the same files at once.
+        // A half-received snapshot goes too (its staging file with it).
+        self.inner.incoming.lock().take();
         *self.inner.storage.lock() = Box::new(Closed);
     }
 
@@ -395,6 +421,6 @@ impl Raft {
 
     /// InstallSnapshot RPC handler (Figure 13).
     pub fn install_snapshot(&self, args: InstallSnapshotRequest) -> InstallSnapshotResponse {
-        snapshot::install_snapshot(&self.inner, args)
+        install::install_snapshot(&self.inner, args)
     }
 }

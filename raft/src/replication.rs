@@ -22,7 +22,7 @@ use crate::node::Inner;
 use crate::read_index;
 use crate::sender::{send, Outgoing, Rpc};
 use crate::state::{Role, State};
-use crate::PeerError;
+use crate::{transfer, PeerError};
 
 /// `AppendEntriesReply::app_state` (the original's AppNormal / Disconnected).
 const APP_NORMAL: i32 = 1;
@@ -70,19 +70,20 @@ pub(crate) fn maybe_commit(st: &mut State) -> bool {
 }
 
 /// Builds the next RPC for `peer`: everything it lacks from `next_index`
-/// on, or (`with_data == false`) an empty heartbeat, or an InstallSnapshot
-/// when the entries it needs were compacted away (§7).
-fn do_heartbeat(st: &State, peer: usize, with_data: bool, inner: &Inner) -> Rpc {
+/// on, or (`with_data == false`) an empty heartbeat, or the next chunk of
+/// the snapshot when the entries it needs were compacted away (§7).
+fn do_heartbeat(st: &mut State, peer: usize, with_data: bool, inner: &Inner) -> Rpc {
     let next = st.progress[peer].next_index;
     if with_data && next <= st.log.snapshot_index() {
-        if let Some(data) = &st.snapshot {
-            return Rpc::Snapshot(InstallSnapshotRequest {
-                leader_id: inner.me as i32,
-                term: st.current_term,
-                last_snap_shot_include_index: st.log.snapshot_index(),
-                last_snap_shot_include_term: st.log.snapshot_term(),
-                data: data.to_vec(),
-            });
+        if let Some(data) = st.snapshot.clone() {
+            let term = st.current_term;
+            return Rpc::Snapshot(transfer::next_chunk(
+                &mut st.progress[peer].transfer,
+                &data,
+                inner.me as i32,
+                term,
+                inner.config.snapshot_chunk_bytes,
+            ));
         }
     }
     let prev = (next - 1).clamp(st.log.snapshot_index(), st.log.last_index());
@@ -272,16 +273,22 @@ pub(crate) fn handle_snapshot_reply(
     reply: Result<InstallSnapshotResponse, PeerError>,
 ) {
     let mut st = inner.state.lock();
-    if settle(inner, &mut st, out, args.term, reply, |r| r.term).is_none() {
+    let Some(reply) = settle(inner, &mut st, out, args.term, reply, |r| r.term) else {
         return;
-    }
+    };
     let confirmed_reads = read_index::take_confirmed(&mut st);
     let pr = &mut st.progress[out.peer];
-    let index = args.last_snap_shot_include_index;
-    pr.match_index = pr.match_index.max(index);
-    pr.next_index = pr.next_index.max(index + 1);
-    if maybe_commit(&mut st) {
-        inner.apply_cv.notify_one();
+    if reply.saved {
+        // InstallSnapshot said it holds the snapshot durably.
+        let index = args.last_snap_shot_include_index;
+        pr.match_index = pr.match_index.max(index);
+        pr.next_index = pr.next_index.max(index + 1);
+        pr.transfer = None;
+        if maybe_commit(&mut st) {
+            inner.apply_cv.notify_one();
+        }
+    } else {
+        transfer::resume_at(&mut pr.transfer, args, reply.next_offset);
     }
     drop(st);
     read_index::answer(confirmed_reads);

@@ -9,17 +9,19 @@
 use std::sync::Arc;
 use std::thread;
 
-use proto::raft::{AppendEntriesArgs, InstallSnapshotRequest};
+use proto::raft::AppendEntriesArgs;
 
 use crate::node::Inner;
 use crate::replication::{handle_append_reply, handle_snapshot_reply};
 use crate::state::State;
+use crate::transfer::Chunk;
 use crate::{Defer, PeerError};
 
 /// What a replicator sends next.
 pub(crate) enum Rpc {
     Append(AppendEntriesArgs),
-    Snapshot(InstallSnapshotRequest),
+    /// A snapshot chunk, read from the snapshot by the sender thread.
+    Snapshot(Chunk),
 }
 
 /// One RPC on its way to a peer, with what to settle when it ends.
@@ -61,7 +63,7 @@ fn deliver(inner: &Inner, out: Outgoing) {
         let lost = || PeerError("the peer transport panicked".into());
         match &out.rpc {
             Rpc::Append(args) => handle_append_reply(inner, &out, args, Err(lost())),
-            Rpc::Snapshot(args) => handle_snapshot_reply(inner, &out, args, Err(lost())),
+            Rpc::Snapshot(chunk) => handle_snapshot_reply(inner, &out, &chunk.args, Err(lost())),
         }
     });
     match &out.rpc {
@@ -70,10 +72,20 @@ fn deliver(inner: &Inner, out: Outgoing) {
             unanswered.cancel();
             handle_append_reply(inner, &out, args, reply);
         }
-        Rpc::Snapshot(args) => {
-            let reply = peer.install_snapshot(args);
+        Rpc::Snapshot(chunk) => {
+            let (args, reply) = match chunk.read() {
+                Ok(args) => {
+                    let reply = peer.install_snapshot(&args);
+                    (args, reply)
+                }
+                Err(e) => {
+                    tracing::error!(me = inner.me, error = %e, "cannot read the snapshot to send");
+                    let failed = PeerError(format!("cannot read the snapshot: {e}"));
+                    (chunk.args.clone(), Err(failed))
+                }
+            };
             unanswered.cancel();
-            handle_snapshot_reply(inner, &out, args, reply);
+            handle_snapshot_reply(inner, &out, &args, reply);
         }
     }
 }

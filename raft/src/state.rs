@@ -2,7 +2,6 @@
 //! indexes, per-peer progress, and the role transitions (Figure 2).
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -11,7 +10,8 @@ use crate::config::RaftConfig;
 use crate::log::Log;
 use crate::read_index::ReadQueue;
 use crate::sender::LANES;
-use crate::HardState;
+use crate::transfer::Transfer;
+use crate::{HardState, SnapshotData};
 
 /// What a node is doing in the current term.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -77,6 +77,8 @@ pub(crate) struct Progress {
     /// A heartbeat sent to confirm reads is out: later reads wait for its
     /// answer and share the next one.
     pub read_probe_inflight: bool,
+    /// A snapshot being streamed to this peer, chunk by chunk.
+    pub transfer: Option<Transfer>,
 }
 
 impl Progress {
@@ -94,6 +96,7 @@ impl Progress {
             round_sent: 0,
             round_acked: 0,
             read_probe_inflight: false,
+            transfer: None,
         }
     }
 }
@@ -102,7 +105,7 @@ impl Progress {
 pub(crate) struct PendingSnapshot {
     pub index: u64,
     pub term: u64,
-    pub data: Arc<Vec<u8>>,
+    pub data: SnapshotData,
 }
 
 pub(crate) struct State {
@@ -112,8 +115,8 @@ pub(crate) struct State {
     pub current_term: u64,
     pub voted_for: Option<usize>,
     pub log: Log,
-    /// The latest snapshot's bytes, sent to followers that lag behind it.
-    pub snapshot: Option<Arc<Vec<u8>>>,
+    /// The latest snapshot, streamed to followers that lag behind it.
+    pub snapshot: Option<SnapshotData>,
 
     // Volatile state on all servers.
     pub commit_index: u64,
@@ -259,6 +262,7 @@ impl State {
             p.round_sent = 0;
             p.round_acked = 0;
             p.read_probe_inflight = false;
+            p.transfer = None;
         }
         self.quorum_check_at = now + config.election_timeout_max;
     }

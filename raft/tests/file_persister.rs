@@ -3,7 +3,9 @@
 
 use proptest::prelude::*;
 use proto::raft::LogEntry;
-use raft::{FilePersister, HardState, PersistError, Persister, Recovered, SnapshotMeta};
+use raft::{
+    FilePersister, HardState, PersistError, Persister, Recovered, SnapshotData, SnapshotMeta,
+};
 
 fn entry(index: u64, term: u64, len: usize) -> LogEntry {
     LogEntry {
@@ -90,7 +92,7 @@ fn snapshot_discards_covered_entries_and_keeps_the_rest() {
     let mut want = entries(7..=10, 1);
     want.extend(entries(11..=11, 2));
     let got = reopen(tmp.path());
-    assert_eq!(got.snapshot, Some((meta, b"kv state through 6".to_vec())));
+    assert_eq!(got.snapshot, Some(SnapshotData::from_bytes(meta, b"kv state through 6".to_vec())));
     assert_eq!(got.entries, want);
 }
 
@@ -112,7 +114,7 @@ fn snapshot_past_the_log_end_empties_the_log() {
         p.sync().unwrap();
     }
     let got = reopen(tmp.path());
-    assert_eq!(got.snapshot, Some((meta, b"installed".to_vec())));
+    assert_eq!(got.snapshot, Some(SnapshotData::from_bytes(meta, b"installed".to_vec())));
     assert_eq!(got.entries, entries(51..=52, 4));
 }
 
@@ -192,7 +194,7 @@ impl Model {
         self.state
             .snapshot
             .as_ref()
-            .map_or(1, |(m, _)| m.last_included_index + 1)
+            .map_or(1, |s| s.meta().last_included_index + 1)
     }
 
     fn next_index(&self) -> u64 {
@@ -240,7 +242,7 @@ proptest! {
                     p.save_snapshot(meta, &data).unwrap();
                     let covered = ((index - base) as usize).min(model.state.entries.len());
                     model.state.entries.drain(..covered);
-                    model.state.snapshot = Some((meta, data));
+                    model.state.snapshot = Some(SnapshotData::from_bytes(meta, data));
                 }
                 Op::Sync => p.sync().unwrap(),
                 Op::Reopen => {

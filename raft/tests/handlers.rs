@@ -11,7 +11,7 @@ use proto::raft::{
 };
 use raft::{
     ApplyMsg, HardState, LockQueue, MemoryPersister, PeerError, Persister, Raft, RaftConfig,
-    RaftPeer, Role,
+    RaftPeer, Role, SnapshotData, SnapshotMeta, SnapshotWriter,
 };
 
 /// A peer nobody can reach.
@@ -226,20 +226,14 @@ fn applies_committed_entries_in_order_exactly_once() {
 fn installs_a_snapshot_and_continues_after_it() {
     let (raft, p, q) = follower();
     assert!(raft.append_entries(append(1, (0, 0), &[1, 1], 0)).success);
-    let r = raft.install_snapshot(InstallSnapshotRequest {
-        leader_id: 1,
-        term: 2,
-        last_snap_shot_include_index: 10,
-        last_snap_shot_include_term: 2,
-        data: b"state".to_vec(),
-    });
-    assert_eq!(r.term, 2);
+    let r = send_snapshot(&raft, 2, (10, 2), b"state", 2);
+    assert_eq!((r.term, r.saved), (2, true));
     assert_eq!(
         pop(&q),
         ApplyMsg::Snapshot {
             index: 10,
             term: 2,
-            data: b"state".to_vec()
+            data: snapshot_data((10, 2), b"state")
         }
     );
     let s = raft.status();
@@ -252,7 +246,98 @@ fn installs_a_snapshot_and_continues_after_it() {
     assert_eq!(pop(&q).index(), 11);
     let rec = crashed(&p);
     assert_eq!(rec.entries, entries(11, &[2]));
-    assert_eq!(rec.snapshot.unwrap().0.last_included_index, 10);
+    assert_eq!(rec.snapshot.unwrap().meta().last_included_index, 10);
+    raft.shutdown();
+}
+
+fn snapshot_data((index, term): (u64, u64), data: &[u8]) -> SnapshotData {
+    let meta = SnapshotMeta {
+        last_included_index: index,
+        last_included_term: term,
+    };
+    SnapshotData::from_bytes(meta, data.to_vec())
+}
+
+/// One chunk of a snapshot through (index, snap_term), as a leader of
+/// `term` sends it.
+fn chunk(
+    term: u64,
+    (index, snap_term): (u64, u64),
+    whole: &[u8],
+    offset: usize,
+    len: usize,
+) -> InstallSnapshotRequest {
+    let end = (offset + len).min(whole.len());
+    InstallSnapshotRequest {
+        leader_id: 1,
+        term,
+        last_snap_shot_include_index: index,
+        last_snap_shot_include_term: snap_term,
+        data: whole[offset..end].to_vec(),
+        offset: offset as u64,
+        done: end == whole.len(),
+        total_size: whole.len() as u64,
+        crc: crc32fast::hash(whole),
+    }
+}
+
+/// Sends a whole snapshot in chunks of `chunk_len`, as a leader does;
+/// returns the last reply.
+fn send_snapshot(
+    raft: &Raft,
+    term: u64,
+    at: (u64, u64),
+    whole: &[u8],
+    chunk_len: usize,
+) -> InstallSnapshotResponse {
+    let mut offset = 0;
+    loop {
+        let r = raft.install_snapshot(chunk(term, at, whole, offset, chunk_len));
+        if r.saved || r.term != term {
+            return r;
+        }
+        assert!(r.next_offset > offset as u64, "no progress: {r:?}");
+        offset = r.next_offset as usize;
+    }
+}
+
+#[test]
+fn a_chunked_snapshot_is_installed_only_when_whole_and_intact() {
+    let (raft, p, q) = follower();
+    let whole: Vec<u8> = (0..100u8).collect();
+    // Half a transfer, then a chunk from the wrong place: told where to resume.
+    let r = raft.install_snapshot(chunk(2, (10, 2), &whole, 0, 40));
+    assert_eq!((r.saved, r.next_offset), (false, 40));
+    let r = raft.install_snapshot(chunk(2, (10, 2), &whole, 80, 20));
+    assert_eq!((r.saved, r.next_offset), (false, 40));
+    assert_eq!(raft.status().snapshot_index, 0);
+    assert_eq!(p.snapshot(), None);
+    // A last chunk whose bytes do not match the stated checksum: nothing is
+    // installed, and the transfer starts over.
+    let mut bad = chunk(2, (10, 2), &whole, 40, 60);
+    bad.data[3] ^= 1;
+    let r = raft.install_snapshot(bad);
+    assert_eq!((r.saved, r.next_offset), (false, 0));
+    assert_eq!(raft.status().snapshot_index, 0);
+    assert_eq!(p.snapshot(), None);
+    // A new leader's transfer replaces a half-done one of the old leader.
+    let r = raft.install_snapshot(chunk(2, (10, 2), &whole, 0, 40));
+    assert_eq!(r.next_offset, 40);
+    let r = send_snapshot(&raft, 3, (12, 3), &whole, 30);
+    assert_eq!((r.term, r.saved), (3, true));
+    assert_eq!(p.snapshot(), Some(whole.clone()));
+    assert_eq!(
+        pop(&q),
+        ApplyMsg::Snapshot {
+            index: 12,
+            term: 3,
+            data: snapshot_data((12, 3), &whole)
+        }
+    );
+    // The old leader's late chunk changes nothing.
+    let r = raft.install_snapshot(chunk(2, (10, 2), &whole, 40, 60));
+    assert_eq!((r.term, r.saved), (3, false));
+    assert_eq!(raft.status().snapshot_index, 12);
     raft.shutdown();
 }
 
@@ -299,7 +384,7 @@ fn a_restarted_node_starts_from_its_snapshot() {
         ApplyMsg::Snapshot {
             index: 2,
             term: 1,
-            data: b"two".to_vec()
+            data: snapshot_data((2, 1), b"two")
         }
     );
     let s = raft.status();
@@ -374,12 +459,20 @@ impl Persister for Failing {
     fn truncate_suffix(&mut self, from: u64) -> Result<(), raft::PersistError> {
         self.inner.truncate_suffix(from)
     }
-    fn save_snapshot(
+    fn begin_snapshot(
         &mut self,
-        meta: raft::SnapshotMeta,
-        data: &[u8],
+        meta: SnapshotMeta,
+    ) -> Result<Box<dyn SnapshotWriter>, raft::PersistError> {
+        self.inner.begin_snapshot(meta)
+    }
+    fn install_snapshot(
+        &mut self,
+        snapshot: Box<dyn SnapshotWriter>,
     ) -> Result<(), raft::PersistError> {
-        self.inner.save_snapshot(meta, data)
+        self.inner.install_snapshot(snapshot)
+    }
+    fn current_snapshot(&self) -> Option<SnapshotData> {
+        self.inner.current_snapshot()
     }
     fn sync(&mut self) -> Result<(), raft::PersistError> {
         if self.fail.load(std::sync::atomic::Ordering::SeqCst) {

@@ -328,7 +328,7 @@ fn service(queue: Arc<LockQueue<ApplyMsg>>, applied: Arc<Mutex<Applied>>, raft: 
                 }
             }
             ApplyMsg::Snapshot { index, data, .. } => {
-                let (log, last) = decode(&data);
+                let (log, last) = decode(&data.to_vec().unwrap());
                 if last != index || index <= a.last && a.last != 0 {
                     a.error = Some(format!("snapshot at {index} after {}", a.last));
                     continue;

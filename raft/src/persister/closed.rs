@@ -3,7 +3,9 @@
 
 use proto::raft::LogEntry;
 
-use super::{HardState, PersistError, Persister, Recovered, SnapshotMeta};
+use super::{
+    HardState, PersistError, Persister, Recovered, SnapshotData, SnapshotMeta, SnapshotWriter,
+};
 
 /// What a shut-down node holds instead of its persister: nothing works.
 pub(crate) struct Closed;
@@ -27,8 +29,14 @@ impl Persister for Closed {
     fn truncate_suffix(&mut self, _: u64) -> Result<(), PersistError> {
         Closed::err()
     }
-    fn save_snapshot(&mut self, _: SnapshotMeta, _: &[u8]) -> Result<(), PersistError> {
+    fn begin_snapshot(&mut self, _: SnapshotMeta) -> Result<Box<dyn SnapshotWriter>, PersistError> {
         Closed::err()
+    }
+    fn install_snapshot(&mut self, _: Box<dyn SnapshotWriter>) -> Result<(), PersistError> {
+        Closed::err()
+    }
+    fn current_snapshot(&self) -> Option<SnapshotData> {
+        None
     }
     fn sync(&mut self) -> Result<(), PersistError> {
         Closed::err()

@@ -7,7 +7,7 @@
 //! <dir>/hard_state  24 bytes: current term and vote        (see file/hard_state.rs)
 //! <dir>/snapshot    36-byte header + snapshot data          (see file/snapshot.rs)
 //! <dir>/log         the entries after the snapshot, one checksummed record each
-//! <dir>/*.tmp       a replacement being written; deleted on open (crash leftover)
+//! <dir>/*.tmp       a replacement or a snapshot being written; deleted on open
 //! ```
 //!
 //! Missing files mean "nothing saved yet": a fresh directory recovers as the
@@ -35,9 +35,12 @@
 //! - [`save_hard_state`](Persister::save_hard_state) only remembers the new
 //!   value; `sync` replaces the file atomically (temp file, fsync, rename,
 //!   fsync the directory), so it is never half-written.
-//! - [`save_snapshot`](Persister::save_snapshot) replaces `snapshot` the same
-//!   way, then rewrites `log` with only the records after the snapshot (the
-//!   record bytes are copied, not re-encoded), again temp + fsync + rename.
+//! - [`begin_snapshot`](Persister::begin_snapshot) creates `snapshot-N.tmp`,
+//!   which its writer fills and syncs without any lock of the node;
+//!   [`install_snapshot`](Persister::install_snapshot) renames it over
+//!   `snapshot`, fsyncs the directory, then rewrites `log` with only the
+//!   records after the snapshot (the record bytes are copied, not
+//!   re-encoded), again temp + fsync + rename.
 //!
 //! We rewrite one log file rather than keep segment files: a snapshot is
 //! taken near the commit index, so the kept tail is short and the copy is
@@ -71,6 +74,7 @@ mod lock;
 mod record;
 mod recovery;
 mod snapshot;
+mod snapshot_file;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -79,9 +83,12 @@ use std::path::{Path, PathBuf};
 
 use proto::raft::LogEntry;
 
-use super::{HardState, PersistError, Persister, Recovered, SnapshotMeta};
+use super::{
+    HardState, PersistError, Persister, Recovered, SnapshotData, SnapshotMeta, SnapshotWriter,
+};
 use lock::DirLock;
 use recovery::load;
+use snapshot_file::FileSnapshotWriter;
 
 const LOCK: &str = "LOCK";
 const HARD_STATE: &str = "hard_state";
@@ -106,6 +113,10 @@ pub struct FilePersister {
     /// `offsets[i]` is where the record of entry `first_index() + i` starts.
     offsets: Vec<u64>,
     snapshot: SnapshotMeta,
+    /// The stored snapshot, open for reading.
+    current: Option<SnapshotData>,
+    /// Numbers the temp files of snapshots being written.
+    next_snapshot_tmp: u64,
     hard_state: HardState,
     /// `hard_state` changed since the last sync.
     hard_state_pending: bool,
@@ -132,8 +143,7 @@ impl FilePersister {
         let lock_path = dir.join(LOCK);
         let lock = DirLock::acquire(&lock_path).map_err(io_err(&lock_path))?;
         // Only after taking the lock: another node's temp files are not ours.
-        for tmp in [HARD_STATE_TMP, SNAPSHOT_TMP, LOG_TMP] {
-            let path = dir.join(tmp);
+        for path in temp_files(&dir)? {
             if durable::remove_if_exists(&path).map_err(io_err(&path))? {
                 tracing::warn!(path = %path.display(), "removed a temp file left by a crash");
             }
@@ -156,11 +166,10 @@ impl FilePersister {
             file.sync_data().map_err(io_err(&log_path))?;
         }
 
-        let snapshot = loaded
+        let current = loaded
             .snapshot
-            .as_ref()
-            .map(|(m, _)| *m)
-            .unwrap_or_default();
+            .map(|s| SnapshotData::new(std::sync::Arc::new(s)));
+        let snapshot = current.as_ref().map(|s| s.meta()).unwrap_or_default();
         let mut persister = FilePersister {
             dir,
             _lock: lock,
@@ -168,6 +177,8 @@ impl FilePersister {
             log_len: loaded.good_len,
             offsets: loaded.offsets,
             snapshot,
+            current: current.clone(),
+            next_snapshot_tmp: 0,
             hard_state: loaded.hard_state.unwrap_or_default(),
             hard_state_pending: false,
             has_hard_state: loaded.hard_state.is_some(),
@@ -180,7 +191,7 @@ impl FilePersister {
         persister.compact()?;
         persister.recovered = Some(Recovered {
             hard_state: persister.hard_state,
-            snapshot: loaded.snapshot,
+            snapshot: current,
             entries: loaded.entries,
         });
         Ok(persister)
@@ -240,7 +251,9 @@ impl Persister for FilePersister {
         let loaded = load(&self.dir)?;
         Ok(Recovered {
             hard_state: self.hard_state,
-            snapshot: loaded.snapshot,
+            snapshot: loaded
+                .snapshot
+                .map(|s| SnapshotData::new(std::sync::Arc::new(s))),
             entries: loaded.entries,
         })
     }
@@ -313,25 +326,47 @@ impl Persister for FilePersister {
         Ok(())
     }
 
-    fn save_snapshot(&mut self, meta: SnapshotMeta, data: &[u8]) -> Result<(), PersistError> {
+    fn begin_snapshot(
+        &mut self,
+        meta: SnapshotMeta,
+    ) -> Result<Box<dyn SnapshotWriter>, PersistError> {
+        let name = format!("snapshot-{}.tmp", self.next_snapshot_tmp);
+        self.next_snapshot_tmp += 1;
+        Ok(Box::new(FileSnapshotWriter::create(self.path(&name), meta)?))
+    }
+
+    fn install_snapshot(&mut self, snapshot: Box<dyn SnapshotWriter>) -> Result<(), PersistError> {
+        let mut writer = snapshot
+            .into_any()
+            .downcast::<FileSnapshotWriter>()
+            .map_err(|_| PersistError::Misuse("a snapshot from another persister".into()))?;
+        let meta = SnapshotWriter::meta(&*writer);
         if meta.last_included_index < self.snapshot.last_included_index {
             return Err(PersistError::Misuse(format!(
                 "snapshot through index {} is older than the stored one through {}",
                 meta.last_included_index, self.snapshot.last_included_index
             )));
         }
+        if !writer.is_finished() {
+            writer.finish()?;
+        }
         let covered = meta.last_included_index - self.snapshot.last_included_index;
         let covered =
             usize::try_from(covered).map_or(self.offsets.len(), |c| c.min(self.offsets.len()));
         // The snapshot becomes durable before the log loses anything: a crash
         // in between leaves covered entries that recovery skips.
-        let header = snapshot::encode_header(meta, data);
         let path = self.path(SNAPSHOT);
-        durable::replace(&path, &self.path(SNAPSHOT_TMP), &[&header, data])
-            .map_err(io_err(&path))?;
+        fs::rename(writer.path(), &path).map_err(io_err(&path))?;
+        let installed = (*writer).into_installed()?;
+        durable::sync_dir(&path).map_err(io_err(&self.dir))?;
         self.snapshot = meta;
+        self.current = Some(SnapshotData::new(std::sync::Arc::new(installed)));
         self.offsets.drain(..covered);
         self.compact()
+    }
+
+    fn current_snapshot(&self) -> Option<SnapshotData> {
+        self.current.clone()
     }
 
     fn sync(&mut self) -> Result<(), PersistError> {
@@ -361,6 +396,23 @@ impl Persister for FilePersister {
         };
         self.log_len + hard_state
     }
+}
+
+/// The temp files a crash may have left: fixed names, and snapshots in the
+/// making (`snapshot-N.tmp`).
+fn temp_files(dir: &Path) -> Result<Vec<PathBuf>, PersistError> {
+    let mut found: Vec<PathBuf> = [HARD_STATE_TMP, SNAPSHOT_TMP, LOG_TMP]
+        .iter()
+        .map(|name| dir.join(name))
+        .collect();
+    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
+        let name = entry.map_err(io_err(dir))?.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snapshot-") && name.ends_with(".tmp") {
+            found.push(dir.join(&*name));
+        }
+    }
+    Ok(found)
 }
 
 fn open_log(path: &Path) -> Result<File, PersistError> {

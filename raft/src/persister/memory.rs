@@ -12,7 +12,10 @@ use parking_lot::Mutex;
 use prost::Message;
 use proto::raft::LogEntry;
 
-use super::{HardState, PersistError, Persister, Recovered, SnapshotMeta};
+use super::{
+    BufferWriter, HardState, PersistError, Persister, Recovered, SnapshotData, SnapshotMeta,
+    SnapshotWriter,
+};
 
 /// Bytes the hard state takes as encoded (term and vote).
 const HARD_STATE_BYTES: u64 = 16;
@@ -38,13 +41,13 @@ enum Op {
     HardState(HardState),
     Append(Vec<LogEntry>),
     Truncate(u64),
-    Snapshot(SnapshotMeta, Arc<Vec<u8>>),
+    Snapshot(SnapshotData),
 }
 
 #[derive(Clone, Default)]
 struct Stored {
     hard_state: HardState,
-    snapshot: Option<(SnapshotMeta, Arc<Vec<u8>>)>,
+    snapshot: Option<SnapshotData>,
     entries: Vec<LogEntry>,
     /// Sum of the encoded sizes of `entries`.
     entry_bytes: u64,
@@ -54,7 +57,7 @@ impl Stored {
     fn snapshot_index(&self) -> u64 {
         self.snapshot
             .as_ref()
-            .map_or(0, |(m, _)| m.last_included_index)
+            .map_or(0, |s| s.meta().last_included_index)
     }
 
     fn raft_state_size(&self) -> u64 {
@@ -76,7 +79,8 @@ impl Stored {
                     self.entries.truncate(keep);
                 }
             }
-            Op::Snapshot(meta, data) => {
+            Op::Snapshot(data) => {
+                let meta = data.meta();
                 let drop = meta
                     .last_included_index
                     .saturating_sub(self.snapshot_index())
@@ -92,7 +96,7 @@ impl Stored {
                     self.entries.clear();
                     self.entry_bytes = 0;
                 }
-                self.snapshot = Some((meta, data));
+                self.snapshot = Some(data);
             }
         }
     }
@@ -145,13 +149,14 @@ impl MemoryPersister {
             .durable
             .snapshot
             .as_ref()
-            .map_or(0, |(_, d)| d.len() as u64)
+            .map_or(0, |s| s.len())
     }
 
     /// The durable snapshot's bytes, if any (what a test's service restores).
     pub fn snapshot(&self) -> Option<Vec<u8>> {
         let inner = self.inner.lock();
-        inner.durable.snapshot.as_ref().map(|(_, d)| d.to_vec())
+        let data = inner.durable.snapshot.as_ref()?;
+        Some(data.to_vec().expect("a snapshot in memory reads back"))
     }
 }
 
@@ -163,7 +168,7 @@ impl Persister for MemoryPersister {
         let s = &inner.durable;
         Ok(Recovered {
             hard_state: s.hard_state,
-            snapshot: s.snapshot.as_ref().map(|(m, d)| (*m, d.to_vec())),
+            snapshot: s.snapshot.clone(),
             entries: s.entries.clone(),
         })
     }
@@ -202,19 +207,39 @@ impl Persister for MemoryPersister {
         Ok(())
     }
 
-    fn save_snapshot(&mut self, meta: SnapshotMeta, data: &[u8]) -> Result<(), PersistError> {
+    fn begin_snapshot(
+        &mut self,
+        meta: SnapshotMeta,
+    ) -> Result<Box<dyn SnapshotWriter>, PersistError> {
+        Ok(Box::new(BufferWriter::new(meta)))
+    }
+
+    fn install_snapshot(&mut self, snapshot: Box<dyn SnapshotWriter>) -> Result<(), PersistError> {
+        let writer = snapshot
+            .into_any()
+            .downcast::<BufferWriter>()
+            .map_err(|_| PersistError::Misuse("a snapshot from another persister".into()))?;
         let mut inner = self.inner.lock();
-        let index = meta.last_included_index;
+        let index = writer.meta.last_included_index;
+        if index < inner.pending_snapshot_index {
+            return Err(PersistError::Misuse(format!(
+                "snapshot through index {index} is older than the stored one through {}",
+                inner.pending_snapshot_index
+            )));
+        }
         if index >= inner.pending_last_index {
             inner.pending_last_index = index;
         }
         inner.pending_snapshot_index = index;
-        inner
-            .pending
-            .push(Op::Snapshot(meta, Arc::new(data.to_vec())));
+        let data = SnapshotData::from_bytes(writer.meta, writer.data);
+        inner.pending.push(Op::Snapshot(data));
         // Snapshots are durable when the call returns.
         inner.sync();
         Ok(())
+    }
+
+    fn current_snapshot(&self) -> Option<SnapshotData> {
+        self.inner.lock().durable.snapshot.clone()
     }
 
     fn sync(&mut self) -> Result<(), PersistError> {
@@ -295,7 +320,10 @@ mod tests {
         assert!(p.raft_state_size() < full);
         assert_eq!(p.snapshot_size(), 5);
         let r = p.deep_copy().recover().unwrap();
-        assert_eq!(r.snapshot, Some((meta, b"state".to_vec())));
+        assert_eq!(
+            r.snapshot,
+            Some(SnapshotData::from_bytes(meta, b"state".to_vec()))
+        );
         assert_eq!(
             r.entries.iter().map(|e| e.log_index).collect::<Vec<_>>(),
             vec![8, 9, 10]

@@ -10,8 +10,11 @@
 pub(crate) mod closed;
 mod file;
 pub mod memory;
+mod snapshot_data;
 
 pub use file::FilePersister;
+pub(crate) use snapshot_data::BufferWriter;
+pub use snapshot_data::{SnapshotData, SnapshotReader, SnapshotSource, SnapshotWriter, WriteAdapter};
 
 use proto::raft::LogEntry;
 
@@ -34,8 +37,9 @@ pub struct SnapshotMeta {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Recovered {
     pub hard_state: HardState,
-    /// The latest snapshot, if one was ever saved.
-    pub snapshot: Option<(SnapshotMeta, Vec<u8>)>,
+    /// The latest snapshot, if one was ever saved (read on demand, never
+    /// loaded whole).
+    pub snapshot: Option<SnapshotData>,
     /// The log after the snapshot: contiguous, absolute indexes, starting at
     /// `last_included_index + 1` (or 1 without a snapshot).
     pub entries: Vec<LogEntry>,
@@ -80,10 +84,29 @@ pub trait Persister: Send + 'static {
     /// Drops every log entry whose index is `>= from` (a conflict, §5.3).
     fn truncate_suffix(&mut self, from: u64) -> Result<(), PersistError>;
 
-    /// Saves a snapshot and discards the log through `meta.last_included_index`
-    /// (all of it when the snapshot reaches past the log's end). Durable when
-    /// it returns: snapshots are rare and large, so they are not batched.
-    fn save_snapshot(&mut self, meta: SnapshotMeta, data: &[u8]) -> Result<(), PersistError>;
+    /// Starts a new snapshot through `meta.last_included_index`. The writer
+    /// is filled without any lock of the node; nothing changes here until
+    /// [`install_snapshot`](Persister::install_snapshot).
+    fn begin_snapshot(&mut self, meta: SnapshotMeta)
+        -> Result<Box<dyn SnapshotWriter>, PersistError>;
+
+    /// Makes a finished writer of this persister the stored snapshot and
+    /// discards the log through its index (all of it when the snapshot
+    /// reaches past the log's end). Durable when it returns: snapshots are
+    /// rare and large, so they are not batched. Refuses a snapshot older
+    /// than the stored one.
+    fn install_snapshot(&mut self, snapshot: Box<dyn SnapshotWriter>) -> Result<(), PersistError>;
+
+    /// The stored snapshot, if any.
+    fn current_snapshot(&self) -> Option<SnapshotData>;
+
+    /// Saves a snapshot held in memory: begin, write, install.
+    fn save_snapshot(&mut self, meta: SnapshotMeta, data: &[u8]) -> Result<(), PersistError> {
+        let mut writer = self.begin_snapshot(meta)?;
+        writer.write(data)?;
+        writer.finish()?;
+        self.install_snapshot(writer)
+    }
 
     /// Makes every earlier call durable (one fsync for many appends).
     fn sync(&mut self) -> Result<(), PersistError>;

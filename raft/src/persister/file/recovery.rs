@@ -4,13 +4,14 @@ use std::path::Path;
 
 use proto::raft::LogEntry;
 
-use super::{corrupt, durable, hard_state, io_err, record, snapshot, HARD_STATE, LOG, SNAPSHOT};
-use crate::persister::{HardState, PersistError, SnapshotMeta};
+use super::snapshot_file::FileSnapshot;
+use super::{corrupt, durable, hard_state, io_err, record, HARD_STATE, LOG, SNAPSHOT};
+use crate::persister::{HardState, PersistError, SnapshotSource};
 
 /// Everything read back from the directory.
 pub struct Loaded {
     pub hard_state: Option<HardState>,
-    pub snapshot: Option<(SnapshotMeta, Vec<u8>)>,
+    pub snapshot: Option<FileSnapshot>,
     /// The entries after the snapshot, with their record offsets.
     pub entries: Vec<LogEntry>,
     pub offsets: Vec<u64>,
@@ -28,15 +29,10 @@ pub fn load(dir: &Path) -> Result<Loaded, PersistError> {
         None => None,
     };
 
-    let path = dir.join(SNAPSHOT);
-    let snapshot = match durable::read_if_exists(&path).map_err(io_err(&path))? {
-        Some(buf) => {
-            let (meta, data) = snapshot::decode(&buf).map_err(corrupt(&path))?;
-            Some((meta, data.to_vec()))
-        }
-        None => None,
-    };
-    let last_included = snapshot.as_ref().map_or(0, |(m, _)| m.last_included_index);
+    let snapshot = FileSnapshot::open(&dir.join(SNAPSHOT))?;
+    let last_included = snapshot
+        .as_ref()
+        .map_or(0, |s| s.meta().last_included_index);
 
     let path = dir.join(LOG);
     let buf = durable::read_if_exists(&path)
