@@ -11,6 +11,19 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
         .expect("encoding plain data into a Vec cannot fail")
 }
 
+/// Encodes a value onto the end of a stream (snapshots are written as a
+/// sequence of values, never as one buffer).
+pub fn encode_into<T: Serialize>(value: &T, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    bincode::serde::encode_into_std_write(value, out, bincode::config::standard())
+        .map(|_| ())
+        .map_err(std::io::Error::other)
+}
+
+/// Decodes the next value of a stream written by [`encode_into`].
+pub fn decode_from<T: DeserializeOwned>(input: &mut impl std::io::Read) -> Result<T, String> {
+    bincode::serde::decode_from_std_read(input, bincode::config::standard()).map_err(|e| e.to_string())
+}
+
 /// Decodes what [`encode`] produced; `Err` on bytes it did not produce.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     let (value, read) = bincode::serde::decode_from_slice(bytes, bincode::config::standard())

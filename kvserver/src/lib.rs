@@ -7,6 +7,7 @@
 //!   (ReadIndex).
 //! - `state_machine.rs`: the skip list and the dedup table; the pure apply step.
 //! - `dedup.rs`: which writes each client already had applied.
+//! - `snapshot.rs`: the snapshot format, written and read as a stream.
 //! - `op.rs`: the operation carried in log entries; `codec.rs`: its bytes.
 //! - `waiters.rs`: requests parked until their entry applies;
 //!   `read_waiters.rs`: Gets parked until their read index is confirmed
@@ -45,6 +46,7 @@ mod error;
 mod op;
 mod read_waiters;
 mod server;
+mod snapshot;
 mod state_machine;
 mod waiters;
 
@@ -52,4 +54,5 @@ pub use config::KvServerConfig;
 pub use error::KvServerError;
 pub use op::{Op, OpKind};
 pub use server::KvServer;
+pub use snapshot::FrozenState;
 pub use state_machine::KvStateMachine;

@@ -21,6 +21,7 @@ use crate::waiters::{Reply, Waiter, Waiters};
 use crate::{KvServerConfig, KvServerError};
 
 mod reads;
+mod snapshots;
 
 /// One replica of the store. A cheap handle: clones share the server.
 #[derive(Clone)]
@@ -36,6 +37,7 @@ struct Inner {
     waiters: Mutex<Waiters>,
     config: KvServerConfig,
     stopping: AtomicBool,
+    snapshots: snapshots::Snapshots,
     /// Wakes the sweeper early at shutdown.
     sweeper_bell: (Mutex<()>, Condvar),
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -68,6 +70,7 @@ impl KvServer {
             waiters: Mutex::new(Waiters::default()),
             config,
             stopping: AtomicBool::new(false),
+            snapshots: snapshots::Snapshots::default(),
             sweeper_bell: (Mutex::new(()), Condvar::new()),
             threads: Mutex::new(Vec::new()),
         });
@@ -98,6 +101,11 @@ impl KvServer {
         self.inner.me
     }
 
+    /// Snapshots this server has taken (not counting those it received).
+    pub fn snapshots_taken(&self) -> u64 {
+        self.inner.snapshots.taken()
+    }
+
     /// The log index of the last entry applied to the state machine.
     pub fn last_applied(&self) -> u64 {
         self.inner.state.lock().last_applied()
@@ -120,6 +128,7 @@ impl KvServer {
         for thread in threads {
             let _ = thread.join();
         }
+        inner.snapshots.join();
         let waiting = inner.waiters.lock().drain();
         for reply in waiting {
             reply.failed(KvErr::WrongLeader, -1);
@@ -164,7 +173,7 @@ impl Inner {
     }
 
     /// The applier thread (the original's ReadRaftApplyCommandLoop).
-    fn read_raft_apply_command_loop(&self) {
+    fn read_raft_apply_command_loop(self: &Arc<Self>) {
         while let Some(message) = self.apply_queue.pop() {
             if self.stopping.load(Ordering::SeqCst) {
                 break;
@@ -176,7 +185,7 @@ impl Inner {
         }
     }
 
-    fn apply_command(&self, index: u64, command: &[u8]) {
+    fn apply_command(self: &Arc<Self>, index: u64, command: &[u8]) {
         let op: Op = match codec::decode(command) {
             Ok(op) => op,
             Err(e) => {
@@ -204,54 +213,7 @@ impl Inner {
                 waiter.reply.failed(KvErr::WrongLeader, self.leader_hint());
             }
         }
-        self.snapshot_if_large(index);
-    }
-
-    fn snapshot_if_large(&self, index: u64) {
-        let Some(max) = self.config.max_raft_state else {
-            return;
-        };
-        if self.raft.raft_state_size() < max {
-            return;
-        }
-        let image = self.state.lock().snapshot();
-        tracing::debug!(
-            node = self.me,
-            index,
-            bytes = image.len(),
-            "taking a snapshot"
-        );
-        self.raft.snapshot(index, image);
-    }
-
-    fn install_snapshot(&self, index: u64, data: &[u8]) {
-        {
-            let mut state = self.state.lock();
-            if index <= state.last_applied() {
-                return;
-            }
-            match KvStateMachine::restore(data) {
-                Ok(restored) => *state = restored,
-                Err(e) => {
-                    tracing::error!(node = self.me, index, error = %e, "undecodable snapshot ignored");
-                    return;
-                }
-            }
-        }
-        tracing::info!(node = self.me, index, "state restored from a snapshot");
-        // Their entries are inside the snapshot; their results are not. The
-        // Clerk retries, and dedup answers a done Put/Append without redoing it.
-        let (settled, reads) = {
-            let mut waiters = self.waiters.lock();
-            (
-                waiters.take_through(index),
-                waiters.reads.take_through(index),
-            )
-        };
-        for waiter in settled {
-            waiter.reply.failed(KvErr::WrongLeader, self.leader_hint());
-        }
-        self.answer_reads(reads);
+        self.snapshot_if_large(index, command.len());
     }
 
     /// Answers waiting requests that can no longer succeed here.

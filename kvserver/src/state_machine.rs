@@ -1,12 +1,11 @@
 //! The replicated state machine: the skip list plus the dedup table, and
 //! the pure apply step both the leader and the followers run.
 
-use serde::{Deserialize, Serialize};
 use skiplist::SkipList;
 
-use crate::codec;
 use crate::dedup::DedupTable;
 use crate::op::{Op, OpKind};
+use crate::snapshot::{self, FrozenState};
 
 /// The store's data and what it needs to apply each request at most once.
 #[derive(Default)]
@@ -16,14 +15,6 @@ pub struct KvStateMachine {
     dedup: DedupTable,
     /// The log index of the last entry applied (or the snapshot's index).
     last_applied: u64,
-}
-
-/// What a snapshot holds: everything `KvStateMachine` is.
-#[derive(Serialize, Deserialize)]
-struct SnapshotImage {
-    last_applied: u64,
-    data: Vec<(Vec<u8>, Vec<u8>)>,
-    dedup: DedupTable,
 }
 
 impl KvStateMachine {
@@ -78,32 +69,45 @@ impl KvStateMachine {
         self.data.is_empty()
     }
 
-    /// Serializes the whole state for Raft's snapshot.
-    pub fn snapshot(&self) -> Vec<u8> {
-        let image = SnapshotImage {
+    /// The state as of now, detached, for a snapshot written elsewhere.
+    pub fn freeze(&self) -> FrozenState {
+        FrozenState {
             last_applied: self.last_applied,
-            data: self
+            dedup: self.dedup.clone(),
+            entries: self
                 .data
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
-            dedup: self.dedup.clone(),
-        };
-        codec::encode(&image)
+        }
+    }
+
+    /// The whole state as one snapshot buffer (small states and tests).
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.freeze()
+            .write_to(&mut out, || false)
+            .expect("writing into a Vec cannot fail");
+        out
     }
 
     /// Rebuilds the state from a snapshot taken by [`snapshot`](Self::snapshot).
     pub fn restore(bytes: &[u8]) -> Result<KvStateMachine, String> {
-        let image: SnapshotImage = codec::decode(bytes)?;
-        let mut data = SkipList::new();
-        for (key, value) in image.data {
-            data.insert_or_set(key, value);
+        snapshot::read_from(bytes)
+    }
+
+    /// An empty store with the given dedup state, for a snapshot to fill.
+    pub(crate) fn from_parts(last_applied: u64, dedup: DedupTable) -> KvStateMachine {
+        KvStateMachine {
+            data: SkipList::new(),
+            dedup,
+            last_applied,
         }
-        Ok(KvStateMachine {
-            data,
-            dedup: image.dedup,
-            last_applied: image.last_applied,
-        })
+    }
+
+    /// Adds one entry read from a snapshot (they come in key order).
+    pub(crate) fn restore_entry(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.data.insert_or_set(key, value);
     }
 }
 

@@ -80,6 +80,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use proto::raft::LogEntry;
 
@@ -115,8 +116,6 @@ pub struct FilePersister {
     snapshot: SnapshotMeta,
     /// The stored snapshot, open for reading.
     current: Option<SnapshotData>,
-    /// Numbers the temp files of snapshots being written.
-    next_snapshot_tmp: u64,
     hard_state: HardState,
     /// `hard_state` changed since the last sync.
     hard_state_pending: bool,
@@ -178,7 +177,6 @@ impl FilePersister {
             offsets: loaded.offsets,
             snapshot,
             current: current.clone(),
-            next_snapshot_tmp: 0,
             hard_state: loaded.hard_state.unwrap_or_default(),
             hard_state_pending: false,
             has_hard_state: loaded.hard_state.is_some(),
@@ -330,8 +328,11 @@ impl Persister for FilePersister {
         &mut self,
         meta: SnapshotMeta,
     ) -> Result<Box<dyn SnapshotWriter>, PersistError> {
-        let name = format!("snapshot-{}.tmp", self.next_snapshot_tmp);
-        self.next_snapshot_tmp += 1;
+        // Unique in the process, not just in this persister: a writer of a
+        // node that was shut down may still be dropped (deleting its file)
+        // after a successor opened the same directory.
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let name = format!("snapshot-{}.tmp", NEXT.fetch_add(1, Ordering::Relaxed));
         Ok(Box::new(FileSnapshotWriter::create(self.path(&name), meta)?))
     }
 

@@ -179,7 +179,8 @@ pub fn spawn_applier(
                         }
                     }
                     ApplyMsg::Snapshot { index, data, .. } => {
-                        applies.apply_snapshot(server, index, &data);
+                        let bytes = data.to_vec().unwrap_or_default();
+                        applies.apply_snapshot(server, index, &bytes);
                     }
                 }
             }

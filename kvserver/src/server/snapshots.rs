@@ -1,0 +1,160 @@
+//! When and how the KvServer snapshots: the state is frozen on the apply
+//! thread at the index just applied, then written out and handed to Raft on
+//! a thread of its own, so applying, reads and Raft never wait for the disk.
+//! At most one snapshot is in progress, and the threshold is checked again
+//! after it.
+//!
+//! The original (IfNeedToSendSnapShotCommand) serialized the whole store on
+//! the apply path, and snapshotted after every entry while the log stayed
+//! over the threshold.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use proto::KvErr;
+use raft::{SnapshotData, WriteAdapter};
+
+use super::Inner;
+use crate::snapshot;
+
+/// Bytes a log record takes beyond its command: the record header and the
+/// entry's term and index fields. Only an estimate of what a snapshot frees.
+const RECORD_OVERHEAD: u64 = 24;
+
+/// The KvServer's snapshot bookkeeping.
+#[derive(Default)]
+pub(super) struct Snapshots {
+    in_progress: AtomicBool,
+    /// Log bytes applied since the last snapshot began: what the next one
+    /// would free.
+    applied_bytes: AtomicU64,
+    taken: AtomicU64,
+    writer_thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Snapshots {
+    /// Waits for a snapshot being written (it gives up at shutdown).
+    pub(super) fn join(&self) {
+        if let Some(thread) = self.writer_thread.lock().take() {
+            let _ = thread.join();
+        }
+    }
+
+    pub(super) fn taken(&self) -> u64 {
+        self.taken.load(Ordering::Relaxed)
+    }
+}
+
+impl Inner {
+    /// Called after each applied entry: starts a snapshot through `index`
+    /// if Raft's stored state has reached `max_raft_state` and at least half
+    /// of that is applied log a snapshot would free. (Without the second
+    /// rule a follower whose unapplied tail alone is over the threshold
+    /// would snapshot after every entry.)
+    pub(super) fn snapshot_if_large(self: &Arc<Self>, index: u64, command_bytes: usize) {
+        let Some(max) = self.config.max_raft_state else {
+            return;
+        };
+        let snapshots = &self.snapshots;
+        let freed = snapshots
+            .applied_bytes
+            .fetch_add(command_bytes as u64 + RECORD_OVERHEAD, Ordering::Relaxed);
+        if self.raft.raft_state_size() < max || freed < max / 2 {
+            return;
+        }
+        if snapshots.in_progress.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let Some(mut writer) = self.raft.begin_snapshot(index) else {
+            snapshots.in_progress.store(false, Ordering::SeqCst);
+            return;
+        };
+        // On the apply thread, right after applying `index`: the state is
+        // exactly the state through `index`.
+        let frozen = self.state.lock().freeze();
+        snapshots.applied_bytes.store(0, Ordering::Relaxed);
+        let inner = self.clone();
+        let started = Instant::now();
+        let spawned = std::thread::Builder::new()
+            .name(format!("kv{}-snapshot", self.me))
+            .spawn(move || {
+                let stop = || inner.stopping.load(Ordering::SeqCst);
+                match frozen.write_to(WriteAdapter(&mut *writer), stop) {
+                    Ok(true) => {
+                        let bytes = writer.written();
+                        if inner.raft.finish_snapshot(writer) {
+                            inner.snapshots.taken.fetch_add(1, Ordering::Relaxed);
+                            tracing::info!(
+                                node = inner.me,
+                                index,
+                                bytes,
+                                ms = started.elapsed().as_millis() as u64,
+                                "snapshot taken"
+                            );
+                        }
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::error!(node = inner.me, index, error = %e, "cannot write a snapshot");
+                    }
+                }
+                inner.snapshots.in_progress.store(false, Ordering::SeqCst);
+            });
+        match spawned {
+            Ok(thread) => {
+                let previous = snapshots.writer_thread.lock().replace(thread);
+                if let Some(previous) = previous {
+                    let _ = previous.join(); // finished: in_progress was clear
+                }
+            }
+            Err(e) => {
+                tracing::error!(node = self.me, error = %e, "cannot start a snapshot thread");
+                snapshots.in_progress.store(false, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Replaces the state machine with a snapshot Raft received or
+    /// recovered. Decoded without the state lock; swapped in under it.
+    pub(super) fn install_snapshot(&self, index: u64, data: &SnapshotData) {
+        if index <= self.state.lock().last_applied() {
+            return;
+        }
+        let restored = match snapshot::read_from(data.reader()) {
+            Ok(restored) => restored,
+            Err(e) => {
+                tracing::error!(node = self.me, index, error = %e, "undecodable snapshot ignored");
+                return;
+            }
+        };
+        {
+            let mut state = self.state.lock();
+            if index <= state.last_applied() {
+                return;
+            }
+            *state = restored;
+        }
+        tracing::info!(
+            node = self.me,
+            index,
+            bytes = data.len(),
+            "state restored from a snapshot"
+        );
+        // Their entries are inside the snapshot; their results are not. The
+        // Clerk retries, and dedup answers a done Put/Append without redoing it.
+        let (settled, reads) = {
+            let mut waiters = self.waiters.lock();
+            (
+                waiters.take_through(index),
+                waiters.reads.take_through(index),
+            )
+        };
+        for waiter in settled {
+            waiter.reply.failed(KvErr::WrongLeader, self.leader_hint());
+        }
+        self.answer_reads(reads);
+    }
+}
