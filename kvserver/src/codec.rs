@@ -21,7 +21,8 @@ pub fn encode_into<T: Serialize>(value: &T, out: &mut impl std::io::Write) -> st
 
 /// Decodes the next value of a stream written by [`encode_into`].
 pub fn decode_from<T: DeserializeOwned>(input: &mut impl std::io::Read) -> Result<T, String> {
-    bincode::serde::decode_from_std_read(input, bincode::config::standard()).map_err(|e| e.to_string())
+    bincode::serde::decode_from_std_read(input, bincode::config::standard())
+        .map_err(|e| e.to_string())
 }
 
 /// Decodes what [`encode`] produced; `Err` on bytes it did not produce.

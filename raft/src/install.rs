@@ -93,7 +93,11 @@ pub(crate) fn install_snapshot(
         return reply(term, false, written);
     }
     if written + args.data.len() as u64 > arriving.total {
-        tracing::warn!(me = inner.me, index, "snapshot chunk runs past its stated size");
+        tracing::warn!(
+            me = inner.me,
+            index,
+            "snapshot chunk runs past its stated size"
+        );
         *incoming = None;
         return reply(term, false, 0);
     }
@@ -163,11 +167,7 @@ fn hear_leader(inner: &Inner, args: &InstallSnapshotRequest) -> Heard {
 
 /// Makes the assembled snapshot this node's state: saved first, then the
 /// log is cut to match, then the service hears of it through the applier.
-fn install(
-    inner: &Inner,
-    term: u64,
-    writer: Box<dyn SnapshotWriter>,
-) -> InstallSnapshotResponse {
+fn install(inner: &Inner, term: u64, writer: Box<dyn SnapshotWriter>) -> InstallSnapshotResponse {
     let meta = writer.meta();
     let (index, snap_term) = (meta.last_included_index, meta.last_included_term);
     let mut storage = inner.storage.lock();

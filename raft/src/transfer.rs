@@ -141,7 +141,10 @@ mod tests {
         assert_eq!(next_chunk(&mut transfer, &old, 0, 1, 4).args.offset, 2);
         let newer = snapshot(12, 3);
         let chunk = next_chunk(&mut transfer, &newer, 0, 1, 4);
-        assert_eq!((chunk.args.offset, chunk.len, chunk.args.done), (0, 3, true));
+        assert_eq!(
+            (chunk.args.offset, chunk.len, chunk.args.done),
+            (0, 3, true)
+        );
         assert_eq!(chunk.args.last_snap_shot_include_index, 12);
     }
 }

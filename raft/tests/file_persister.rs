@@ -92,7 +92,13 @@ fn snapshot_discards_covered_entries_and_keeps_the_rest() {
     let mut want = entries(7..=10, 1);
     want.extend(entries(11..=11, 2));
     let got = reopen(tmp.path());
-    assert_eq!(got.snapshot, Some(SnapshotData::from_bytes(meta, b"kv state through 6".to_vec())));
+    assert_eq!(
+        got.snapshot,
+        Some(SnapshotData::from_bytes(
+            meta,
+            b"kv state through 6".to_vec()
+        ))
+    );
     assert_eq!(got.entries, want);
 }
 
@@ -114,7 +120,10 @@ fn snapshot_past_the_log_end_empties_the_log() {
         p.sync().unwrap();
     }
     let got = reopen(tmp.path());
-    assert_eq!(got.snapshot, Some(SnapshotData::from_bytes(meta, b"installed".to_vec())));
+    assert_eq!(
+        got.snapshot,
+        Some(SnapshotData::from_bytes(meta, b"installed".to_vec()))
+    );
     assert_eq!(got.entries, entries(51..=52, 4));
 }
 

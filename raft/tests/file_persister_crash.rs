@@ -103,7 +103,10 @@ fn crash_mid_snapshot_keeps_the_old_snapshot_and_log() {
     let tmp_file = tmp.path().join("snapshot.tmp");
     fs::write(&tmp_file, b"RKSN half a header").unwrap();
     let got = recover(tmp.path()).unwrap();
-    assert_eq!(got.snapshot, Some(SnapshotData::from_bytes(old, b"old".to_vec())));
+    assert_eq!(
+        got.snapshot,
+        Some(SnapshotData::from_bytes(old, b"old".to_vec()))
+    );
     assert_eq!(got.entries, entries(3..=6));
     assert!(!tmp_file.exists(), "leftover temp file is removed");
 }
@@ -132,7 +135,10 @@ fn crash_after_snapshot_rename_before_log_rewrite_is_consistent() {
     {
         let mut p = FilePersister::open(tmp.path()).unwrap();
         let got = p.recover().unwrap();
-        assert_eq!(got.snapshot, Some(SnapshotData::from_bytes(meta, b"through 4".to_vec())));
+        assert_eq!(
+            got.snapshot,
+            Some(SnapshotData::from_bytes(meta, b"through 4".to_vec()))
+        );
         assert_eq!(got.entries, entries(5..=7));
         // Recovery finished the rewrite: the log holds only entries 5..=7.
         let log_len = fs::metadata(tmp.path().join("log")).unwrap().len();

@@ -333,7 +333,10 @@ impl Persister for FilePersister {
         // after a successor opened the same directory.
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let name = format!("snapshot-{}.tmp", NEXT.fetch_add(1, Ordering::Relaxed));
-        Ok(Box::new(FileSnapshotWriter::create(self.path(&name), meta)?))
+        Ok(Box::new(FileSnapshotWriter::create(
+            self.path(&name),
+            meta,
+        )?))
     }
 
     fn install_snapshot(&mut self, snapshot: Box<dyn SnapshotWriter>) -> Result<(), PersistError> {

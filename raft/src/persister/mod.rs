@@ -14,7 +14,9 @@ mod snapshot_data;
 
 pub use file::FilePersister;
 pub(crate) use snapshot_data::BufferWriter;
-pub use snapshot_data::{SnapshotData, SnapshotReader, SnapshotSource, SnapshotWriter, WriteAdapter};
+pub use snapshot_data::{
+    SnapshotData, SnapshotReader, SnapshotSource, SnapshotWriter, WriteAdapter,
+};
 
 use proto::raft::LogEntry;
 
@@ -87,8 +89,10 @@ pub trait Persister: Send + 'static {
     /// Starts a new snapshot through `meta.last_included_index`. The writer
     /// is filled without any lock of the node; nothing changes here until
     /// [`install_snapshot`](Persister::install_snapshot).
-    fn begin_snapshot(&mut self, meta: SnapshotMeta)
-        -> Result<Box<dyn SnapshotWriter>, PersistError>;
+    fn begin_snapshot(
+        &mut self,
+        meta: SnapshotMeta,
+    ) -> Result<Box<dyn SnapshotWriter>, PersistError>;
 
     /// Makes a finished writer of this persister the stored snapshot and
     /// discards the log through its index (all of it when the snapshot

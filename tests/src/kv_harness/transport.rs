@@ -46,7 +46,9 @@ fn to_rpc_error(e: CallError) -> RpcError {
     match e {
         CallError::Remote(status, message) => RpcError::Remote { status, message },
         CallError::RequestLost | CallError::ReplyLost | CallError::TimedOut => RpcError::Timeout,
-        CallError::Unreachable | CallError::ServerDied => RpcError::Closed(e.to_string()),
+        CallError::Unreachable | CallError::ServerDied | CallError::TooLarge(_) => {
+            RpcError::Closed(e.to_string())
+        }
     }
 }
 

@@ -38,6 +38,10 @@ pub enum CallError {
     /// The handler did not answer within the harness's bound.
     #[error("the handler did not answer in time")]
     TimedOut,
+    /// The request is over the network's message limit (as a real channel
+    /// refuses a frame over its limit); the handler never ran.
+    #[error("request of {0} bytes is over the message limit")]
+    TooLarge(usize),
     /// The server answered with an RPC-level error (unknown method, ...).
     #[error("remote error {0:?}: {1}")]
     Remote(RpcStatus, String),
@@ -70,6 +74,9 @@ impl ClientEnd {
             .bytes_total
             .fetch_add(args.len() as u64, Ordering::Relaxed);
 
+        if args.len() > self.net.max_message_bytes() {
+            return Err(CallError::TooLarge(args.len()));
+        }
         let route = match self.net.route(&self.name) {
             Ok(route) => route,
             Err(no_route) => {

@@ -36,6 +36,7 @@ pub(super) struct State {
     pub(super) reliable: bool,
     pub(super) long_delays: bool,
     pub(super) long_reordering: bool,
+    pub(super) max_message_bytes: usize,
     pub(super) ends: HashMap<String, EndState>,
     pub(super) servers: HashMap<String, Arc<Server>>,
 }
@@ -79,6 +80,7 @@ impl Network {
                     reliable: true,
                     long_delays: false,
                     long_reordering: false,
+                    max_message_bytes: usize::MAX,
                     ends: HashMap::new(),
                     servers: HashMap::new(),
                 }),
@@ -105,6 +107,16 @@ impl Network {
     /// catches callers that wait for one peer before calling the next.
     pub fn set_long_delays(&self, on: bool) {
         self.shared.state.lock().long_delays = on;
+    }
+
+    /// Requests larger than `bytes` fail without reaching their server, as
+    /// a real RPC channel refuses a frame over its limit.
+    pub fn set_max_message_bytes(&self, bytes: usize) {
+        self.shared.state.lock().max_message_bytes = bytes;
+    }
+
+    pub(super) fn max_message_bytes(&self) -> usize {
+        self.shared.state.lock().max_message_bytes
     }
 
     /// Creates a disabled end named `name`, bound to no server yet.

@@ -132,7 +132,11 @@ impl FileSnapshotWriter {
     pub fn into_installed(mut self) -> Result<FileSnapshot, PersistError> {
         self.installed = true;
         let header = self.header();
-        let file = self.file.get_ref().try_clone().map_err(io_err(&self.path))?;
+        let file = self
+            .file
+            .get_ref()
+            .try_clone()
+            .map_err(io_err(&self.path))?;
         Ok(FileSnapshot { file, header })
     }
 
