@@ -48,6 +48,14 @@ impl Snapshots {
     }
 }
 
+/// Whether a snapshot is due: Raft's stored state has reached `max` and at
+/// least half of `max` is applied log that the snapshot would free. A log
+/// over the threshold because of entries not yet applied (a follower
+/// catching up) waits until applying has made a snapshot worth its cost.
+fn worth_a_snapshot(raft_state_bytes: u64, applied_bytes: u64, max: u64) -> bool {
+    raft_state_bytes >= max && applied_bytes >= max / 2
+}
+
 impl Inner {
     /// Called after each applied entry: starts a snapshot through `index`
     /// if Raft's stored state has reached `max_raft_state` and at least half
@@ -61,8 +69,10 @@ impl Inner {
         let snapshots = &self.snapshots;
         let freed = snapshots
             .applied_bytes
-            .fetch_add(command_bytes as u64 + RECORD_OVERHEAD, Ordering::Relaxed);
-        if self.raft.raft_state_size() < max || freed < max / 2 {
+            .fetch_add(command_bytes as u64 + RECORD_OVERHEAD, Ordering::Relaxed)
+            + command_bytes as u64
+            + RECORD_OVERHEAD;
+        if !worth_a_snapshot(self.raft.raft_state_size(), freed, max) {
             return;
         }
         if snapshots.in_progress.swap(true, Ordering::SeqCst) {
@@ -156,5 +166,21 @@ impl Inner {
             waiter.reply.failed(KvErr::WrongLeader, self.leader_hint());
         }
         self.answer_reads(reads);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worth_a_snapshot;
+
+    #[test]
+    fn a_snapshot_waits_for_applied_log_to_free() {
+        assert!(!worth_a_snapshot(999, 999, 1000), "under the threshold");
+        assert!(worth_a_snapshot(1000, 500, 1000));
+        // The catching-up follower: a large unapplied tail keeps the state
+        // over the threshold right after a snapshot; one more applied entry
+        // is no reason for another.
+        assert!(!worth_a_snapshot(50_000, 120, 1000));
+        assert!(worth_a_snapshot(50_000, 600, 1000));
     }
 }

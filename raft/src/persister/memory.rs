@@ -7,6 +7,7 @@
 //! touches, never the size of the whole log.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use prost::Message;
@@ -35,6 +36,8 @@ struct Inner {
     /// reject misuse at the call rather than at the sync.
     pending_last_index: u64,
     pending_snapshot_index: u64,
+    /// How long finishing a snapshot takes (see `set_snapshot_delay`).
+    snapshot_delay: Duration,
 }
 
 enum Op {
@@ -133,8 +136,15 @@ impl MemoryPersister {
                 pending_snapshot_index: durable.snapshot_index(),
                 durable,
                 pending: Vec::new(),
+                snapshot_delay: Duration::ZERO,
             })),
         }
+    }
+
+    /// Makes every snapshot written from now on take `delay` to finish, as
+    /// on a slow disk: tests check that nothing else waits for it.
+    pub fn set_snapshot_delay(&self, delay: Duration) {
+        self.inner.lock().snapshot_delay = delay;
     }
 
     /// Bytes of durable hard state and log, as encoded.
@@ -211,7 +221,8 @@ impl Persister for MemoryPersister {
         &mut self,
         meta: SnapshotMeta,
     ) -> Result<Box<dyn SnapshotWriter>, PersistError> {
-        Ok(Box::new(BufferWriter::new(meta)))
+        let delay = self.inner.lock().snapshot_delay;
+        Ok(Box::new(BufferWriter::new(meta, delay)))
     }
 
     fn install_snapshot(&mut self, snapshot: Box<dyn SnapshotWriter>) -> Result<(), PersistError> {

@@ -21,6 +21,9 @@ pub trait SnapshotSource: Send + Sync {
     fn meta(&self) -> SnapshotMeta;
     /// Bytes of data (without any header the storage adds).
     fn len(&self) -> u64;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// CRC-32 of the whole data, so a receiver can check what it assembled.
     fn crc(&self) -> u32;
     /// Fills `buf` with the data starting at `offset`; `offset + buf.len()`
@@ -185,14 +188,17 @@ pub(crate) struct BufferWriter {
     pub meta: SnapshotMeta,
     pub data: Vec<u8>,
     pub hasher: crc32fast::Hasher,
+    /// How long `finish` takes, standing in for a slow disk's fsync.
+    pub finish_delay: std::time::Duration,
 }
 
 impl BufferWriter {
-    pub fn new(meta: SnapshotMeta) -> BufferWriter {
+    pub fn new(meta: SnapshotMeta, finish_delay: std::time::Duration) -> BufferWriter {
         BufferWriter {
             meta,
             data: Vec::new(),
             hasher: crc32fast::Hasher::new(),
+            finish_delay,
         }
     }
 }
@@ -213,6 +219,7 @@ impl SnapshotWriter for BufferWriter {
         self.hasher.clone().finalize()
     }
     fn finish(&mut self) -> Result<(), PersistError> {
+        std::thread::sleep(self.finish_delay);
         Ok(())
     }
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {

@@ -146,6 +146,11 @@ impl KvCluster {
         self.topology.lock().slots[i].kv.clone()
     }
 
+    /// Server i's persister (a handle sharing its state).
+    pub fn persister(&self, i: usize) -> MemoryPersister {
+        self.topology.lock().slots[i].persister.clone()
+    }
+
     /// Time since the cluster was made.
     pub fn elapsed(&self) -> Duration {
         self.started.elapsed()
