@@ -86,6 +86,10 @@ impl RaftCluster {
     pub fn with_config(n: usize, reliable: bool, snapshot: bool, config: RaftConfig) -> Self {
         let net = Network::new();
         net.set_reliable(reliable);
+        // As in every 6.5840 Raft test: a call to a node that is cut off
+        // fails only after up to 7 s, which catches a leader that waits for
+        // one peer before it calls the next.
+        net.set_long_delays(true);
         let slots = (0..n)
             .map(|_| Slot {
                 raft: None,

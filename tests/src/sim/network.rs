@@ -56,7 +56,6 @@ pub(super) struct Route {
     pub(super) server: Arc<Server>,
     pub(super) reliable: bool,
     pub(super) long_reordering: bool,
-    pub(super) epoch: u64,
 }
 
 /// The faults in force for a call that found no route.
@@ -218,7 +217,6 @@ impl Network {
             server: Arc::clone(server),
             reliable: state.reliable,
             long_reordering: state.long_reordering,
-            epoch: end_state.epoch,
         })
     }
 
@@ -226,10 +224,9 @@ impl Network {
     /// reached was deleted or replaced by a restarted one.
     pub(super) fn server_dead(&self, end: &str, route: &Route) -> bool {
         let state = self.shared.state.lock();
-        let end_alive = state
-            .ends
-            .get(end)
-            .is_some_and(|e| e.enabled && e.epoch == route.epoch);
+        // As labrpc's isServerDead: the end must be enabled now, whatever
+        // happened to it meanwhile, and lead to the same server incarnation.
+        let end_alive = state.ends.get(end).is_some_and(|e| e.enabled);
         let same_server = state
             .servers
             .get(&route.server_name)
