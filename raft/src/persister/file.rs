@@ -15,11 +15,12 @@
 //! `LogEntry` encoded with prost:
 //!
 //! ```text
-//!  +-----------+--------------+--------------+-------------------+
-//!  | len: u32  | body_crc: u32| head_crc: u32| body (len bytes)  |  ... next record
-//!  +-----------+--------------+--------------+-------------------+
-//!   little-endian; body_crc = crc32(body); head_crc = crc32(len, body_crc)
-//!   len <= 64 MiB
+//!  +-----------+--------------+--------------+--------------+-------------------+
+//!  | len: u32  | synced: u64  | body_crc: u32| head_crc: u32| body (len bytes)  |  ... next record
+//!  +-----------+--------------+--------------+--------------+-------------------+
+//!   little-endian; body_crc = crc32(body); head_crc = crc32(len, synced, body_crc)
+//!   len <= MAX_BODY_LEN (file/record.rs); synced = the highest log index
+//!   known durable when the record was written (always below its own index)
 //! ```
 //!
 //! # What a call costs
@@ -46,26 +47,49 @@
 //!
 //! # Crash safety
 //!
-//! A crash at any point leaves a state recovery accepts:
-//! - mid-append: the log ends in a torn record (short header or body, a bad
-//!   checksum on a record that reaches end of file, or zeros). Recovery drops
-//!   it and truncates the file to the last good record. Only unsynced
-//!   entries can be torn, and Raft never acknowledged those.
+//! Durable means synced. [`open`](FilePersister::open) fsyncs everything it
+//! read back (log, `hard_state`, `snapshot`, the directory) before handing
+//! any of it out: after a `kill -9` the files may hold page-cache data that
+//! was never synced, and a restarted node must not act on it (acknowledge
+//! entries, keep a vote) until it is durable.
+//!
+//! A crash or power loss at any point leaves a state recovery accepts:
+//! - mid-append, or with unsynced appends in flight: the log ends in records
+//!   that were never synced. A power loss may have written any subset of
+//!   their pages, so the tail can hold torn records, zeros, and valid
+//!   records after a hole. Each record's `synced` field tells them apart
+//!   from damage: the first damaged record, at index `i`, is an unsynced tail
+//!   when no readable record anywhere claims `synced >= i`; recovery then
+//!   cuts the file there, dropping it and everything after it. Raft never
+//!   acknowledged an unsynced entry, so nothing acknowledged is lost.
 //! - mid-replacement of `hard_state` or `snapshot`: the old file is intact and
 //!   the leftover `.tmp` is deleted.
 //! - after the snapshot rename, before the log rewrite: the old log still
 //!   holds entries the snapshot covers. Recovery skips entries at or below
 //!   the snapshot index and finishes the rewrite.
 //!
-//! Anything else — a bad checksum with more records after it, indexes that
-//! are not contiguous, a log starting beyond snapshot + 1, an undecodable
-//! `hard_state` or `snapshot` — is [`PersistError::Corrupt`] naming the file
-//! and byte offset. Recovery never resets to empty on damage.
+//! Anything else — a damaged record that a later record claims was synced,
+//! indexes that are not contiguous, a log starting beyond snapshot + 1, an
+//! undecodable `hard_state` or `snapshot` — is [`PersistError::Corrupt`]
+//! naming the file and byte offset. Recovery never resets to empty on damage.
+//! One blind spot: damage to the last synced batch before any later record
+//! was written (nothing claims it yet) looks like an unsynced tail.
 //!
-//! After any error the in-memory view may no longer match the files: the
-//! node must stop and reopen, which recovers from the files.
+//! # Errors
+//!
+//! After a failed write or fsync (ENOSPC, EIO, ...) the persister is
+//! poisoned: every later call fails with [`PersistError::Poisoned`]. A
+//! failed fsync may have dropped the dirty pages it was to write, so a retry
+//! that succeeds would claim durability for data that is gone; and the
+//! in-memory view may no longer match the files. The node must stop; a
+//! reopen recovers what was synced.
 
+mod disk;
 mod durable;
+#[cfg(test)]
+mod fault_tests;
+#[cfg(test)]
+mod faults;
 mod hard_state;
 mod lock;
 mod record;
@@ -80,6 +104,7 @@ use std::path::{Path, PathBuf};
 use proto::raft::LogEntry;
 
 use super::{HardState, PersistError, Persister, Recovered, SnapshotMeta};
+use disk::{Disk, LogFile};
 use lock::DirLock;
 use recovery::load;
 
@@ -99,8 +124,10 @@ const WRITE_BUFFER: usize = 64 << 10;
 pub struct FilePersister {
     dir: PathBuf,
     _lock: DirLock,
+    /// Every write and fsync goes through it (a seam for fault tests).
+    disk: Disk,
     /// `log`, opened for append: after a truncation, writes land at the new end.
-    log: BufWriter<File>,
+    log: BufWriter<LogFile>,
     /// Bytes of `log`, buffered ones included.
     log_len: u64,
     /// `offsets[i]` is where the record of entry `first_index() + i` starts.
@@ -113,6 +140,11 @@ pub struct FilePersister {
     has_hard_state: bool,
     /// The log was written or truncated since the last sync.
     log_dirty: bool,
+    /// Every entry through this index is durable: the claim each new
+    /// record carries (see `record.rs`).
+    synced_index: u64,
+    /// Why the persister refuses every call: an earlier write or fsync failed.
+    poisoned: Option<String>,
     /// Reused encode buffer, so appends do not allocate.
     scratch: Vec<u8>,
     /// What `open` read, handed out by the first `recover`.
@@ -127,7 +159,11 @@ impl FilePersister {
     /// open, and with [`PersistError::Corrupt`] on damage a crash cannot
     /// explain.
     pub fn open(dir: impl AsRef<Path>) -> Result<FilePersister, PersistError> {
-        let dir = dir.as_ref().to_path_buf();
+        Self::open_on(dir.as_ref(), Disk::default())
+    }
+
+    fn open_on(dir: &Path, disk: Disk) -> Result<FilePersister, PersistError> {
+        let dir = dir.to_path_buf();
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         let lock_path = dir.join(LOCK);
         let lock = DirLock::acquire(&lock_path).map_err(io_err(&lock_path))?;
@@ -141,30 +177,40 @@ impl FilePersister {
 
         let loaded = load(&dir)?;
         let log_path = dir.join(LOG);
-        let existed = log_path.exists();
         let file = open_log(&log_path)?;
-        if !existed {
-            durable::sync_dir(&log_path).map_err(io_err(&dir))?;
-        }
         if loaded.good_len < loaded.file_len {
             tracing::warn!(
                 path = %log_path.display(),
-                torn_bytes = loaded.file_len - loaded.good_len,
-                "dropping a torn record at the end of the log"
+                unsynced_bytes = loaded.file_len - loaded.good_len,
+                "dropping the unsynced tail of the log (torn or written out of order by a crash)"
             );
             file.set_len(loaded.good_len).map_err(io_err(&log_path))?;
-            file.sync_data().map_err(io_err(&log_path))?;
         }
+        // What was read back may be page cache a crashed process never
+        // synced: make it durable before anything counts on it. The
+        // directory sync covers the files' names (a rename that was never
+        // synced), the temp files removed above, and a new log.
+        disk.sync_all(&file).map_err(io_err(&log_path))?;
+        for name in [HARD_STATE, SNAPSHOT] {
+            let path = dir.join(name);
+            durable::sync_if_exists(&disk, &path).map_err(io_err(&path))?;
+        }
+        durable::sync_dir(&disk, &log_path).map_err(io_err(&dir))?;
 
         let snapshot = loaded
             .snapshot
             .as_ref()
             .map(|(m, _)| *m)
             .unwrap_or_default();
+        let synced_index = loaded
+            .entries
+            .last()
+            .map_or(snapshot.last_included_index, |e| e.log_index);
         let mut persister = FilePersister {
             dir,
             _lock: lock,
-            log: BufWriter::with_capacity(WRITE_BUFFER, file),
+            log: BufWriter::with_capacity(WRITE_BUFFER, LogFile::new(file, disk.clone())),
+            disk,
             log_len: loaded.good_len,
             offsets: loaded.offsets,
             snapshot,
@@ -172,6 +218,8 @@ impl FilePersister {
             hard_state_pending: false,
             has_hard_state: loaded.hard_state.is_some(),
             log_dirty: false,
+            synced_index,
+            poisoned: None,
             scratch: Vec::new(),
             recovered: None,
         };
@@ -216,26 +264,51 @@ impl FilePersister {
         let mut tail = vec![0u8; (self.log_len - start) as usize];
         self.log
             .get_ref()
+            .file
             .read_exact_at(&mut tail, start)
             .map_err(io_err(&log_path))?;
-        durable::replace(&log_path, &tmp_path, &[&tail]).map_err(io_err(&log_path))?;
-        self.log = BufWriter::with_capacity(WRITE_BUFFER, open_log(&log_path)?);
+        durable::replace(&self.disk, &log_path, &tmp_path, &[&tail])
+            .map_err(io_err(&log_path))?;
+        let file = open_log(&log_path)?;
+        self.log = BufWriter::with_capacity(WRITE_BUFFER, LogFile::new(file, self.disk.clone()));
         for offset in &mut self.offsets {
             *offset -= start;
         }
         self.log_len -= start;
         // The replacement was fsynced whole, unsynced appends included.
         self.log_dirty = false;
+        self.synced_index = self.synced_index.max(self.next_index() - 1);
         Ok(())
     }
 }
 
-impl Persister for FilePersister {
-    fn recover(&mut self) -> Result<Recovered, PersistError> {
-        if let Some(recovered) = self.recovered.take() {
-            return Ok(recovered);
+impl FilePersister {
+    /// Fails once the persister is poisoned.
+    fn usable(&self) -> Result<(), PersistError> {
+        match &self.poisoned {
+            Some(why) => Err(PersistError::Poisoned(why.clone())),
+            None => Ok(()),
         }
-        // Called again: read the files back, after flushing buffered appends.
+    }
+
+    /// Runs one call; a failure that may have touched the files (anything
+    /// but a rejected call) poisons the persister.
+    fn guarded<T>(
+        &mut self,
+        call: impl FnOnce(&mut Self) -> Result<T, PersistError>,
+    ) -> Result<T, PersistError> {
+        self.usable()?;
+        let result = call(self);
+        if let Err(e) = &result {
+            if !matches!(e, PersistError::Misuse(_)) {
+                self.poisoned = Some(e.to_string());
+            }
+        }
+        result
+    }
+
+    fn reread(&mut self) -> Result<Recovered, PersistError> {
+        // Read the files back, after flushing buffered appends.
         self.log.flush().map_err(io_err(&self.path(LOG)))?;
         let loaded = load(&self.dir)?;
         Ok(Recovered {
@@ -245,14 +318,7 @@ impl Persister for FilePersister {
         })
     }
 
-    fn save_hard_state(&mut self, hard_state: HardState) -> Result<(), PersistError> {
-        self.hard_state = hard_state;
-        self.hard_state_pending = true;
-        self.has_hard_state = true;
-        Ok(())
-    }
-
-    fn append(&mut self, entries: &[LogEntry]) -> Result<(), PersistError> {
+    fn append_records(&mut self, entries: &[LogEntry]) -> Result<(), PersistError> {
         let Some(first) = entries.first() else {
             return Ok(());
         };
@@ -276,7 +342,7 @@ impl Persister for FilePersister {
                 )));
             }
             offsets.push(self.log_len + self.scratch.len() as u64);
-            record::encode(entry, &mut self.scratch).ok_or_else(|| {
+            record::encode(entry, self.synced_index, &mut self.scratch).ok_or_else(|| {
                 PersistError::Misuse(format!(
                     "entry {} is larger than the {} byte record limit",
                     entry.log_index,
@@ -293,7 +359,7 @@ impl Persister for FilePersister {
         Ok(())
     }
 
-    fn truncate_suffix(&mut self, from: u64) -> Result<(), PersistError> {
+    fn truncate_records(&mut self, from: u64) -> Result<(), PersistError> {
         // Entries below the first stored one are in the snapshot: already gone.
         let keep = from.saturating_sub(self.first_index()) as usize;
         let Some(&cut) = self.offsets.get(keep) else {
@@ -301,19 +367,22 @@ impl Persister for FilePersister {
         };
         let log_path = self.path(LOG);
         self.log.flush().map_err(io_err(&log_path))?;
-        self.log.get_ref().set_len(cut).map_err(io_err(&log_path))?;
+        let file = &self.log.get_ref().file;
+        file.set_len(cut).map_err(io_err(&log_path))?;
         // Synced at once, unlike appends: were the new size to reach disk
         // after later appends' data, a crash could leave new records followed
         // by stale ones, which recovery would have to call corrupt.
         // Truncations are rare (a conflict, §5.3), so the fsync is cheap.
-        self.log.get_ref().sync_data().map_err(io_err(&log_path))?;
+        self.disk.sync_data(file).map_err(io_err(&log_path))?;
         self.offsets.truncate(keep);
         self.log_len = cut;
         self.log_dirty = false;
+        // Everything left was flushed and synced just now.
+        self.synced_index = self.next_index() - 1;
         Ok(())
     }
 
-    fn save_snapshot(&mut self, meta: SnapshotMeta, data: &[u8]) -> Result<(), PersistError> {
+    fn replace_snapshot(&mut self, meta: SnapshotMeta, data: &[u8]) -> Result<(), PersistError> {
         if meta.last_included_index < self.snapshot.last_included_index {
             return Err(PersistError::Misuse(format!(
                 "snapshot through index {} is older than the stored one through {}",
@@ -327,30 +396,71 @@ impl Persister for FilePersister {
         // in between leaves covered entries that recovery skips.
         let header = snapshot::encode_header(meta, data);
         let path = self.path(SNAPSHOT);
-        durable::replace(&path, &self.path(SNAPSHOT_TMP), &[&header, data])
+        durable::replace(&self.disk, &path, &self.path(SNAPSHOT_TMP), &[&header, data])
             .map_err(io_err(&path))?;
         self.snapshot = meta;
+        // Entries the snapshot covers are durable in it.
+        self.synced_index = self.synced_index.max(meta.last_included_index);
         self.offsets.drain(..covered);
         self.compact()
     }
 
-    fn sync(&mut self) -> Result<(), PersistError> {
+    fn sync_all_pending(&mut self) -> Result<(), PersistError> {
         // Raft acknowledges nothing until both are durable, so their order
         // does not matter; the hard state (rarely pending) goes first.
         if self.hard_state_pending {
             let path = self.path(HARD_STATE);
             let bytes = hard_state::encode(self.hard_state);
-            durable::replace(&path, &self.path(HARD_STATE_TMP), &[&bytes])
+            durable::replace(&self.disk, &path, &self.path(HARD_STATE_TMP), &[&bytes])
                 .map_err(io_err(&path))?;
             self.hard_state_pending = false;
         }
         if self.log_dirty {
             let path = self.path(LOG);
             self.log.flush().map_err(io_err(&path))?;
-            self.log.get_ref().sync_data().map_err(io_err(&path))?;
+            self.disk
+                .sync_data(&self.log.get_ref().file)
+                .map_err(io_err(&path))?;
             self.log_dirty = false;
+            // Only now, after the fsync returned OK: the next record may
+            // claim these entries synced.
+            self.synced_index = self.next_index() - 1;
         }
         Ok(())
+    }
+}
+
+impl Persister for FilePersister {
+    fn recover(&mut self) -> Result<Recovered, PersistError> {
+        self.usable()?;
+        if let Some(recovered) = self.recovered.take() {
+            return Ok(recovered);
+        }
+        self.guarded(Self::reread)
+    }
+
+    fn save_hard_state(&mut self, hard_state: HardState) -> Result<(), PersistError> {
+        self.usable()?;
+        self.hard_state = hard_state;
+        self.hard_state_pending = true;
+        self.has_hard_state = true;
+        Ok(())
+    }
+
+    fn append(&mut self, entries: &[LogEntry]) -> Result<(), PersistError> {
+        self.guarded(|p| p.append_records(entries))
+    }
+
+    fn truncate_suffix(&mut self, from: u64) -> Result<(), PersistError> {
+        self.guarded(|p| p.truncate_records(from))
+    }
+
+    fn save_snapshot(&mut self, meta: SnapshotMeta, data: &[u8]) -> Result<(), PersistError> {
+        self.guarded(|p| p.replace_snapshot(meta, data))
+    }
+
+    fn sync(&mut self) -> Result<(), PersistError> {
+        self.guarded(Self::sync_all_pending)
     }
 
     fn raft_state_size(&self) -> u64 {
