@@ -302,6 +302,7 @@ impl FilePersister {
         if let Err(e) = &result {
             if !matches!(e, PersistError::Misuse(_)) {
                 self.poisoned = Some(e.to_string());
+                self.log.get_mut().refuse_writes();
             }
         }
         result

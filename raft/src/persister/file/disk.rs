@@ -63,16 +63,31 @@ impl Disk {
 pub struct LogFile {
     pub file: File,
     disk: Disk,
+    /// Set when the persister is poisoned: the writer's buffered bytes must
+    /// not reach the file later (on drop) as if nothing had failed.
+    refuse: bool,
 }
 
 impl LogFile {
     pub fn new(file: File, disk: Disk) -> LogFile {
-        LogFile { file, disk }
+        LogFile {
+            file,
+            disk,
+            refuse: false,
+        }
+    }
+
+    /// Fails every later write.
+    pub fn refuse_writes(&mut self) {
+        self.refuse = true;
     }
 }
 
 impl Write for LogFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.refuse {
+            return Err(io::Error::other("the persister is poisoned"));
+        }
         self.disk.write(&mut self.file, buf)
     }
 

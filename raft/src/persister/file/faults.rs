@@ -18,12 +18,19 @@ pub struct Faults {
     /// A failing write first writes part of its buffer, as a real one does
     /// when the disk fills up mid-way.
     partial_done: Mutex<bool>,
+    /// Fsyncs still to succeed before one fails with the error.
+    sync_countdown: Mutex<Option<(usize, i32)>>,
 }
 
 impl Faults {
     /// The next `op` fails with OS error `errno` (e.g. `libc::ENOSPC`).
     pub fn fail_next(&self, op: Op, errno: i32) {
         self.armed.lock().push((op, errno));
+    }
+
+    /// The fsync after the next `n` fails with OS error `errno`.
+    pub fn fail_after_syncs(&self, n: usize, errno: i32) {
+        *self.sync_countdown.lock() = Some((n, errno));
     }
 
     fn take(&self, op: Op) -> Option<i32> {
@@ -50,6 +57,17 @@ impl Faults {
     }
 
     pub fn on_sync(&self) -> io::Result<()> {
+        let mut countdown = self.sync_countdown.lock();
+        match &mut *countdown {
+            Some((0, errno)) => {
+                let errno = *errno;
+                *countdown = None;
+                return Err(io::Error::from_raw_os_error(errno));
+            }
+            Some((n, _)) => *n -= 1,
+            None => {}
+        }
+        drop(countdown);
         match self.take(Op::Sync) {
             Some(errno) => Err(io::Error::from_raw_os_error(errno)),
             None => Ok(()),
