@@ -3,14 +3,25 @@
 //! Writes queue up until `sync`, which applies them to the durable state; a
 //! [`deep_copy`](MemoryPersister::deep_copy) sees only durable state, so a
 //! test that crashes a node by copying its persister also catches a node that
-//! acknowledged something it never synced. Every operation costs what it
-//! touches, never the size of the whole log.
+//! acknowledged something it never synced. [`power_loss`](MemoryPersister::power_loss)
+//! is the harsher crash: some unsynced writes may survive, torn or out of
+//! order, as on a real disk. Every operation costs what it touches, never
+//! the size of the whole log.
+//!
+//! Faults: [`fail_next_append`](MemoryPersister::fail_next_append) and
+//! [`fail_next_sync`](MemoryPersister::fail_next_sync) make the next call
+//! fail with an OS error (ENOSPC, EIO), after which the persister is
+//! poisoned like a [`FilePersister`](super::FilePersister).
 
+use std::io;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 use prost::Message;
 use proto::raft::LogEntry;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 use super::{HardState, PersistError, Persister, Recovered, SnapshotMeta};
 
@@ -32,8 +43,14 @@ struct Inner {
     /// reject misuse at the call rather than at the sync.
     pending_last_index: u64,
     pending_snapshot_index: u64,
+    /// OS errors the next append / sync fails with.
+    append_fault: Option<i32>,
+    sync_fault: Option<i32>,
+    /// Why every call fails: an earlier (injected) write or sync failed.
+    poisoned: Option<String>,
 }
 
+#[derive(Clone)]
 enum Op {
     HardState(HardState),
     Append(Vec<LogEntry>),
@@ -108,6 +125,37 @@ impl Inner {
             self.durable.apply(op);
         }
     }
+
+    /// A fresh, unpoisoned persister over `durable` (a restarted node).
+    fn restarted(durable: Stored) -> Inner {
+        let last = durable
+            .entries
+            .last()
+            .map_or(durable.snapshot_index(), |e| e.log_index);
+        Inner {
+            pending_last_index: last,
+            pending_snapshot_index: durable.snapshot_index(),
+            durable,
+            ..Inner::default()
+        }
+    }
+
+    fn usable(&self) -> Result<(), PersistError> {
+        match &self.poisoned {
+            Some(why) => Err(PersistError::Poisoned(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Fails with an injected OS error and poisons the persister.
+    fn fail(&mut self, errno: i32) -> PersistError {
+        let err = PersistError::Io {
+            path: PathBuf::from("<memory>"),
+            source: io::Error::from_raw_os_error(errno),
+        };
+        self.poisoned = Some(err.to_string());
+        err
+    }
 }
 
 impl MemoryPersister {
@@ -119,18 +167,70 @@ impl MemoryPersister {
     /// server's successor starts from (unsynced writes are lost).
     pub fn deep_copy(&self) -> MemoryPersister {
         let durable = self.inner.lock().durable.clone();
-        let last = durable
-            .entries
-            .last()
-            .map_or(durable.snapshot_index(), |e| e.log_index);
         MemoryPersister {
-            inner: Arc::new(Mutex::new(Inner {
-                pending_last_index: last,
-                pending_snapshot_index: durable.snapshot_index(),
-                durable,
-                pending: Vec::new(),
-            })),
+            inner: Arc::new(Mutex::new(Inner::restarted(durable))),
         }
+    }
+
+    /// What a crashed server's successor starts from after a power loss:
+    /// everything synced, and of the writes since the last sync whatever
+    /// the disk happened to write, chosen by `seed`. Half the time nothing
+    /// unsynced survives; otherwise the log keeps a prefix of its unsynced
+    /// writes, the last one possibly torn (a prefix of its entries), and the
+    /// hard state independently keeps one of its unsynced versions (the two
+    /// files are written in no particular order). The log keeps a prefix
+    /// because recovery drops everything after the first unsynced hole.
+    pub fn power_loss(&self, seed: u64) -> MemoryPersister {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let inner = self.inner.lock();
+        let mut durable = inner.durable.clone();
+        if rng.random_bool(0.5) {
+            let log_ops: Vec<&Op> = inner
+                .pending
+                .iter()
+                .filter(|op| !matches!(op, Op::HardState(_)))
+                .collect();
+            let whole = rng.random_range(0..=log_ops.len());
+            for op in &log_ops[..whole] {
+                durable.apply((*op).clone());
+            }
+            if let Some(Op::Append(entries)) = log_ops.get(whole) {
+                let torn = rng.random_range(0..entries.len().max(1));
+                durable.apply(Op::Append(entries[..torn].to_vec()));
+            }
+            let states: Vec<HardState> = inner
+                .pending
+                .iter()
+                .filter_map(|op| match op {
+                    Op::HardState(hs) => Some(*hs),
+                    _ => None,
+                })
+                .collect();
+            let kept = rng.random_range(0..=states.len());
+            if kept > 0 {
+                durable.hard_state = states[kept - 1];
+            }
+        }
+        MemoryPersister {
+            inner: Arc::new(Mutex::new(Inner::restarted(durable))),
+        }
+    }
+
+    /// The next [`append`](Persister::append) fails with OS error `errno`
+    /// (e.g. `libc::ENOSPC`) and poisons the persister.
+    pub fn fail_next_append(&self, errno: i32) {
+        self.inner.lock().append_fault = Some(errno);
+    }
+
+    /// The next [`sync`](Persister::sync) fails with OS error `errno` and
+    /// poisons the persister; what it was to make durable is lost.
+    pub fn fail_next_sync(&self, errno: i32) {
+        self.inner.lock().sync_fault = Some(errno);
+    }
+
+    /// Whether an injected failure has poisoned this persister.
+    pub fn is_poisoned(&self) -> bool {
+        self.inner.lock().poisoned.is_some()
     }
 
     /// Bytes of durable hard state and log, as encoded.
@@ -158,6 +258,7 @@ impl MemoryPersister {
 impl Persister for MemoryPersister {
     fn recover(&mut self) -> Result<Recovered, PersistError> {
         let mut inner = self.inner.lock();
+        inner.usable()?;
         // A live node's view includes what it wrote but did not sync yet.
         inner.sync();
         let s = &inner.durable;
@@ -169,12 +270,18 @@ impl Persister for MemoryPersister {
     }
 
     fn save_hard_state(&mut self, hard_state: HardState) -> Result<(), PersistError> {
-        self.inner.lock().pending.push(Op::HardState(hard_state));
+        let mut inner = self.inner.lock();
+        inner.usable()?;
+        inner.pending.push(Op::HardState(hard_state));
         Ok(())
     }
 
     fn append(&mut self, entries: &[LogEntry]) -> Result<(), PersistError> {
         let mut inner = self.inner.lock();
+        inner.usable()?;
+        if let Some(errno) = inner.append_fault.take() {
+            return Err(inner.fail(errno));
+        }
         for (i, e) in entries.iter().enumerate() {
             let want = inner.pending_last_index + 1 + i as u64;
             if e.log_index != want {
@@ -191,6 +298,7 @@ impl Persister for MemoryPersister {
 
     fn truncate_suffix(&mut self, from: u64) -> Result<(), PersistError> {
         let mut inner = self.inner.lock();
+        inner.usable()?;
         if from <= inner.pending_snapshot_index {
             return Err(PersistError::Misuse(format!(
                 "truncate from {from} into the snapshot through {}",
@@ -204,6 +312,7 @@ impl Persister for MemoryPersister {
 
     fn save_snapshot(&mut self, meta: SnapshotMeta, data: &[u8]) -> Result<(), PersistError> {
         let mut inner = self.inner.lock();
+        inner.usable()?;
         let index = meta.last_included_index;
         if index >= inner.pending_last_index {
             inner.pending_last_index = index;
@@ -218,7 +327,14 @@ impl Persister for MemoryPersister {
     }
 
     fn sync(&mut self) -> Result<(), PersistError> {
-        self.inner.lock().sync();
+        let mut inner = self.inner.lock();
+        inner.usable()?;
+        if let Some(errno) = inner.sync_fault.take() {
+            // A failed fsync may have dropped the pages it was to write.
+            inner.pending.clear();
+            return Err(inner.fail(errno));
+        }
+        inner.sync();
         Ok(())
     }
 
@@ -309,5 +425,79 @@ mod tests {
         assert!(p.recover().unwrap().entries.is_empty());
         p.append(&[e(21, 2)]).unwrap();
         assert!(p.append(&[e(23, 2)]).is_err());
+    }
+    #[test]
+    fn power_loss_keeps_every_synced_append_and_may_lose_unsynced_ones() {
+        let all: Vec<LogEntry> = (1..=6).map(|i| e(i, 1)).collect();
+        let (mut lost, mut kept, mut torn) = (0, 0, 0);
+        for seed in 0..200 {
+            let mut p = MemoryPersister::new();
+            p.append(&all[..2]).unwrap();
+            p.sync().unwrap();
+            p.append(&all[2..3]).unwrap();
+            p.append(&all[3..6]).unwrap();
+            let got = p.power_loss(seed).recover().unwrap().entries;
+            assert!(got.len() >= 2, "seed {seed}: a synced append was lost");
+            assert_eq!(got[..], all[..got.len()], "seed {seed}: not a prefix");
+            match got.len() {
+                2 => lost += 1,
+                6 => kept += 1,
+                4 | 5 => torn += 1,
+                _ => {}
+            }
+        }
+        // The model can lose an unsynced append, keep it, or tear one.
+        assert!(lost > 0 && kept > 0 && torn > 0, "{lost} {kept} {torn}");
+    }
+
+    #[test]
+    fn power_loss_of_a_synced_state_loses_nothing() {
+        let mut p = MemoryPersister::new();
+        let hs = HardState {
+            current_term: 4,
+            voted_for: Some(2),
+        };
+        p.save_hard_state(hs).unwrap();
+        p.append(&[e(1, 4)]).unwrap();
+        p.sync().unwrap();
+        for seed in 0..20 {
+            let r = p.power_loss(seed).recover().unwrap();
+            assert_eq!((r.hard_state, r.entries), (hs, vec![e(1, 4)]));
+        }
+    }
+
+    #[test]
+    fn injected_failures_poison_and_lose_only_unsynced_writes() {
+        for fail_sync in [false, true] {
+            for errno in [libc::ENOSPC, libc::EIO] {
+                let mut p = MemoryPersister::new();
+                p.append(&[e(1, 1)]).unwrap();
+                p.sync().unwrap();
+                let result = if fail_sync {
+                    p.append(&[e(2, 1)]).unwrap();
+                    p.fail_next_sync(errno);
+                    p.sync()
+                } else {
+                    p.fail_next_append(errno);
+                    p.append(&[e(2, 1)])
+                };
+                match result {
+                    Err(PersistError::Io { source, .. }) => {
+                        assert_eq!(source.raw_os_error(), Some(errno))
+                    }
+                    other => panic!("expected the injected error, got {other:?}"),
+                }
+                assert!(p.is_poisoned());
+                assert!(matches!(p.sync(), Err(PersistError::Poisoned(_))));
+                assert!(matches!(
+                    p.append(&[e(2, 1)]),
+                    Err(PersistError::Poisoned(_))
+                ));
+                for seed in 0..10 {
+                    let r = p.power_loss(seed).recover().unwrap();
+                    assert_eq!(r.entries, vec![e(1, 1)]);
+                }
+            }
+        }
     }
 }
