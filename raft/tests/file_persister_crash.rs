@@ -275,7 +275,10 @@ fn power_loss_reordering_unsynced_records_drops_the_tail_from_the_hole() {
             p.append(&entries(hole as u64..=hole as u64)).unwrap();
             p.sync().unwrap();
             drop(p);
-            assert_eq!(recover(tmp.path()).unwrap().entries, entries(1..=hole as u64));
+            assert_eq!(
+                recover(tmp.path()).unwrap().entries,
+                entries(1..=hole as u64)
+            );
         }
     }
 }
@@ -292,7 +295,7 @@ fn damage_to_a_synced_record_is_corrupt_even_with_an_unsynced_tail_after_it() {
     let log = tmp.path().join("log");
     let good = fs::read(&log).unwrap();
     let record_len = good.len() / 5; // every record here has the same size
-    // Zeros over entry 2's record; a flipped bit in entry 3's body.
+                                     // Zeros over entry 2's record; a flipped bit in entry 3's body.
     for (record, zeroed) in [(1usize, true), (2, false)] {
         let mut bad = good.clone();
         let at = record * record_len;

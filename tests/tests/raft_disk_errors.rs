@@ -42,7 +42,10 @@ fn wait_stopped(cluster: &RaftCluster, i: usize, fault: Fault) {
         thread::sleep(Duration::from_millis(10));
     }
     assert!(cluster.persister(i).is_poisoned(), "{fault:?}");
-    assert!(!raft.get_state().1, "{fault:?}: a stopped node claims to lead");
+    assert!(
+        !raft.get_state().1,
+        "{fault:?}: a stopped node claims to lead"
+    );
 }
 
 #[test]

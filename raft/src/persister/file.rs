@@ -267,8 +267,7 @@ impl FilePersister {
             .file
             .read_exact_at(&mut tail, start)
             .map_err(io_err(&log_path))?;
-        durable::replace(&self.disk, &log_path, &tmp_path, &[&tail])
-            .map_err(io_err(&log_path))?;
+        durable::replace(&self.disk, &log_path, &tmp_path, &[&tail]).map_err(io_err(&log_path))?;
         let file = open_log(&log_path)?;
         self.log = BufWriter::with_capacity(WRITE_BUFFER, LogFile::new(file, self.disk.clone()));
         for offset in &mut self.offsets {
@@ -397,8 +396,13 @@ impl FilePersister {
         // in between leaves covered entries that recovery skips.
         let header = snapshot::encode_header(meta, data);
         let path = self.path(SNAPSHOT);
-        durable::replace(&self.disk, &path, &self.path(SNAPSHOT_TMP), &[&header, data])
-            .map_err(io_err(&path))?;
+        durable::replace(
+            &self.disk,
+            &path,
+            &self.path(SNAPSHOT_TMP),
+            &[&header, data],
+        )
+        .map_err(io_err(&path))?;
         self.snapshot = meta;
         // Entries the snapshot covers are durable in it.
         self.synced_index = self.synced_index.max(meta.last_included_index);

@@ -80,7 +80,10 @@ fn a_failed_log_write_or_sync_poisons_and_reopen_recovers_the_synced_log() {
         // unsynced tail: a reopen keeps the synced entries and at most a
         // contiguous run of the rest, never a damaged record.
         let got = FilePersister::open(tmp.path()).unwrap().recover().unwrap();
-        assert!(got.entries.len() >= 3, "{op:?} {errno}: lost synced entries");
+        assert!(
+            got.entries.len() >= 3,
+            "{op:?} {errno}: lost synced entries"
+        );
         assert_eq!(got.entries[..], entries(1..=5)[..got.entries.len()]);
 
         // After a power loss only what was synced is on disk.

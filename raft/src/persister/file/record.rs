@@ -319,9 +319,6 @@ mod tests {
         buf[0..4].copy_from_slice(&(MAX_BODY_LEN as u32 + 1).to_le_bytes());
         let crc = crc32fast::hash(&buf[0..16]);
         buf[16..20].copy_from_slice(&crc.to_le_bytes());
-        assert!(matches!(
-            decode(&buf),
-            Decoded::Damaged { size: None, .. }
-        ));
+        assert!(matches!(decode(&buf), Decoded::Damaged { size: None, .. }));
     }
 }
