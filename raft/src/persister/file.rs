@@ -92,11 +92,12 @@ mod fault_tests;
 mod faults;
 mod hard_state;
 mod lock;
+mod open;
 mod record;
 mod recovery;
 mod snapshot;
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -160,78 +161,6 @@ impl FilePersister {
     /// explain.
     pub fn open(dir: impl AsRef<Path>) -> Result<FilePersister, PersistError> {
         Self::open_on(dir.as_ref(), Disk::default())
-    }
-
-    fn open_on(dir: &Path, disk: Disk) -> Result<FilePersister, PersistError> {
-        let dir = dir.to_path_buf();
-        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        let lock_path = dir.join(LOCK);
-        let lock = DirLock::acquire(&lock_path).map_err(io_err(&lock_path))?;
-        // Only after taking the lock: another node's temp files are not ours.
-        for tmp in [HARD_STATE_TMP, SNAPSHOT_TMP, LOG_TMP] {
-            let path = dir.join(tmp);
-            if durable::remove_if_exists(&path).map_err(io_err(&path))? {
-                tracing::warn!(path = %path.display(), "removed a temp file left by a crash");
-            }
-        }
-
-        let loaded = load(&dir)?;
-        let log_path = dir.join(LOG);
-        let file = open_log(&log_path)?;
-        if loaded.good_len < loaded.file_len {
-            tracing::warn!(
-                path = %log_path.display(),
-                unsynced_bytes = loaded.file_len - loaded.good_len,
-                "dropping the unsynced tail of the log (torn or written out of order by a crash)"
-            );
-            file.set_len(loaded.good_len).map_err(io_err(&log_path))?;
-        }
-        // What was read back may be page cache a crashed process never
-        // synced: make it durable before anything counts on it. The
-        // directory sync covers the files' names (a rename that was never
-        // synced), the temp files removed above, and a new log.
-        disk.sync_all(&file).map_err(io_err(&log_path))?;
-        for name in [HARD_STATE, SNAPSHOT] {
-            let path = dir.join(name);
-            durable::sync_if_exists(&disk, &path).map_err(io_err(&path))?;
-        }
-        durable::sync_dir(&disk, &log_path).map_err(io_err(&dir))?;
-
-        let snapshot = loaded
-            .snapshot
-            .as_ref()
-            .map(|(m, _)| *m)
-            .unwrap_or_default();
-        let synced_index = loaded
-            .entries
-            .last()
-            .map_or(snapshot.last_included_index, |e| e.log_index);
-        let mut persister = FilePersister {
-            dir,
-            _lock: lock,
-            log: BufWriter::with_capacity(WRITE_BUFFER, LogFile::new(file, disk.clone())),
-            disk,
-            log_len: loaded.good_len,
-            offsets: loaded.offsets,
-            snapshot,
-            hard_state: loaded.hard_state.unwrap_or_default(),
-            hard_state_pending: false,
-            has_hard_state: loaded.hard_state.is_some(),
-            log_dirty: false,
-            synced_index,
-            poisoned: None,
-            scratch: Vec::new(),
-            recovered: None,
-        };
-        // A crash between the snapshot rename and the log rewrite leaves
-        // covered entries at the front of the log: finish the rewrite.
-        persister.compact()?;
-        persister.recovered = Some(Recovered {
-            hard_state: persister.hard_state,
-            snapshot: loaded.snapshot,
-            entries: loaded.entries,
-        });
-        Ok(persister)
     }
 
     /// The directory this persister owns.
