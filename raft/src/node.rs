@@ -398,6 +398,12 @@ impl Raft {
         self.inner.raft_state_bytes.load(Ordering::Relaxed)
     }
 
+    /// Whether the node has stopped: shut down, or died because its
+    /// persister failed (a binary should then exit non-zero).
+    pub fn is_stopped(&self) -> bool {
+        self.inner.is_dead()
+    }
+
     /// This node's best guess of the current leader.
     pub fn leader_hint(&self) -> Option<usize> {
         self.inner.state.lock().leader

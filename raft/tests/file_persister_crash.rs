@@ -243,3 +243,95 @@ fn corrupt_snapshot_is_an_error() {
         assert_corrupt(recover(tmp.path()), &path, want_offset);
     }
 }
+
+/// Syncs entries 1..=synced, then appends the rest without a sync and
+/// closes (the buffered bytes reach the file but were never fsynced, as
+/// after a kill -9). Returns each record's offset.
+fn write_unsynced_tail(dir: &Path, synced: u64, total: u64) -> Vec<u64> {
+    let mut p = FilePersister::open(dir).unwrap();
+    let mut offsets = Vec::new();
+    for e in entries(1..=total) {
+        offsets.push(p.raft_state_size());
+        p.append(&[e]).unwrap();
+        if offsets.len() as u64 == synced {
+            p.sync().unwrap();
+        }
+    }
+    offsets
+}
+
+#[test]
+fn power_loss_reordering_unsynced_records_drops_the_tail_from_the_hole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let offsets = write_unsynced_tail(tmp.path(), 3, 7);
+    let log = tmp.path().join("log");
+    let full = fs::read(&log).unwrap();
+    // The power loss wrote the pages of records 6 and 7 but not those of 5
+    // (zeros, or half of it): valid records after a hole.
+    for hole in [4usize, 5] {
+        for torn in [false, true] {
+            let mut after = full.clone();
+            let (start, end) = (offsets[hole - 1] as usize, offsets[hole] as usize);
+            let from = if torn { (start + end) / 2 } else { start };
+            after[from..end].fill(0);
+            fs::write(&log, &after).unwrap();
+            let mut p = FilePersister::open(tmp.path()).unwrap();
+            let got = p.recover().unwrap();
+            assert_eq!(got.entries, entries(1..=hole as u64 - 1), "hole at {hole}");
+            assert_eq!(fs::metadata(&log).unwrap().len(), start as u64);
+            // The log goes on from the cut.
+            p.append(&entries(hole as u64..=hole as u64)).unwrap();
+            p.sync().unwrap();
+            drop(p);
+            assert_eq!(
+                recover(tmp.path()).unwrap().entries,
+                entries(1..=hole as u64)
+            );
+        }
+    }
+}
+
+#[test]
+fn damage_to_a_synced_record_is_corrupt_even_with_an_unsynced_tail_after_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 1..=3 synced in one batch; 4 and 5 written after it claim 3.
+    let mut p = FilePersister::open(tmp.path()).unwrap();
+    p.append(&entries(1..=3)).unwrap();
+    p.sync().unwrap();
+    p.append(&entries(4..=5)).unwrap();
+    drop(p);
+    let log = tmp.path().join("log");
+    let good = fs::read(&log).unwrap();
+    let record_len = good.len() / 5; // every record here has the same size
+                                     // Zeros over entry 2's record; a flipped bit in entry 3's body.
+    for (record, zeroed) in [(1usize, true), (2, false)] {
+        let mut bad = good.clone();
+        let at = record * record_len;
+        if zeroed {
+            bad[at..at + record_len].fill(0);
+        } else {
+            bad[at + record_len - 1] ^= 0x08;
+        }
+        fs::write(&log, &bad).unwrap();
+        assert_corrupt(recover(tmp.path()), &log, at as u64);
+        assert_eq!(fs::read(&log).unwrap(), bad, "the evidence is kept");
+    }
+}
+
+#[test]
+fn reopening_claims_what_it_read_back_as_synced() {
+    // A node that read entries 1..=3 back (and synced them at open) then
+    // appended 4: damage to 3 is now corruption, not an unsynced tail.
+    let tmp = tempfile::tempdir().unwrap();
+    let offsets = write_unsynced_tail(tmp.path(), 0, 3);
+    {
+        let mut p = FilePersister::open(tmp.path()).unwrap();
+        assert_eq!(p.recover().unwrap().entries, entries(1..=3));
+        p.append(&entries(4..=4)).unwrap();
+    }
+    let log = tmp.path().join("log");
+    let mut bad = fs::read(&log).unwrap();
+    bad[offsets[2] as usize + 2] ^= 0x01;
+    fs::write(&log, &bad).unwrap();
+    assert_corrupt(recover(tmp.path()), &log, offsets[2]);
+}

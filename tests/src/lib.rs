@@ -14,10 +14,13 @@
 //!   partitions, crash/restart and 6.5840's GenericTest (`kvraft/config.go`).
 //! - [`linearizability`]: a Porcupine-style checker that KV tests run on
 //!   recorded client histories.
+//! - [`power_loss`]: the seeds of the power losses a crash simulates: a
+//!   crashed server loses what it never synced, and may keep some of it torn.
 //!
 //! The scenarios themselves live in `tests/raft_*.rs` and `tests/kv_*.rs`.
 
 pub mod kv_harness;
 pub mod linearizability;
+pub mod power_loss;
 pub mod raft_harness;
 pub mod sim;

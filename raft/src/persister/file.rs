@@ -15,11 +15,12 @@
 //! `LogEntry` encoded with prost:
 //!
 //! ```text
-//!  +-----------+--------------+--------------+-------------------+
-//!  | len: u32  | body_crc: u32| head_crc: u32| body (len bytes)  |  ... next record
-//!  +-----------+--------------+--------------+-------------------+
-//!   little-endian; body_crc = crc32(body); head_crc = crc32(len, body_crc)
-//!   len <= 64 MiB
+//!  +-----------+--------------+--------------+--------------+-------------------+
+//!  | len: u32  | synced: u64  | body_crc: u32| head_crc: u32| body (len bytes)  |  ... next record
+//!  +-----------+--------------+--------------+--------------+-------------------+
+//!   little-endian; body_crc = crc32(body); head_crc = crc32(len, synced, body_crc)
+//!   len <= MAX_BODY_LEN (file/record.rs); synced = the highest log index
+//!   known durable when the record was written (always below its own index)
 //! ```
 //!
 //! # What a call costs
@@ -35,12 +36,9 @@
 //! - [`save_hard_state`](Persister::save_hard_state) only remembers the new
 //!   value; `sync` replaces the file atomically (temp file, fsync, rename,
 //!   fsync the directory), so it is never half-written.
-//! - [`begin_snapshot`](Persister::begin_snapshot) creates `snapshot-N.tmp`,
-//!   which its writer fills and syncs without any lock of the node;
-//!   [`install_snapshot`](Persister::install_snapshot) renames it over
-//!   `snapshot`, fsyncs the directory, then rewrites `log` with only the
-//!   records after the snapshot (the record bytes are copied, not
-//!   re-encoded), again temp + fsync + rename.
+//! - [`save_snapshot`](Persister::save_snapshot) replaces `snapshot` the same
+//!   way, then rewrites `log` with only the records after the snapshot (the
+//!   record bytes are copied, not re-encoded), again temp + fsync + rename.
 //!
 //! We rewrite one log file rather than keep segment files: a snapshot is
 //! taken near the commit index, so the kept tail is short and the copy is
@@ -49,28 +47,52 @@
 //!
 //! # Crash safety
 //!
-//! A crash at any point leaves a state recovery accepts:
-//! - mid-append: the log ends in a torn record (short header or body, a bad
-//!   checksum on a record that reaches end of file, or zeros). Recovery drops
-//!   it and truncates the file to the last good record. Only unsynced
-//!   entries can be torn, and Raft never acknowledged those.
+//! Durable means synced. [`open`](FilePersister::open) fsyncs everything it
+//! read back (log, `hard_state`, `snapshot`, the directory) before handing
+//! any of it out: after a `kill -9` the files may hold page-cache data that
+//! was never synced, and a restarted node must not act on it (acknowledge
+//! entries, keep a vote) until it is durable.
+//!
+//! A crash or power loss at any point leaves a state recovery accepts:
+//! - mid-append, or with unsynced appends in flight: the log ends in records
+//!   that were never synced. A power loss may have written any subset of
+//!   their pages, so the tail can hold torn records, zeros, and valid
+//!   records after a hole. Each record's `synced` field tells them apart
+//!   from damage: the first damaged record, at index `i`, is an unsynced tail
+//!   when no readable record anywhere claims `synced >= i`; recovery then
+//!   cuts the file there, dropping it and everything after it. Raft never
+//!   acknowledged an unsynced entry, so nothing acknowledged is lost.
 //! - mid-replacement of `hard_state` or `snapshot`: the old file is intact and
 //!   the leftover `.tmp` is deleted.
 //! - after the snapshot rename, before the log rewrite: the old log still
 //!   holds entries the snapshot covers. Recovery skips entries at or below
 //!   the snapshot index and finishes the rewrite.
 //!
-//! Anything else — a bad checksum with more records after it, indexes that
-//! are not contiguous, a log starting beyond snapshot + 1, an undecodable
-//! `hard_state` or `snapshot` — is [`PersistError::Corrupt`] naming the file
-//! and byte offset. Recovery never resets to empty on damage.
+//! Anything else — a damaged record that a later record claims was synced,
+//! indexes that are not contiguous, a log starting beyond snapshot + 1, an
+//! undecodable `hard_state` or `snapshot` — is [`PersistError::Corrupt`]
+//! naming the file and byte offset. Recovery never resets to empty on damage.
+//! One blind spot: damage to the last synced batch before any later record
+//! was written (nothing claims it yet) looks like an unsynced tail.
 //!
-//! After any error the in-memory view may no longer match the files: the
-//! node must stop and reopen, which recovers from the files.
+//! # Errors
+//!
+//! After a failed write or fsync (ENOSPC, EIO, ...) the persister is
+//! poisoned: every later call fails with [`PersistError::Poisoned`]. A
+//! failed fsync may have dropped the dirty pages it was to write, so a retry
+//! that succeeds would claim durability for data that is gone; and the
+//! in-memory view may no longer match the files. The node must stop; a
+//! reopen recovers what was synced.
 
+mod disk;
 mod durable;
+#[cfg(test)]
+mod fault_tests;
+#[cfg(test)]
+mod faults;
 mod hard_state;
 mod lock;
+mod open;
 mod record;
 mod recovery;
 mod snapshot;
@@ -81,12 +103,14 @@ use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use proto::raft::LogEntry;
 
 use super::{
     HardState, PersistError, Persister, Recovered, SnapshotData, SnapshotMeta, SnapshotWriter,
 };
+use disk::{Disk, LogFile};
 use lock::DirLock;
 use recovery::load;
 use snapshot_file::FileSnapshotWriter;
@@ -107,8 +131,10 @@ const WRITE_BUFFER: usize = 64 << 10;
 pub struct FilePersister {
     dir: PathBuf,
     _lock: DirLock,
+    /// Every write and fsync goes through it (a seam for fault tests).
+    disk: Disk,
     /// `log`, opened for append: after a truncation, writes land at the new end.
-    log: BufWriter<File>,
+    log: BufWriter<LogFile>,
     /// Bytes of `log`, buffered ones included.
     log_len: u64,
     /// `offsets[i]` is where the record of entry `first_index() + i` starts.
@@ -123,6 +149,11 @@ pub struct FilePersister {
     has_hard_state: bool,
     /// The log was written or truncated since the last sync.
     log_dirty: bool,
+    /// Every entry through this index is durable: the claim each new
+    /// record carries (see `record.rs`).
+    synced_index: u64,
+    /// Why the persister refuses every call: an earlier write or fsync failed.
+    poisoned: Option<String>,
     /// Reused encode buffer, so appends do not allocate.
     scratch: Vec<u8>,
     /// What `open` read, handed out by the first `recover`.
@@ -137,62 +168,7 @@ impl FilePersister {
     /// open, and with [`PersistError::Corrupt`] on damage a crash cannot
     /// explain.
     pub fn open(dir: impl AsRef<Path>) -> Result<FilePersister, PersistError> {
-        let dir = dir.as_ref().to_path_buf();
-        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        let lock_path = dir.join(LOCK);
-        let lock = DirLock::acquire(&lock_path).map_err(io_err(&lock_path))?;
-        // Only after taking the lock: another node's temp files are not ours.
-        for path in temp_files(&dir)? {
-            if durable::remove_if_exists(&path).map_err(io_err(&path))? {
-                tracing::warn!(path = %path.display(), "removed a temp file left by a crash");
-            }
-        }
-
-        let loaded = load(&dir)?;
-        let log_path = dir.join(LOG);
-        let existed = log_path.exists();
-        let file = open_log(&log_path)?;
-        if !existed {
-            durable::sync_dir(&log_path).map_err(io_err(&dir))?;
-        }
-        if loaded.good_len < loaded.file_len {
-            tracing::warn!(
-                path = %log_path.display(),
-                torn_bytes = loaded.file_len - loaded.good_len,
-                "dropping a torn record at the end of the log"
-            );
-            file.set_len(loaded.good_len).map_err(io_err(&log_path))?;
-            file.sync_data().map_err(io_err(&log_path))?;
-        }
-
-        let current = loaded
-            .snapshot
-            .map(|s| SnapshotData::new(std::sync::Arc::new(s)));
-        let snapshot = current.as_ref().map(|s| s.meta()).unwrap_or_default();
-        let mut persister = FilePersister {
-            dir,
-            _lock: lock,
-            log: BufWriter::with_capacity(WRITE_BUFFER, file),
-            log_len: loaded.good_len,
-            offsets: loaded.offsets,
-            snapshot,
-            current: current.clone(),
-            hard_state: loaded.hard_state.unwrap_or_default(),
-            hard_state_pending: false,
-            has_hard_state: loaded.hard_state.is_some(),
-            log_dirty: false,
-            scratch: Vec::new(),
-            recovered: None,
-        };
-        // A crash between the snapshot rename and the log rewrite leaves
-        // covered entries at the front of the log: finish the rewrite.
-        persister.compact()?;
-        persister.recovered = Some(Recovered {
-            hard_state: persister.hard_state,
-            snapshot: current,
-            entries: loaded.entries,
-        });
-        Ok(persister)
+        Self::open_on(dir.as_ref(), Disk::default())
     }
 
     /// The directory this persister owns.
@@ -225,45 +201,61 @@ impl FilePersister {
         let mut tail = vec![0u8; (self.log_len - start) as usize];
         self.log
             .get_ref()
+            .file
             .read_exact_at(&mut tail, start)
             .map_err(io_err(&log_path))?;
-        durable::replace(&log_path, &tmp_path, &[&tail]).map_err(io_err(&log_path))?;
-        self.log = BufWriter::with_capacity(WRITE_BUFFER, open_log(&log_path)?);
+        durable::replace(&self.disk, &log_path, &tmp_path, &[&tail]).map_err(io_err(&log_path))?;
+        let file = open_log(&log_path)?;
+        self.log = BufWriter::with_capacity(WRITE_BUFFER, LogFile::new(file, self.disk.clone()));
         for offset in &mut self.offsets {
             *offset -= start;
         }
         self.log_len -= start;
         // The replacement was fsynced whole, unsynced appends included.
         self.log_dirty = false;
+        self.synced_index = self.synced_index.max(self.next_index() - 1);
         Ok(())
     }
 }
 
-impl Persister for FilePersister {
-    fn recover(&mut self) -> Result<Recovered, PersistError> {
-        if let Some(recovered) = self.recovered.take() {
-            return Ok(recovered);
+impl FilePersister {
+    /// Fails once the persister is poisoned.
+    fn usable(&self) -> Result<(), PersistError> {
+        match &self.poisoned {
+            Some(why) => Err(PersistError::Poisoned(why.clone())),
+            None => Ok(()),
         }
-        // Called again: read the files back, after flushing buffered appends.
+    }
+
+    /// Runs one call; a failure that may have touched the files (anything
+    /// but a rejected call) poisons the persister.
+    fn guarded<T>(
+        &mut self,
+        call: impl FnOnce(&mut Self) -> Result<T, PersistError>,
+    ) -> Result<T, PersistError> {
+        self.usable()?;
+        let result = call(self);
+        if let Err(e) = &result {
+            if !matches!(e, PersistError::Misuse(_)) {
+                self.poisoned = Some(e.to_string());
+                self.log.get_mut().refuse_writes();
+            }
+        }
+        result
+    }
+
+    fn reread(&mut self) -> Result<Recovered, PersistError> {
+        // Read the files back, after flushing buffered appends.
         self.log.flush().map_err(io_err(&self.path(LOG)))?;
         let loaded = load(&self.dir)?;
         Ok(Recovered {
             hard_state: self.hard_state,
-            snapshot: loaded
-                .snapshot
-                .map(|s| SnapshotData::new(std::sync::Arc::new(s))),
+            snapshot: loaded.snapshot.map(|s| SnapshotData::new(Arc::new(s))),
             entries: loaded.entries,
         })
     }
 
-    fn save_hard_state(&mut self, hard_state: HardState) -> Result<(), PersistError> {
-        self.hard_state = hard_state;
-        self.hard_state_pending = true;
-        self.has_hard_state = true;
-        Ok(())
-    }
-
-    fn append(&mut self, entries: &[LogEntry]) -> Result<(), PersistError> {
+    fn append_records(&mut self, entries: &[LogEntry]) -> Result<(), PersistError> {
         let Some(first) = entries.first() else {
             return Ok(());
         };
@@ -287,7 +279,7 @@ impl Persister for FilePersister {
                 )));
             }
             offsets.push(self.log_len + self.scratch.len() as u64);
-            record::encode(entry, &mut self.scratch).ok_or_else(|| {
+            record::encode(entry, self.synced_index, &mut self.scratch).ok_or_else(|| {
                 PersistError::Misuse(format!(
                     "entry {} is larger than the {} byte record limit",
                     entry.log_index,
@@ -304,7 +296,7 @@ impl Persister for FilePersister {
         Ok(())
     }
 
-    fn truncate_suffix(&mut self, from: u64) -> Result<(), PersistError> {
+    fn truncate_records(&mut self, from: u64) -> Result<(), PersistError> {
         // Entries below the first stored one are in the snapshot: already gone.
         let keep = from.saturating_sub(self.first_index()) as usize;
         let Some(&cut) = self.offsets.get(keep) else {
@@ -312,19 +304,22 @@ impl Persister for FilePersister {
         };
         let log_path = self.path(LOG);
         self.log.flush().map_err(io_err(&log_path))?;
-        self.log.get_ref().set_len(cut).map_err(io_err(&log_path))?;
+        let file = &self.log.get_ref().file;
+        file.set_len(cut).map_err(io_err(&log_path))?;
         // Synced at once, unlike appends: were the new size to reach disk
         // after later appends' data, a crash could leave new records followed
         // by stale ones, which recovery would have to call corrupt.
         // Truncations are rare (a conflict, §5.3), so the fsync is cheap.
-        self.log.get_ref().sync_data().map_err(io_err(&log_path))?;
+        self.disk.sync_data(file).map_err(io_err(&log_path))?;
         self.offsets.truncate(keep);
         self.log_len = cut;
         self.log_dirty = false;
+        // Everything left was flushed and synced just now.
+        self.synced_index = self.next_index() - 1;
         Ok(())
     }
 
-    fn begin_snapshot(
+    fn new_snapshot_file(
         &mut self,
         meta: SnapshotMeta,
     ) -> Result<Box<dyn SnapshotWriter>, PersistError> {
@@ -339,8 +334,11 @@ impl Persister for FilePersister {
         )?))
     }
 
-    fn install_snapshot(&mut self, snapshot: Box<dyn SnapshotWriter>) -> Result<(), PersistError> {
-        let mut writer = snapshot
+    fn install_snapshot_file(
+        &mut self,
+        writer: Box<dyn SnapshotWriter>,
+    ) -> Result<(), PersistError> {
+        let mut writer = writer
             .into_any()
             .downcast::<FileSnapshotWriter>()
             .map_err(|_| PersistError::Misuse("a snapshot from another persister".into()))?;
@@ -362,11 +360,74 @@ impl Persister for FilePersister {
         let path = self.path(SNAPSHOT);
         fs::rename(writer.path(), &path).map_err(io_err(&path))?;
         let installed = (*writer).into_installed()?;
-        durable::sync_dir(&path).map_err(io_err(&self.dir))?;
+        durable::sync_dir(&self.disk, &path).map_err(io_err(&self.dir))?;
         self.snapshot = meta;
-        self.current = Some(SnapshotData::new(std::sync::Arc::new(installed)));
+        self.current = Some(SnapshotData::new(Arc::new(installed)));
+        // Entries the snapshot covers are durable in it.
+        self.synced_index = self.synced_index.max(meta.last_included_index);
         self.offsets.drain(..covered);
         self.compact()
+    }
+
+    fn sync_all_pending(&mut self) -> Result<(), PersistError> {
+        // Raft acknowledges nothing until both are durable, so their order
+        // does not matter; the hard state (rarely pending) goes first.
+        if self.hard_state_pending {
+            let path = self.path(HARD_STATE);
+            let bytes = hard_state::encode(self.hard_state);
+            durable::replace(&self.disk, &path, &self.path(HARD_STATE_TMP), &[&bytes])
+                .map_err(io_err(&path))?;
+            self.hard_state_pending = false;
+        }
+        if self.log_dirty {
+            let path = self.path(LOG);
+            self.log.flush().map_err(io_err(&path))?;
+            self.disk
+                .sync_data(&self.log.get_ref().file)
+                .map_err(io_err(&path))?;
+            self.log_dirty = false;
+            // Only now, after the fsync returned OK: the next record may
+            // claim these entries synced.
+            self.synced_index = self.next_index() - 1;
+        }
+        Ok(())
+    }
+}
+
+impl Persister for FilePersister {
+    fn recover(&mut self) -> Result<Recovered, PersistError> {
+        self.usable()?;
+        if let Some(recovered) = self.recovered.take() {
+            return Ok(recovered);
+        }
+        self.guarded(Self::reread)
+    }
+
+    fn save_hard_state(&mut self, hard_state: HardState) -> Result<(), PersistError> {
+        self.usable()?;
+        self.hard_state = hard_state;
+        self.hard_state_pending = true;
+        self.has_hard_state = true;
+        Ok(())
+    }
+
+    fn append(&mut self, entries: &[LogEntry]) -> Result<(), PersistError> {
+        self.guarded(|p| p.append_records(entries))
+    }
+
+    fn truncate_suffix(&mut self, from: u64) -> Result<(), PersistError> {
+        self.guarded(|p| p.truncate_records(from))
+    }
+
+    fn begin_snapshot(
+        &mut self,
+        meta: SnapshotMeta,
+    ) -> Result<Box<dyn SnapshotWriter>, PersistError> {
+        self.guarded(|p| p.new_snapshot_file(meta))
+    }
+
+    fn install_snapshot(&mut self, snapshot: Box<dyn SnapshotWriter>) -> Result<(), PersistError> {
+        self.guarded(|p| p.install_snapshot_file(snapshot))
     }
 
     fn current_snapshot(&self) -> Option<SnapshotData> {
@@ -374,22 +435,7 @@ impl Persister for FilePersister {
     }
 
     fn sync(&mut self) -> Result<(), PersistError> {
-        // Raft acknowledges nothing until both are durable, so their order
-        // does not matter; the hard state (rarely pending) goes first.
-        if self.hard_state_pending {
-            let path = self.path(HARD_STATE);
-            let bytes = hard_state::encode(self.hard_state);
-            durable::replace(&path, &self.path(HARD_STATE_TMP), &[&bytes])
-                .map_err(io_err(&path))?;
-            self.hard_state_pending = false;
-        }
-        if self.log_dirty {
-            let path = self.path(LOG);
-            self.log.flush().map_err(io_err(&path))?;
-            self.log.get_ref().sync_data().map_err(io_err(&path))?;
-            self.log_dirty = false;
-        }
-        Ok(())
+        self.guarded(Self::sync_all_pending)
     }
 
     fn raft_state_size(&self) -> u64 {

@@ -3,9 +3,18 @@
 //! Writes queue up until `sync`, which applies them to the durable state; a
 //! [`deep_copy`](MemoryPersister::deep_copy) sees only durable state, so a
 //! test that crashes a node by copying its persister also catches a node that
-//! acknowledged something it never synced. Every operation costs what it
-//! touches, never the size of the whole log.
+//! acknowledged something it never synced. [`power_loss`](MemoryPersister::power_loss)
+//! is the harsher crash: some unsynced writes may survive, torn or out of
+//! order, as on a real disk. Every operation costs what it touches, never
+//! the size of the whole log.
+//!
+//! Faults: [`fail_next_append`](MemoryPersister::fail_next_append) and
+//! [`fail_next_sync`](MemoryPersister::fail_next_sync) make the next call
+//! fail with an OS error (ENOSPC, EIO), after which the persister is
+//! poisoned like a [`FilePersister`](super::FilePersister).
 
+use std::io;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +26,8 @@ use super::{
     BufferWriter, HardState, PersistError, Persister, Recovered, SnapshotData, SnapshotMeta,
     SnapshotWriter,
 };
+
+mod power_loss;
 
 /// Bytes the hard state takes as encoded (term and vote).
 const HARD_STATE_BYTES: u64 = 16;
@@ -38,8 +49,14 @@ struct Inner {
     pending_snapshot_index: u64,
     /// How long finishing a snapshot takes (see `set_snapshot_delay`).
     snapshot_delay: Duration,
+    /// OS errors the next append / sync fails with.
+    append_fault: Option<i32>,
+    sync_fault: Option<i32>,
+    /// Why every call fails: an earlier (injected) write or sync failed.
+    poisoned: Option<String>,
 }
 
+#[derive(Clone)]
 enum Op {
     HardState(HardState),
     Append(Vec<LogEntry>),
@@ -115,6 +132,37 @@ impl Inner {
             self.durable.apply(op);
         }
     }
+
+    /// A fresh, unpoisoned persister over `durable` (a restarted node).
+    fn restarted(durable: Stored) -> Inner {
+        let last = durable
+            .entries
+            .last()
+            .map_or(durable.snapshot_index(), |e| e.log_index);
+        Inner {
+            pending_last_index: last,
+            pending_snapshot_index: durable.snapshot_index(),
+            durable,
+            ..Inner::default()
+        }
+    }
+
+    fn usable(&self) -> Result<(), PersistError> {
+        match &self.poisoned {
+            Some(why) => Err(PersistError::Poisoned(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Fails with an injected OS error and poisons the persister.
+    fn fail(&mut self, errno: i32) -> PersistError {
+        let err = PersistError::Io {
+            path: PathBuf::from("<memory>"),
+            source: io::Error::from_raw_os_error(errno),
+        };
+        self.poisoned = Some(err.to_string());
+        err
+    }
 }
 
 impl MemoryPersister {
@@ -126,18 +174,8 @@ impl MemoryPersister {
     /// server's successor starts from (unsynced writes are lost).
     pub fn deep_copy(&self) -> MemoryPersister {
         let durable = self.inner.lock().durable.clone();
-        let last = durable
-            .entries
-            .last()
-            .map_or(durable.snapshot_index(), |e| e.log_index);
         MemoryPersister {
-            inner: Arc::new(Mutex::new(Inner {
-                pending_last_index: last,
-                pending_snapshot_index: durable.snapshot_index(),
-                durable,
-                pending: Vec::new(),
-                snapshot_delay: Duration::ZERO,
-            })),
+            inner: Arc::new(Mutex::new(Inner::restarted(durable))),
         }
     }
 
@@ -145,6 +183,23 @@ impl MemoryPersister {
     /// on a slow disk: tests check that nothing else waits for it.
     pub fn set_snapshot_delay(&self, delay: Duration) {
         self.inner.lock().snapshot_delay = delay;
+    }
+
+    /// The next [`append`](Persister::append) fails with OS error `errno`
+    /// (e.g. `libc::ENOSPC`) and poisons the persister.
+    pub fn fail_next_append(&self, errno: i32) {
+        self.inner.lock().append_fault = Some(errno);
+    }
+
+    /// The next [`sync`](Persister::sync) fails with OS error `errno` and
+    /// poisons the persister; what it was to make durable is lost.
+    pub fn fail_next_sync(&self, errno: i32) {
+        self.inner.lock().sync_fault = Some(errno);
+    }
+
+    /// Whether an injected failure has poisoned this persister.
+    pub fn is_poisoned(&self) -> bool {
+        self.inner.lock().poisoned.is_some()
     }
 
     /// Bytes of durable hard state and log, as encoded.
@@ -173,6 +228,7 @@ impl MemoryPersister {
 impl Persister for MemoryPersister {
     fn recover(&mut self) -> Result<Recovered, PersistError> {
         let mut inner = self.inner.lock();
+        inner.usable()?;
         // A live node's view includes what it wrote but did not sync yet.
         inner.sync();
         let s = &inner.durable;
@@ -184,12 +240,18 @@ impl Persister for MemoryPersister {
     }
 
     fn save_hard_state(&mut self, hard_state: HardState) -> Result<(), PersistError> {
-        self.inner.lock().pending.push(Op::HardState(hard_state));
+        let mut inner = self.inner.lock();
+        inner.usable()?;
+        inner.pending.push(Op::HardState(hard_state));
         Ok(())
     }
 
     fn append(&mut self, entries: &[LogEntry]) -> Result<(), PersistError> {
         let mut inner = self.inner.lock();
+        inner.usable()?;
+        if let Some(errno) = inner.append_fault.take() {
+            return Err(inner.fail(errno));
+        }
         for (i, e) in entries.iter().enumerate() {
             let want = inner.pending_last_index + 1 + i as u64;
             if e.log_index != want {
@@ -206,6 +268,7 @@ impl Persister for MemoryPersister {
 
     fn truncate_suffix(&mut self, from: u64) -> Result<(), PersistError> {
         let mut inner = self.inner.lock();
+        inner.usable()?;
         if from <= inner.pending_snapshot_index {
             return Err(PersistError::Misuse(format!(
                 "truncate from {from} into the snapshot through {}",
@@ -231,6 +294,7 @@ impl Persister for MemoryPersister {
             .downcast::<BufferWriter>()
             .map_err(|_| PersistError::Misuse("a snapshot from another persister".into()))?;
         let mut inner = self.inner.lock();
+        inner.usable()?;
         let index = writer.meta.last_included_index;
         if index < inner.pending_snapshot_index {
             return Err(PersistError::Misuse(format!(
@@ -254,7 +318,14 @@ impl Persister for MemoryPersister {
     }
 
     fn sync(&mut self) -> Result<(), PersistError> {
-        self.inner.lock().sync();
+        let mut inner = self.inner.lock();
+        inner.usable()?;
+        if let Some(errno) = inner.sync_fault.take() {
+            // A failed fsync may have dropped the pages it was to write.
+            inner.pending.clear();
+            return Err(inner.fail(errno));
+        }
+        inner.sync();
         Ok(())
     }
 
@@ -267,7 +338,7 @@ impl Persister for MemoryPersister {
 mod tests {
     use super::*;
 
-    fn e(index: u64, term: u64) -> LogEntry {
+    pub(super) fn e(index: u64, term: u64) -> LogEntry {
         LogEntry {
             command: vec![1, 2, 3],
             log_term: term,
@@ -348,5 +419,39 @@ mod tests {
         assert!(p.recover().unwrap().entries.is_empty());
         p.append(&[e(21, 2)]).unwrap();
         assert!(p.append(&[e(23, 2)]).is_err());
+    }
+    #[test]
+    fn injected_failures_poison_and_lose_only_unsynced_writes() {
+        for fail_sync in [false, true] {
+            for errno in [libc::ENOSPC, libc::EIO] {
+                let mut p = MemoryPersister::new();
+                p.append(&[e(1, 1)]).unwrap();
+                p.sync().unwrap();
+                let result = if fail_sync {
+                    p.append(&[e(2, 1)]).unwrap();
+                    p.fail_next_sync(errno);
+                    p.sync()
+                } else {
+                    p.fail_next_append(errno);
+                    p.append(&[e(2, 1)])
+                };
+                match result {
+                    Err(PersistError::Io { source, .. }) => {
+                        assert_eq!(source.raw_os_error(), Some(errno))
+                    }
+                    other => panic!("expected the injected error, got {other:?}"),
+                }
+                assert!(p.is_poisoned());
+                assert!(matches!(p.sync(), Err(PersistError::Poisoned(_))));
+                assert!(matches!(
+                    p.append(&[e(2, 1)]),
+                    Err(PersistError::Poisoned(_))
+                ));
+                for seed in 0..10 {
+                    let r = p.power_loss(seed).recover().unwrap();
+                    assert_eq!(r.entries, vec![e(1, 1)]);
+                }
+            }
+        }
     }
 }

@@ -64,6 +64,11 @@ pub enum PersistError {
     },
     #[error("invalid persister call: {0}")]
     Misuse(String),
+    /// An earlier write or fsync failed; the persister refuses every call
+    /// since (a retried fsync could report data safe that the failed one
+    /// dropped). Reopen to recover what was synced.
+    #[error("persister refuses further use after an earlier failure: {0}")]
+    Poisoned(String),
 }
 
 /// Durable storage for one Raft node.

@@ -14,6 +14,7 @@ use raft::{MemoryPersister, RaftConfig};
 
 use super::{KvClient, SimKvTransport};
 use crate::linearizability::KvRecorder;
+use crate::power_loss::PowerLoss;
 use crate::raft_harness::{test_config, ELECTION_TIMEOUT};
 use crate::sim::{raft_peers_over, Network, Server};
 
@@ -29,6 +30,8 @@ pub struct KvCluster {
     next_end: AtomicU64,
     next_client: AtomicU64,
     started: Instant,
+    /// What a crash keeps of a server's unsynced writes.
+    power_loss: PowerLoss,
 }
 
 struct Topology {
@@ -42,8 +45,9 @@ struct Topology {
 /// One server position: its running incarnation, if any, and its disk.
 struct Slot {
     kv: Option<KvServer>,
-    /// What this incarnation persists to; replaced by a deep copy at a
-    /// crash, so a dying instance cannot write into its successor's state.
+    /// What this incarnation persists to; replaced at a crash by what a
+    /// power loss leaves of it (the synced part, maybe some unsynced writes,
+    /// torn), so a dying instance cannot write into its successor's state.
     persister: MemoryPersister,
     /// Names of this incarnation's Raft ends to every server (j → server j).
     ends: Vec<String>,
@@ -119,6 +123,7 @@ impl KvCluster {
             next_end: AtomicU64::new(0),
             next_client: AtomicU64::new(0),
             started: Instant::now(),
+            power_loss: PowerLoss::from_env(),
         };
         for i in 0..n {
             cluster.start_server(i);
@@ -237,9 +242,10 @@ impl KvCluster {
         }
     }
 
-    /// Crashes server i: cuts it off, stops it, and keeps a copy of what it
-    /// persisted for [`start_server`](Self::start_server). Replies it had
-    /// not delivered are never delivered.
+    /// Crashes server i: cuts it off, stops it, and keeps what a power loss
+    /// leaves of its persister (everything synced; of the rest, nothing or
+    /// a seeded random part) for [`start_server`](Self::start_server).
+    /// Replies it had not delivered are never delivered.
     pub fn shutdown_server(&self, i: usize) {
         let (kv, ends) = {
             let mut topology = self.topology.lock();
@@ -261,7 +267,7 @@ impl KvCluster {
         }
         let mut topology = self.topology.lock();
         let slot = &mut topology.slots[i];
-        slot.persister = slot.persister.deep_copy();
+        slot.persister = slot.persister.power_loss(self.power_loss.next_seed());
     }
 
     /// Starts (or restarts) server i from what it last persisted, with

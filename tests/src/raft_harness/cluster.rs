@@ -13,6 +13,7 @@ use proto::raft::RaftRpcServer;
 use raft::{ApplyMsg, LockQueue, MemoryPersister, Raft, RaftConfig};
 
 use super::applier::{spawn_applier, Applies};
+use crate::power_loss::PowerLoss;
 use crate::sim::{raft_peers_over, Network, Server};
 
 /// 6.5840's `RaftElectionTimeout`: how long tests give an election.
@@ -40,6 +41,8 @@ pub struct RaftCluster {
     pub(super) topology: Mutex<Topology>,
     pub(super) run: Mutex<Option<RunStart>>,
     next_end: AtomicU64,
+    /// What a crash keeps of a server's unsynced writes.
+    power_loss: PowerLoss,
 }
 
 pub(super) struct Topology {
@@ -53,9 +56,10 @@ pub(super) struct Slot {
     pub(super) raft: Option<Raft>,
     queue: Option<Arc<LockQueue<ApplyMsg>>>,
     applier: Option<JoinHandle<()>>,
-    /// What this incarnation persists to; replaced by a deep copy of its
-    /// durable part at a crash, so a dying instance cannot write into its
-    /// successor's state.
+    /// What this incarnation persists to; replaced at a crash by a copy of
+    /// what a power loss leaves of it (the synced part, maybe some unsynced
+    /// writes, torn), so a dying instance cannot write into its successor's
+    /// state.
     pub(super) persister: MemoryPersister,
     /// Names of this incarnation's ends to every server (index j → j).
     ends: Vec<String>,
@@ -112,6 +116,7 @@ impl RaftCluster {
             }),
             run: Mutex::new(None),
             next_end: AtomicU64::new(0),
+            power_loss: PowerLoss::from_env(),
         };
         for i in 0..n {
             cluster.start1(i);
@@ -143,6 +148,12 @@ impl RaftCluster {
     /// Server i's current incarnation, or None while it is crashed.
     pub fn raft(&self, i: usize) -> Option<Raft> {
         self.topology.lock().slots[i].raft.clone()
+    }
+
+    /// Server i's current persister (a handle sharing its state), e.g. to
+    /// inject a disk error with `fail_next_sync`.
+    pub fn persister(&self, i: usize) -> MemoryPersister {
+        self.topology.lock().slots[i].persister.clone()
     }
 
     pub fn is_connected(&self, i: usize) -> bool {
@@ -216,17 +227,19 @@ impl RaftCluster {
         }
     }
 
-    /// Crashes server i: cuts it off, keeps a copy of what it had durably
-    /// persisted for [`start1`](Self::start1), then stops its threads. Its
-    /// in-flight replies are never delivered, and what it writes while
-    /// dying goes to the old persister, not the copy (as 6.5840 does).
+    /// Crashes server i: cuts it off, keeps a copy of what a power loss at
+    /// this moment leaves of its persister for [`start1`](Self::start1)
+    /// (everything synced; of the rest, nothing or a seeded random part),
+    /// then stops its threads. Its in-flight replies are never delivered,
+    /// and what it writes while dying goes to the old persister, not the
+    /// copy (as 6.5840 does).
     pub fn crash1(&self, i: usize) {
         self.disconnect(i);
         self.net.delete_server(&server_name(i));
         let (raft, queue, applier, ends) = {
             let mut topology = self.topology.lock();
             let slot = &mut topology.slots[i];
-            slot.persister = slot.persister.deep_copy();
+            slot.persister = slot.persister.power_loss(self.power_loss.next_seed());
             (
                 slot.raft.take(),
                 slot.queue.take(),

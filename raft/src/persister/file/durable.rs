@@ -1,28 +1,40 @@
 //! Crash-safe file replacement: temp file, fsync, rename, fsync the directory.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
+
+use super::disk::Disk;
 
 /// Replaces `path` with `parts` concatenated, so that after a crash at any
 /// point `path` holds either the old content or all of the new: the temp
 /// file's data is durable before the rename makes it visible, and the
 /// directory fsync makes the rename itself durable.
-pub fn replace(path: &Path, tmp: &Path, parts: &[&[u8]]) -> io::Result<()> {
+pub fn replace(disk: &Disk, path: &Path, tmp: &Path, parts: &[&[u8]]) -> io::Result<()> {
     let mut file = File::create(tmp)?;
     for part in parts {
-        file.write_all(part)?;
+        disk.write_all(&mut file, part)?;
     }
-    file.sync_all()?;
+    disk.sync_all(&file)?;
     drop(file);
     fs::rename(tmp, path)?;
-    sync_dir(path)
+    sync_dir(disk, path)
 }
 
 /// Makes renames and creations in `file`'s directory durable.
-pub fn sync_dir(file: &Path) -> io::Result<()> {
+pub fn sync_dir(disk: &Disk, file: &Path) -> io::Result<()> {
     let dir = file.parent().unwrap_or(Path::new("."));
-    File::open(dir)?.sync_all()
+    disk.sync_all(&File::open(dir)?)
+}
+
+/// Makes `path`'s content durable if it exists: what was read back from it
+/// may have come from the page cache of a process that never synced it.
+pub fn sync_if_exists(disk: &Disk, path: &Path) -> io::Result<()> {
+    match File::open(path) {
+        Ok(file) => disk.sync_all(&file),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Removes `path` if it exists (a temp file a crash left behind).

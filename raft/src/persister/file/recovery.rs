@@ -17,7 +17,8 @@ pub struct Loaded {
     pub offsets: Vec<u64>,
     /// Where the last good record ends.
     pub good_len: u64,
-    /// The file's length; more than `good_len` when its tail is torn.
+    /// The file's length; more than `good_len` when it ends in records that
+    /// were never synced (torn, or written out of order by a power loss).
     pub file_len: u64,
 }
 
@@ -38,7 +39,22 @@ pub fn load(dir: &Path) -> Result<Loaded, PersistError> {
     let buf = durable::read_if_exists(&path)
         .map_err(io_err(&path))?
         .unwrap_or_default();
-    let scan = record::scan(&buf).map_err(corrupt(&path))?;
+    let scan = record::scan(&buf);
+    if let Some(damage) = &scan.damage {
+        // The damaged record would hold the entry after the last good one.
+        let index = scan
+            .records
+            .last()
+            .map_or(last_included + 1, |(_, e)| e.log_index + 1);
+        if scan.max_synced >= index {
+            let reason = format!(
+                "{} in the record of entry {index}, which a later record says was synced \
+                 (entries through {} were)",
+                damage.reason, scan.max_synced
+            );
+            return Err(corrupt(&path)((damage.offset, reason)));
+        }
+    }
     let mut entries = Vec::new();
     let mut offsets = Vec::new();
     let mut previous: Option<u64> = None;
