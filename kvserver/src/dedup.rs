@@ -231,6 +231,7 @@ impl DedupTable {
     }
 
     /// The log time, ms since the Unix epoch.
+    #[cfg(test)]
     pub fn log_time_ms(&self) -> u64 {
         self.log_time_ms
     }

@@ -21,6 +21,8 @@ use crate::waiters::{Reply, Waiter, Waiters};
 use crate::{KvServerConfig, KvServerError};
 
 mod reads;
+#[cfg(test)]
+mod tests;
 
 /// One replica of the store. A cheap handle: clones share the server.
 #[derive(Clone)]
