@@ -1,11 +1,14 @@
 //! Client sessions: the (client id, request id) pairs the servers deduplicate
 //! by.
 //!
-//! A server remembers, per client id, the highest request id it applied, so a
-//! client id must never have two requests in flight at once: if request 6
-//! overtook request 5, request 5 would be dropped as a duplicate. One Clerk is
-//! shared by many threads, so it keeps a pool of sessions and lends each call
-//! its own. The original gave every client the same id (its Uuid() was not
+//! A server remembers, per client id, the highest request id it applied and
+//! which of the 64 below it were applied; it starts a session only at
+//! request id 1 and forgets idle ones. A Clerk keeps things simple for it:
+//! one request in flight per session, write ids from 1 up (Gets are not
+//! deduplicated and take no id of their own), and a session the cluster has
+//! forgotten is renewed: a new client id, from 1 again. One Clerk is shared
+//! by many threads, so it keeps a pool of sessions and lends each call its
+//! own. The original gave every client the same id (its Uuid() was not
 //! unique), so a new client's first Put was dropped as a duplicate; ids here
 //! are 128 random bits.
 
@@ -28,11 +31,22 @@ impl Session {
         }
     }
 
-    /// The id for the next request. Retries of one request reuse its id.
+    /// The id for the next write. Retries of one write reuse its id.
     pub fn next_request_id(&mut self) -> i64 {
         let id = self.next_request_id;
         self.next_request_id += 1;
         id
+    }
+
+    /// The id a Get carries: the next write's, left free for it (servers
+    /// do not deduplicate Gets, and a session must start at id 1).
+    pub fn read_request_id(&self) -> i64 {
+        self.next_request_id
+    }
+
+    /// Starts over as a new session: the cluster forgot this one.
+    pub fn renew(&mut self) {
+        *self = Session::new();
     }
 }
 
