@@ -82,6 +82,10 @@ impl ClientEnd {
             }
         };
 
+        if self.net.hold(&self.name, service, method, args) {
+            return Err(CallError::RequestLost);
+        }
+
         if !route.reliable {
             let delay = Duration::from_millis(rand::rng().random_range(0..27));
             if !self.net.pause(&self.name, route.epoch, delay) {
