@@ -230,9 +230,10 @@ impl Clerk {
 /// malformed, unknown or too large will be refused everywhere.
 fn retryable(e: &RpcError) -> bool {
     match e {
-        RpcError::Connect { .. } | RpcError::Timeout | RpcError::Closed(_) | RpcError::Decode(_) => {
-            true
-        }
+        RpcError::Connect { .. }
+        | RpcError::Timeout
+        | RpcError::Closed(_)
+        | RpcError::Decode(_) => true,
         RpcError::Remote { status, .. } => {
             matches!(status, RpcStatus::HandlerFailed | RpcStatus::ShuttingDown)
         }

@@ -17,7 +17,9 @@ use rpc::RpcError;
 #[derive(Clone, Copy)]
 enum Behaviour {
     Leader,
-    Follower { hint: i32 },
+    Follower {
+        hint: i32,
+    },
     Unreachable,
     /// Answers every request with this Err string.
     Refuses(&'static str),
@@ -284,7 +286,10 @@ fn a_first_attempt_refused_for_its_session_is_resent_under_a_new_one() {
         .map(|(_, client, request)| (client.as_slice(), *request))
         .collect();
     let (first, forgotten, renewed) = (writes[0].0, writes[1].0, writes[2].0);
-    assert_eq!(forgotten, first, "the second write first tries the old session");
+    assert_eq!(
+        forgotten, first,
+        "the second write first tries the old session"
+    );
     assert_eq!([writes[0].1, writes[1].1, writes[2].1], [1, 2, 1]);
     assert_ne!(renewed, first, "resent under a new client id");
     // The renewed session goes on from there.

@@ -265,8 +265,9 @@ impl Inner {
             if index <= state.last_applied() {
                 return Ok(());
             }
-            let mut restored = KvStateMachine::restore(data)
-                .map_err(|e| format!("the snapshot through index {index} cannot be decoded: {e}"))?;
+            let mut restored = KvStateMachine::restore(data).map_err(|e| {
+                format!("the snapshot through index {index} cannot be decoded: {e}")
+            })?;
             restored.set_session_limits(self.config.session_limits());
             *state = restored;
         }

@@ -101,7 +101,11 @@ fn an_undecodable_entry_stops_the_node_and_answers_its_waiters() {
         "{reason}"
     );
     wait_until("raft to stop", || !kv.raft().get_state().1);
-    assert_eq!(kv.last_applied(), applied, "nothing applied past the bad entry");
+    assert_eq!(
+        kv.last_applied(),
+        applied,
+        "nothing applied past the bad entry"
+    );
     assert!(kv.inner.state.lock().read(b"after").is_none());
     assert_eq!(err_of(&put(&kv, "later", 3)), KvErr::WrongLeader);
     kv.shutdown();
@@ -123,7 +127,9 @@ fn an_undecodable_snapshot_stops_the_node() {
     let reason = restarted.inner.failure.lock().clone().unwrap();
     assert!(reason.contains("snapshot"), "{reason}");
     assert_eq!(restarted.last_applied(), 0);
-    wait_until("raft to stop", || restarted.raft().status().role != raft::Role::Leader);
+    wait_until("raft to stop", || {
+        restarted.raft().status().role != raft::Role::Leader
+    });
     assert_eq!(err_of(&put(&restarted, "k2", 2)), KvErr::WrongLeader);
     restarted.shutdown();
 }

@@ -169,7 +169,10 @@ fn a_held_request_is_lost_to_its_caller_and_delivered_later() {
     net.enable("e", true);
     assert_eq!(net.take_held("e"), None);
     net.hold_next("e");
-    assert_eq!(end.call("echo", "echo", b"abc"), Err(CallError::RequestLost));
+    assert_eq!(
+        end.call("echo", "echo", b"abc"),
+        Err(CallError::RequestLost)
+    );
     assert_eq!(echo.handled.load(Ordering::Relaxed), 0);
     // Only one request is held; the next goes through.
     assert_eq!(end.call("echo", "echo", b"xy"), Ok(b"yx".to_vec()));
