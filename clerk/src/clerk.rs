@@ -63,7 +63,7 @@ impl Clerk {
 
     /// The value of `key`, or `None` if it was never written.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>, ClerkError> {
-        let session = self.sessions.lend();
+        let session = self.sessions.lend(self.config.session_max_idle);
         let args = GetArgs {
             key: key.as_ref().to_vec(),
             client_id: session.client_id.clone(),
@@ -93,9 +93,12 @@ impl Clerk {
     /// longer know (expired, or evicted under load) refuses it: if that was
     /// the first attempt nothing was ever applied under its request id, so
     /// the write is sent again once, under a new session; after a retry an
-    /// earlier attempt may have applied, so the caller is told.
+    /// earlier attempt may have applied, so the caller is told. A write
+    /// that fails retires its session: if it was the session's first, the
+    /// servers may never have heard of the session, and would refuse the
+    /// next write under it.
     fn put_append(&self, key: &[u8], value: &[u8], op: &str) -> Result<(), ClerkError> {
-        let mut session = self.sessions.lend();
+        let mut session = self.sessions.lend(self.config.session_max_idle);
         let mut renewed = false;
         loop {
             let args = PutAppendArgs {
@@ -117,10 +120,7 @@ impl Clerk {
                     renewed = true;
                 }
                 Err(e) => {
-                    if matches!(e, ClerkError::SessionExpired { .. }) {
-                        // Every later write under it would be refused too.
-                        session.renew();
-                    }
+                    session.renew();
                     return Err(e);
                 }
             }

@@ -12,6 +12,8 @@
 //! unique), so a new client's first Put was dropped as a duplicate; ids here
 //! are 128 random bits.
 
+use std::time::{Duration, Instant};
+
 use parking_lot::Mutex;
 use rand::Rng;
 
@@ -20,6 +22,8 @@ use rand::Rng;
 pub struct Session {
     pub client_id: Vec<u8>,
     next_request_id: i64,
+    /// When it last went back to the pool.
+    returned: Instant,
 }
 
 impl Session {
@@ -28,6 +32,7 @@ impl Session {
         Session {
             client_id: format!("{id:032x}").into_bytes(),
             next_request_id: 1,
+            returned: Instant::now(),
         }
     }
 
@@ -57,9 +62,14 @@ pub struct SessionPool {
 }
 
 impl SessionPool {
-    /// Lends a session; it returns to the pool when the guard drops.
-    pub fn lend(&self) -> LentSession<'_> {
-        let session = self.idle.lock().pop().unwrap_or_else(Session::new);
+    /// Lends a session; it returns to the pool when the guard drops. One
+    /// idle for `max_idle` or longer is replaced by a new one: the servers
+    /// have likely forgotten it, and would refuse its next write.
+    pub fn lend(&self, max_idle: Duration) -> LentSession<'_> {
+        let session = match self.idle.lock().pop() {
+            Some(session) if session.returned.elapsed() < max_idle => session,
+            _ => Session::new(),
+        };
         LentSession {
             pool: self,
             session: Some(session),
@@ -93,7 +103,8 @@ impl std::ops::DerefMut for LentSession<'_> {
 
 impl Drop for LentSession<'_> {
     fn drop(&mut self) {
-        if let Some(session) = self.session.take() {
+        if let Some(mut session) = self.session.take() {
+            session.returned = Instant::now();
             self.pool.idle.lock().push(session);
         }
     }
@@ -107,8 +118,8 @@ mod tests {
     fn concurrent_loans_get_distinct_ids_and_sequential_ones_reuse() {
         let pool = SessionPool::default();
         let (first_id, second_id) = {
-            let mut a = pool.lend();
-            let b = pool.lend();
+            let mut a = pool.lend(Duration::MAX);
+            let b = pool.lend(Duration::MAX);
             assert_eq!(a.next_request_id(), 1);
             assert_eq!(a.next_request_id(), 2);
             (a.client_id.clone(), b.client_id.clone())
@@ -116,9 +127,23 @@ mod tests {
         assert_ne!(first_id, second_id);
         assert_eq!(first_id.len(), 32);
         assert_eq!(pool.idle_count(), 2);
-        let mut again = pool.lend();
+        let mut again = pool.lend(Duration::MAX);
         let request = again.next_request_id();
         // Whichever session comes back, its request ids keep increasing.
         assert!(request == 3 || (request == 1 && again.client_id == second_id));
     }
+}
+
+#[test]
+fn a_session_idle_too_long_is_replaced() {
+    let pool = SessionPool::default();
+    let old = {
+        let mut session = pool.lend(Duration::MAX);
+        session.next_request_id();
+        session.client_id.clone()
+    };
+    assert_eq!(pool.lend(Duration::MAX).client_id, old);
+    let mut fresh = pool.lend(Duration::ZERO);
+    assert_ne!(fresh.client_id, old);
+    assert_eq!(fresh.next_request_id(), 1);
 }

@@ -161,6 +161,7 @@ fn clerk_for(cluster: &Arc<FakeCluster>, deadline: Option<Duration>) -> Clerk {
         backoff_min: Duration::from_millis(1),
         backoff_max: Duration::from_millis(20),
         deadline,
+        ..ClerkConfig::default()
     };
     Clerk::with_transport(Shared(cluster.clone()), config)
 }
@@ -316,7 +317,7 @@ fn a_retry_refused_for_its_session_is_an_error_with_the_outcome_unknown() {
     assert!(err.to_string().contains("outcome is unknown"), "{err}");
     assert_eq!(cluster.attempts().len(), 3, "no attempt after the refusal");
     assert_eq!(cluster.store.lock()[b"k".as_slice()], b"1".to_vec());
-    // The dead session is not used again: the next write starts a new one.
+    // A failed write retires its session: the next write starts a new one.
     clerk.put("k", "3").unwrap();
     let attempts = cluster.attempts();
     let last = attempts.last().unwrap();
@@ -352,4 +353,23 @@ fn errors_no_retry_can_fix_are_returned_at_once() {
         assert_eq!(cluster.servers_tried(), vec![0, 0], "{reason}: retried");
         assert!(cluster.store.lock().is_empty());
     }
+}
+
+#[test]
+fn a_write_that_failed_retires_its_session() {
+    use Behaviour::*;
+    let cluster = FakeCluster::new(vec![Unreachable, Leader]);
+    cluster.forget_sessions();
+    let clerk = clerk_for(&cluster, Some(Duration::from_millis(100)));
+    // Its only attempts are lost: the leader never hears of the session.
+    cluster.behaviour.lock()[1] = Unreachable;
+    let err = clerk.put("k", "lost").unwrap_err();
+    assert!(matches!(err, ClerkError::DeadlineExceeded { .. }), "{err}");
+    let abandoned = cluster.attempts()[0].1.clone();
+    cluster.behaviour.lock()[1] = Leader;
+    clerk.put("k", "v").unwrap();
+    let last = cluster.attempts().pop().unwrap();
+    assert_ne!(last.1, abandoned, "a new session");
+    assert_eq!(last.2, 1);
+    assert_eq!(cluster.store.lock()[b"k".as_slice()], b"v".to_vec());
 }
