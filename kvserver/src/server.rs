@@ -334,7 +334,9 @@ impl KvServerRpc for KvServer {
             request_id: args.request_id,
         };
         // A retry of a write already applied here is committed: say so
-        // without another trip through the log.
+        // without another trip through the log. Anything else, including a
+        // write its session would refuse, goes through the log: only at its
+        // place there, after log time has moved, is the verdict final.
         if self.inner.state.lock().is_duplicate(&op) {
             Reply::PutAppend(done).applied(None);
             return;
