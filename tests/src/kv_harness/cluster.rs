@@ -71,6 +71,16 @@ impl KvCluster {
         Self::build(n, false, Self::config(None, raft), None)
     }
 
+    /// `n` connected servers over a reliable network, configured by
+    /// `config` (its `raft` part is the suite's test timing).
+    pub fn with_kv_config(n: usize, config: KvServerConfig) -> Self {
+        let config = KvServerConfig {
+            raft: test_config(),
+            ..config
+        };
+        Self::build(n, false, config, None)
+    }
+
     fn config(max_raft_state: Option<u64>, raft: RaftConfig) -> KvServerConfig {
         KvServerConfig {
             max_raft_state,
