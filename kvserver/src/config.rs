@@ -27,8 +27,9 @@ pub struct KvServerConfig {
     pub session_ttl: Duration,
     /// At most this many client sessions are remembered; beyond it the
     /// least recently used is forgotten. Bounds the memory and snapshot
-    /// size of dedup (about 100 bytes a session). Default 100 000. Must be
-    /// equal on all nodes.
+    /// size of dedup: a Clerk session (32-byte id) takes about 240 bytes
+    /// of memory and 48 of snapshot, so the default of 100 000 costs about
+    /// 24 MB and 4.8 MB. Must be equal on all nodes.
     pub max_sessions: usize,
     pub raft: RaftConfig,
 }
