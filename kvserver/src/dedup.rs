@@ -38,9 +38,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::op::{Op, OpKind};
 
-/// How many request ids below a client's highest applied one are still
-/// told apart (the bits of the bitmap).
-pub const WINDOW: i64 = 64;
+mod session;
+
+use session::Session;
+pub use session::{Verdict, WINDOW};
 
 /// When sessions are forgotten. Not part of the snapshot: it comes from the
 /// configuration, which must be the same on every replica.
@@ -57,69 +58,6 @@ impl Default for SessionLimits {
         SessionLimits {
             ttl: Duration::from_secs(3600),
             max_sessions: 100_000,
-        }
-    }
-}
-
-/// How a write stands against its client's session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    /// Never applied: apply it.
-    New,
-    /// Applied already: answer OK, apply nothing.
-    Duplicate,
-    /// Too old to tell, or its session is unknown: refuse, apply nothing.
-    Stale,
-}
-
-/// One client's session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct Session {
-    /// The highest request id applied.
-    max: i64,
-    /// Bit i set: request `max - 1 - i` was applied.
-    below: u64,
-    /// Log time (ms) of the last write of this client.
-    last_seen_ms: u64,
-    /// Position in least-recently-used order (larger: used later).
-    seq: u64,
-}
-
-impl Session {
-    fn judge(&self, request_id: i64) -> Verdict {
-        if request_id < 0 {
-            return Verdict::Stale;
-        }
-        if request_id > self.max {
-            return Verdict::New;
-        }
-        let behind = self.max - request_id;
-        if behind == 0 {
-            Verdict::Duplicate
-        } else if behind > WINDOW {
-            Verdict::Stale
-        } else if self.below & (1 << (behind - 1)) != 0 {
-            Verdict::Duplicate
-        } else {
-            Verdict::New
-        }
-    }
-
-    /// Marks `request_id` applied; it must have been judged new.
-    fn mark(&mut self, request_id: i64) {
-        if request_id > self.max {
-            let shift = request_id - self.max;
-            // The old maximum becomes bit shift-1; ids that leave the
-            // window leave the bitmap.
-            let moved = u32::try_from(shift)
-                .ok()
-                .and_then(|s| self.below.checked_shl(s))
-                .unwrap_or(0);
-            let old_max = if shift <= WINDOW { 1 << (shift - 1) } else { 0 };
-            self.below = moved | old_max;
-            self.max = request_id;
-        } else {
-            self.below |= 1 << (self.max - request_id - 1);
         }
     }
 }

@@ -6,7 +6,7 @@
 //!   requests waiting on them; `server/reads.rs` holds its read path
 //!   (ReadIndex).
 //! - `state_machine.rs`: the skip list and the dedup table; the pure apply step.
-//! - `dedup.rs`: client sessions (which writes each client already had
+//! - `dedup.rs`, `dedup/session.rs`: client sessions (which writes each client already had
 //!   applied) and their deterministic expiry.
 //! - `op.rs`: the operation carried in log entries, stamped with the
 //!   leader's clock; `codec.rs`: its bytes.
