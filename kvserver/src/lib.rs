@@ -6,8 +6,9 @@
 //!   requests waiting on them; `server/reads.rs` holds its read path
 //!   (ReadIndex).
 //! - `state_machine.rs`: the skip list and the dedup table; the pure apply step.
-//! - `dedup.rs`, `dedup/session.rs`: client sessions (which writes each client already had
-//!   applied) and their deterministic expiry.
+//! - `dedup.rs`: client sessions (which writes each client already had
+//!   applied) and their deterministic expiry; `dedup/session.rs`: one
+//!   session's window of request ids.
 //! - `op.rs`: the operation carried in log entries, stamped with the
 //!   leader's clock; `codec.rs`: its bytes.
 //! - `waiters.rs`: requests parked until their entry applies;
