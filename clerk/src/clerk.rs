@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use proto::kv::{GetArgs, KvServerRpcClient, PutAppendArgs};
 use proto::KvErr;
-use rpc::{RpcChannel, RpcError};
+use rpc::{RpcChannel, RpcError, RpcStatus};
 
 use crate::session::SessionPool;
 use crate::{ClerkConfig, ClerkError, ClusterConfig, KvTransport};
@@ -63,11 +63,11 @@ impl Clerk {
 
     /// The value of `key`, or `None` if it was never written.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>, ClerkError> {
-        let mut session = self.sessions.lend();
+        let session = self.sessions.lend(self.config.session_max_idle);
         let args = GetArgs {
             key: key.as_ref().to_vec(),
             client_id: session.client_id.clone(),
-            request_id: session.next_request_id(),
+            request_id: session.read_request_id(),
         };
         let answer = self.call_until_answered(|server, timeout| {
             let reply = self.transport.get(server, &args, timeout)?;
@@ -89,26 +89,49 @@ impl Clerk {
         self.put_append(key.as_ref(), value.as_ref(), "Append")
     }
 
+    /// Sends one write until it is answered. A session the servers no
+    /// longer know (expired, or evicted under load) refuses it: if that was
+    /// the first attempt nothing was ever applied under its request id, so
+    /// the write is sent again once, under a new session; after a retry an
+    /// earlier attempt may have applied, so the caller is told. A write
+    /// that fails retires its session: if it was the session's first, the
+    /// servers may never have heard of the session, and would refuse the
+    /// next write under it.
     fn put_append(&self, key: &[u8], value: &[u8], op: &str) -> Result<(), ClerkError> {
-        let mut session = self.sessions.lend();
-        let args = PutAppendArgs {
-            key: key.to_vec(),
-            value: value.to_vec(),
-            op: op.as_bytes().to_vec(),
-            client_id: session.client_id.clone(),
-            request_id: session.next_request_id(),
-        };
-        self.call_until_answered(|server, timeout| {
-            let reply = self.transport.put_append(server, &args, timeout)?;
-            Ok(Answer::new(reply.err, reply.leader_id, Vec::new()))
-        })?;
-        Ok(())
+        let mut session = self.sessions.lend(self.config.session_max_idle);
+        let mut renewed = false;
+        loop {
+            let args = PutAppendArgs {
+                key: key.to_vec(),
+                value: value.to_vec(),
+                op: op.as_bytes().to_vec(),
+                client_id: session.client_id.clone(),
+                request_id: session.next_request_id(),
+            };
+            let answered = self.call_until_answered(|server, timeout| {
+                let reply = self.transport.put_append(server, &args, timeout)?;
+                Ok(Answer::new(reply.err, reply.leader_id, Vec::new()))
+            });
+            match answered {
+                Ok(_) => return Ok(()),
+                Err(ClerkError::SessionExpired { attempts: 1 }) if !renewed => {
+                    tracing::debug!("session unknown to the cluster; resending under a new one");
+                    session.renew();
+                    renewed = true;
+                }
+                Err(e) => {
+                    session.renew();
+                    return Err(e);
+                }
+            }
+        }
     }
 
     /// Sends one request (always with the same request id) to server after
-    /// server until one answers it for real. Wrong leader, timeouts and dead
-    /// connections are retried: on the hinted leader if there is a hint, else
-    /// on the next server, pausing after each fruitless round.
+    /// server until one answers it for real. Only wrong leader, timeouts and
+    /// transport failures are retried: on the hinted leader if there is a
+    /// hint, else on the next server, pausing after each fruitless round.
+    /// Anything else no retry can fix, so it is returned at once.
     fn call_until_answered(
         &self,
         mut attempt: impl FnMut(usize, Duration) -> Result<Answer, RpcError>,
@@ -152,14 +175,23 @@ impl Clerk {
                         server = (server + 1) % servers;
                         "the server timed out waiting for agreement".to_string()
                     }
-                    None => {
-                        server = (server + 1) % servers;
-                        format!(
-                            "unknown reply status {:?}",
-                            String::from_utf8_lossy(&answer.raw_err)
-                        )
+                    Some(KvErr::SessionExpired) => {
+                        return Err(ClerkError::SessionExpired { attempts });
+                    }
+                    // ErrTooLarge and whatever this Clerk does not know.
+                    _ => {
+                        return Err(ClerkError::Rejected {
+                            reason: String::from_utf8_lossy(&answer.raw_err).into_owned(),
+                            attempts,
+                        });
                     }
                 },
+                Err(e) if !retryable(&e) => {
+                    return Err(ClerkError::Rejected {
+                        reason: e.to_string(),
+                        attempts,
+                    });
+                }
                 Err(e) => {
                     server = (server + 1) % servers;
                     e.to_string()
@@ -190,6 +222,22 @@ impl Clerk {
             attempts,
             last_problem: last_problem.to_string(),
         }
+    }
+}
+
+/// Whether another attempt (on another server, or later) could succeed
+/// where this transport failure did: a request the RPC layer refused as
+/// malformed, unknown or too large will be refused everywhere.
+fn retryable(e: &RpcError) -> bool {
+    match e {
+        RpcError::Connect { .. }
+        | RpcError::Timeout
+        | RpcError::Closed(_)
+        | RpcError::Decode(_) => true,
+        RpcError::Remote { status, .. } => {
+            matches!(status, RpcStatus::HandlerFailed | RpcStatus::ShuttingDown)
+        }
+        RpcError::TooLarge { .. } => false,
     }
 }
 

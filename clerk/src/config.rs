@@ -13,6 +13,11 @@ pub struct ClerkConfig {
     pub backoff_max: Duration,
     /// An overall bound per operation; `None` retries until the cluster answers.
     pub deadline: Option<Duration>,
+    /// A session left unused this long is replaced before its next use.
+    /// Keep it below the servers' `session_ttl` (1 h by default), so a
+    /// write is never refused because its idle session expired (which,
+    /// after a retry, would leave its outcome unknown).
+    pub session_max_idle: Duration,
 }
 
 impl Default for ClerkConfig {
@@ -22,6 +27,7 @@ impl Default for ClerkConfig {
             backoff_min: Duration::from_millis(10),
             backoff_max: Duration::from_millis(200),
             deadline: None,
+            session_max_idle: Duration::from_secs(20 * 60),
         }
     }
 }

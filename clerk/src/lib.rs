@@ -20,6 +20,12 @@
 //!   the client; an optional deadline turns "cluster unreachable" into an
 //!   error instead of blocking forever.
 //! - Get of a missing key is `None`, not an empty string.
+//! - Only wrong leader, timeouts and transport failures are retried; what no
+//!   retry can fix (ErrTooLarge, an Err this Clerk does not know, an RPC
+//!   refusal) is returned at once as [`ClerkError::Rejected`]. A write whose
+//!   session the cluster forgot (ErrSessionExpired) is resent under a new
+//!   session if that was its first attempt, and otherwise returned as
+//!   [`ClerkError::SessionExpired`] (outcome unknown).
 
 mod clerk;
 mod cluster_config;

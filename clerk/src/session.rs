@@ -1,13 +1,18 @@
 //! Client sessions: the (client id, request id) pairs the servers deduplicate
 //! by.
 //!
-//! A server remembers, per client id, the highest request id it applied, so a
-//! client id must never have two requests in flight at once: if request 6
-//! overtook request 5, request 5 would be dropped as a duplicate. One Clerk is
-//! shared by many threads, so it keeps a pool of sessions and lends each call
-//! its own. The original gave every client the same id (its Uuid() was not
+//! A server remembers, per client id, the highest request id it applied and
+//! which of the 64 below it were applied; it starts a session only at
+//! request id 1 and forgets idle ones. A Clerk keeps things simple for it:
+//! one request in flight per session, write ids from 1 up (Gets are not
+//! deduplicated and take no id of their own), and a session the cluster has
+//! forgotten is renewed: a new client id, from 1 again. One Clerk is shared
+//! by many threads, so it keeps a pool of sessions and lends each call its
+//! own. The original gave every client the same id (its Uuid() was not
 //! unique), so a new client's first Put was dropped as a duplicate; ids here
 //! are 128 random bits.
+
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use rand::Rng;
@@ -17,6 +22,8 @@ use rand::Rng;
 pub struct Session {
     pub client_id: Vec<u8>,
     next_request_id: i64,
+    /// When it last went back to the pool.
+    returned: Instant,
 }
 
 impl Session {
@@ -25,14 +32,26 @@ impl Session {
         Session {
             client_id: format!("{id:032x}").into_bytes(),
             next_request_id: 1,
+            returned: Instant::now(),
         }
     }
 
-    /// The id for the next request. Retries of one request reuse its id.
+    /// The id for the next write. Retries of one write reuse its id.
     pub fn next_request_id(&mut self) -> i64 {
         let id = self.next_request_id;
         self.next_request_id += 1;
         id
+    }
+
+    /// The id a Get carries: the next write's, left free for it (servers
+    /// do not deduplicate Gets, and a session must start at id 1).
+    pub fn read_request_id(&self) -> i64 {
+        self.next_request_id
+    }
+
+    /// Starts over as a new session: the cluster forgot this one.
+    pub fn renew(&mut self) {
+        *self = Session::new();
     }
 }
 
@@ -43,9 +62,14 @@ pub struct SessionPool {
 }
 
 impl SessionPool {
-    /// Lends a session; it returns to the pool when the guard drops.
-    pub fn lend(&self) -> LentSession<'_> {
-        let session = self.idle.lock().pop().unwrap_or_else(Session::new);
+    /// Lends a session; it returns to the pool when the guard drops. One
+    /// idle for `max_idle` or longer is replaced by a new one: the servers
+    /// have likely forgotten it, and would refuse its next write.
+    pub fn lend(&self, max_idle: Duration) -> LentSession<'_> {
+        let session = match self.idle.lock().pop() {
+            Some(session) if session.returned.elapsed() < max_idle => session,
+            _ => Session::new(),
+        };
         LentSession {
             pool: self,
             session: Some(session),
@@ -79,7 +103,8 @@ impl std::ops::DerefMut for LentSession<'_> {
 
 impl Drop for LentSession<'_> {
     fn drop(&mut self) {
-        if let Some(session) = self.session.take() {
+        if let Some(mut session) = self.session.take() {
+            session.returned = Instant::now();
             self.pool.idle.lock().push(session);
         }
     }
@@ -93,8 +118,8 @@ mod tests {
     fn concurrent_loans_get_distinct_ids_and_sequential_ones_reuse() {
         let pool = SessionPool::default();
         let (first_id, second_id) = {
-            let mut a = pool.lend();
-            let b = pool.lend();
+            let mut a = pool.lend(Duration::MAX);
+            let b = pool.lend(Duration::MAX);
             assert_eq!(a.next_request_id(), 1);
             assert_eq!(a.next_request_id(), 2);
             (a.client_id.clone(), b.client_id.clone())
@@ -102,9 +127,23 @@ mod tests {
         assert_ne!(first_id, second_id);
         assert_eq!(first_id.len(), 32);
         assert_eq!(pool.idle_count(), 2);
-        let mut again = pool.lend();
+        let mut again = pool.lend(Duration::MAX);
         let request = again.next_request_id();
         // Whichever session comes back, its request ids keep increasing.
         assert!(request == 3 || (request == 1 && again.client_id == second_id));
     }
+}
+
+#[test]
+fn a_session_idle_too_long_is_replaced() {
+    let pool = SessionPool::default();
+    let old = {
+        let mut session = pool.lend(Duration::MAX);
+        session.next_request_id();
+        session.client_id.clone()
+    };
+    assert_eq!(pool.lend(Duration::MAX).client_id, old);
+    let mut fresh = pool.lend(Duration::ZERO);
+    assert_ne!(fresh.client_id, old);
+    assert_eq!(fresh.next_request_id(), 1);
 }

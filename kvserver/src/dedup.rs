@@ -1,62 +1,229 @@
-//! The dedup table: which writes each client already had applied, so a
-//! retried Put or Append is applied at most once.
+//! Client sessions: which writes each client already had applied, so a
+//! retried Put or Append is applied at most once, however late its copy
+//! arrives; and when sessions expire, decided in the log so every replica
+//! agrees (Raft thesis §6.3).
 //!
-//! The original kept only the highest request id per client and dropped
-//! anything at or below it. That is right for a client with one request in
-//! flight (our Clerk guarantees it), but any other client of the wire
-//! protocol could lose writes to it: two concurrent requests applied out of
-//! order would drop the lower one, and a client reusing a request id would
-//! see its new write dropped as an "old" one — acknowledged, yet never
-//! applied. So a request counts as a duplicate only if the very same write
-//! (same request id, same operation) was applied among that client's last
-//! [`WINDOW`] writes (kept small: it is in every snapshot).
+//! A session remembers its client's highest applied request id and, in a
+//! bitmap, which of the [`WINDOW`] ids below it were applied too, so a client
+//! may have several requests in flight and see them applied in any order. A
+//! write is judged by its request id alone:
+//!
+//! - above the highest id, or inside the window and not applied yet: new,
+//!   applied;
+//! - the highest id, or inside the window and applied: a duplicate,
+//!   answered OK and not applied again;
+//! - below the window: it can no longer be told from an old copy, so it is
+//!   refused ([`Verdict::Stale`], ErrSessionExpired) and nothing is applied.
+//!
+//! An unknown client id starts a session only with request id 0 or 1. Any
+//! other id from an unknown client may be a late copy from a session that
+//! expired, so it is refused: an independent client must number its
+//! requests from 1 and have request 1 applied before its other requests
+//! can be. (A copy of a session's request 1 that arrives after the session
+//! expired does start a new one and is applied again: sessions must outlive
+//! any delay a request can suffer.)
+//!
+//! Expiry needs a clock every replica shares: the leader stamps each entry
+//! with its wall clock, and the table keeps the "log time", the largest
+//! stamp applied so far (monotonic whatever the leaders' clocks do). A
+//! session idle for longer than the TTL in log time is forgotten, and when
+//! there are more than `max_sessions` the least recently used go first, so
+//! memory stays bounded. Both limits must be equal on every replica.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::op::{Op, OpKind};
 
-/// How many recent writes per client are remembered. A retry of a write
-/// older than this (a client with more requests in flight at once) could
-/// apply twice.
-pub const WINDOW: usize = 16;
+mod session;
 
-/// A fingerprint of what a write does, stable across builds (it is stored
-/// in snapshots).
-pub fn digest(op: &Op) -> u32 {
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(&[op.kind as u8]);
-    hasher.update(&(op.key.len() as u64).to_le_bytes());
-    hasher.update(&op.key);
-    hasher.update(&op.value);
-    hasher.finalize()
+use session::Session;
+pub use session::{Verdict, WINDOW};
+
+/// When sessions are forgotten. Not part of the snapshot: it comes from the
+/// configuration, which must be the same on every replica.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// A session idle this long (in log time) expires.
+    pub ttl: Duration,
+    /// More sessions than this: the least recently used ones expire.
+    pub max_sessions: usize,
 }
 
-/// Per client id, its last [`WINDOW`] applied writes: request id → digest.
-#[derive(Default, Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+impl Default for SessionLimits {
+    fn default() -> Self {
+        SessionLimits {
+            ttl: Duration::from_secs(3600),
+            max_sessions: 100_000,
+        }
+    }
+}
+
+/// Every live session, in least-recently-used order, and the log time.
+#[derive(Clone, Debug, Default)]
 pub struct DedupTable {
-    clients: HashMap<Vec<u8>, BTreeMap<i64, u32>>,
+    sessions: HashMap<Vec<u8>, Session>,
+    /// `seq` → client id: the front is the least recently used session,
+    /// which (log time being monotonic) is also the longest idle.
+    order: BTreeMap<u64, Vec<u8>>,
+    next_seq: u64,
+    /// The largest leader stamp applied (ms since the Unix epoch).
+    log_time_ms: u64,
+    limits: SessionLimits,
+}
+
+impl PartialEq for DedupTable {
+    fn eq(&self, other: &Self) -> bool {
+        // `order` follows from the sessions; the limits are configuration.
+        self.sessions == other.sessions
+            && self.next_seq == other.next_seq
+            && self.log_time_ms == other.log_time_ms
+    }
 }
 
 impl DedupTable {
-    /// Whether this exact write of this client was applied already.
-    pub fn is_duplicate(&self, op: &Op) -> bool {
-        op.kind != OpKind::Get
-            && self
-                .clients
-                .get(&op.client_id)
-                .and_then(|applied| applied.get(&op.request_id))
-                .is_some_and(|d| *d == digest(op))
+    /// Sets the expiry rules (from the configuration).
+    pub fn set_limits(&mut self, limits: SessionLimits) {
+        self.limits = limits;
     }
 
-    /// Remembers that `op` was applied.
-    pub fn record(&mut self, op: &Op) {
-        let applied = self.clients.entry(op.client_id.clone()).or_default();
-        applied.insert(op.request_id, digest(op));
-        while applied.len() > WINDOW {
-            applied.pop_first();
+    /// How `op` would be judged now, before time moves on: the leader's
+    /// fast path answers a [`Verdict::Duplicate`] without the log.
+    pub fn verdict(&self, op: &Op) -> Verdict {
+        match self.sessions.get(&op.client_id) {
+            Some(session) => session.judge(op.request_id),
+            None if op.request_id == 0 || op.request_id == 1 => Verdict::New,
+            None => Verdict::Stale,
         }
+    }
+
+    /// Whether this write of this client was applied already.
+    pub fn is_duplicate(&self, op: &Op) -> bool {
+        op.kind != OpKind::Get && self.verdict(op) == Verdict::Duplicate
+    }
+
+    /// Moves log time to `stamp_ms` (if later) and expires the sessions
+    /// idle longer than the TTL. Called for every applied entry.
+    pub fn advance(&mut self, stamp_ms: u64) {
+        self.log_time_ms = self.log_time_ms.max(stamp_ms);
+        let ttl_ms = u64::try_from(self.limits.ttl.as_millis()).unwrap_or(u64::MAX);
+        let oldest_kept = self.log_time_ms.saturating_sub(ttl_ms);
+        while let Some(entry) = self.order.first_entry() {
+            let idle = self
+                .sessions
+                .get(entry.get())
+                .is_none_or(|s| s.last_seen_ms < oldest_kept);
+            if !idle {
+                break;
+            }
+            let client = entry.remove();
+            self.sessions.remove(&client);
+        }
+    }
+
+    /// Judges the write `op` (time already advanced) and, if it is new,
+    /// records it as applied. The caller applies it only on
+    /// [`Verdict::New`].
+    pub fn admit(&mut self, op: &Op) -> Verdict {
+        let verdict = self.verdict(op);
+        if verdict == Verdict::Stale {
+            return verdict;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let session = match self.sessions.entry(op.client_id.clone()) {
+            Entry::Occupied(known) => {
+                let session = known.into_mut();
+                if verdict == Verdict::New {
+                    session.mark(op.request_id);
+                }
+                session
+            }
+            Entry::Vacant(new) => new.insert(Session {
+                max: op.request_id,
+                below: 0,
+                last_seen_ms: 0,
+                seq,
+            }),
+        };
+        // A used session moves to the back of the order.
+        let old_seq = std::mem::replace(&mut session.seq, seq);
+        session.last_seen_ms = self.log_time_ms;
+        self.order.remove(&old_seq);
+        self.order.insert(seq, op.client_id.clone());
+        while self.sessions.len() > self.limits.max_sessions.max(1) {
+            let Some((_, client)) = self.order.pop_first() else {
+                break;
+            };
+            self.sessions.remove(&client);
+        }
+        verdict
+    }
+
+    /// How many sessions are remembered.
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// The log time, ms since the Unix epoch.
+    #[cfg(test)]
+    pub fn log_time_ms(&self) -> u64 {
+        self.log_time_ms
+    }
+}
+
+/// The table as a snapshot stores it: sessions in least-recently-used
+/// order (the order index is rebuilt from their `seq`).
+#[derive(Serialize)]
+struct ImageRef<'a> {
+    log_time_ms: u64,
+    next_seq: u64,
+    sessions: Vec<(&'a Vec<u8>, &'a Session)>,
+}
+
+#[derive(Deserialize)]
+struct Image {
+    log_time_ms: u64,
+    next_seq: u64,
+    sessions: Vec<(Vec<u8>, Session)>,
+}
+
+impl Serialize for DedupTable {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ImageRef {
+            log_time_ms: self.log_time_ms,
+            next_seq: self.next_seq,
+            sessions: self
+                .order
+                .values()
+                .filter_map(|client| self.sessions.get_key_value(client))
+                .collect(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for DedupTable {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let image = Image::deserialize(deserializer)?;
+        let mut table = DedupTable {
+            log_time_ms: image.log_time_ms,
+            next_seq: image.next_seq,
+            ..DedupTable::default()
+        };
+        for (client, session) in image.sessions {
+            if session.seq >= table.next_seq
+                || table.order.insert(session.seq, client.clone()).is_some()
+                || table.sessions.insert(client, session).is_some()
+            {
+                return Err(D::Error::custom("inconsistent session table"));
+            }
+        }
+        Ok(table)
     }
 }
 
@@ -64,51 +231,130 @@ impl DedupTable {
 mod tests {
     use super::*;
 
-    fn op(kind: OpKind, value: &str, client: &str, request_id: i64) -> Op {
+    fn op(client: &str, request_id: i64) -> Op {
         Op {
-            kind,
+            kind: OpKind::Append,
             key: b"k".to_vec(),
-            value: value.into(),
+            value: b"v".to_vec(),
             client_id: client.into(),
             request_id,
         }
     }
 
-    #[test]
-    fn only_the_same_write_of_the_same_client_is_a_duplicate() {
-        let mut table = DedupTable::default();
-        let first = op(OpKind::Append, "a", "c1", 1);
-        table.record(&first);
-        assert!(table.is_duplicate(&first));
-        assert!(!table.is_duplicate(&op(OpKind::Append, "a", "c2", 1)));
-        assert!(
-            !table.is_duplicate(&op(OpKind::Append, "b", "c1", 1)),
-            "a reused id with a new write"
-        );
-        assert!(!table.is_duplicate(&op(OpKind::Put, "a", "c1", 1)));
-        assert!(!table.is_duplicate(&op(OpKind::Append, "a", "c1", 2)));
+    /// Advances log time to `at` and admits request `id` of `client`.
+    fn admit(table: &mut DedupTable, at: u64, client: &str, id: i64) -> Verdict {
+        table.advance(at);
+        table.admit(&op(client, id))
     }
 
     #[test]
-    fn concurrent_requests_applied_out_of_order_are_both_kept() {
+    fn a_late_copy_after_more_than_the_window_is_refused() {
         let mut table = DedupTable::default();
-        table.record(&op(OpKind::Append, "6", "c", 6));
-        assert!(!table.is_duplicate(&op(OpKind::Append, "5", "c", 5)));
-    }
-
-    #[test]
-    fn the_window_is_bounded() {
-        let mut table = DedupTable::default();
-        for i in 0..(WINDOW as i64 + 10) {
-            table.record(&op(OpKind::Put, &i.to_string(), "c", i));
+        for id in 1..=WINDOW + 1 {
+            assert_eq!(admit(&mut table, 0, "c", id), Verdict::New);
         }
-        assert_eq!(table.clients["c".as_bytes()].len(), WINDOW);
-        assert!(table.is_duplicate(&op(
-            OpKind::Put,
-            &(WINDOW + 9).to_string(),
-            "c",
-            WINDOW as i64 + 9
-        )));
-        assert!(!table.is_duplicate(&op(OpKind::Put, "0", "c", 0)));
+        // Request 1 is exactly WINDOW below the maximum: still known.
+        assert_eq!(table.verdict(&op("c", 1)), Verdict::Duplicate);
+        assert_eq!(admit(&mut table, 0, "c", WINDOW + 2), Verdict::New);
+        assert_eq!(admit(&mut table, 0, "c", 1), Verdict::Stale);
+        assert_eq!(admit(&mut table, 0, "c", 2), Verdict::Duplicate);
+        assert_eq!(admit(&mut table, 0, "c", WINDOW + 2), Verdict::Duplicate);
+        assert!(table.is_duplicate(&op("c", WINDOW + 1)));
+    }
+
+    #[test]
+    fn out_of_order_ids_inside_the_window_apply_once_each() {
+        let mut table = DedupTable::default();
+        assert_eq!(admit(&mut table, 0, "c", 1), Verdict::New);
+        assert_eq!(admit(&mut table, 0, "c", 40), Verdict::New);
+        for id in [7, 3, 39, 2] {
+            assert_eq!(admit(&mut table, 0, "c", id), Verdict::New, "id {id}");
+        }
+        for id in [1, 2, 3, 7, 39, 40] {
+            assert_eq!(admit(&mut table, 0, "c", id), Verdict::Duplicate, "id {id}");
+        }
+        assert_eq!(table.verdict(&op("c", 4)), Verdict::New);
+        // A jump of exactly WINDOW keeps the old maximum at the window's edge.
+        assert_eq!(admit(&mut table, 0, "c", 40 + WINDOW), Verdict::New);
+        assert_eq!(table.verdict(&op("c", 40)), Verdict::Duplicate);
+        assert_eq!(table.verdict(&op("c", 39)), Verdict::Stale);
+        assert_eq!(table.verdict(&op("c", 41)), Verdict::New);
+        // A jump past the window forgets everything below.
+        assert_eq!(admit(&mut table, 0, "c", 1000), Verdict::New);
+        assert_eq!(table.verdict(&op("c", 1000 - WINDOW)), Verdict::New);
+        assert_eq!(table.verdict(&op("c", -1)), Verdict::Stale);
+    }
+
+    #[test]
+    fn an_unknown_client_starts_only_at_request_one() {
+        let mut table = DedupTable::default();
+        assert_eq!(admit(&mut table, 0, "late", 5), Verdict::Stale);
+        assert_eq!(table.len(), 0, "a refused request leaves no session");
+        assert_eq!(admit(&mut table, 0, "fresh", 1), Verdict::New);
+        assert_eq!(admit(&mut table, 0, "zero", 0), Verdict::New);
+        assert_eq!(table.len(), 2);
+    }
+
+    #[test]
+    fn sessions_idle_longer_than_the_ttl_expire_in_log_time() {
+        let mut table = DedupTable::default();
+        table.set_limits(SessionLimits {
+            ttl: Duration::from_secs(10),
+            max_sessions: 100,
+        });
+        admit(&mut table, 1_000, "idle", 1);
+        admit(&mut table, 1_000, "busy", 1);
+        admit(&mut table, 5_000, "busy", 2);
+        // A stamp from a leader whose clock is behind does not move time back.
+        admit(&mut table, 2_000, "busy", 3);
+        assert_eq!(table.log_time_ms(), 5_000);
+        table.advance(11_000);
+        assert_eq!(table.len(), 2, "idle exactly the TTL: kept");
+        table.advance(11_001);
+        assert_eq!(table.len(), 1);
+        assert_eq!(table.verdict(&op("idle", 2)), Verdict::Stale);
+        assert_eq!(table.verdict(&op("busy", 3)), Verdict::Duplicate);
+        table.advance(15_001);
+        assert_eq!(table.len(), 0);
+        assert_eq!(admit(&mut table, 15_001, "busy", 4), Verdict::Stale);
+    }
+
+    #[test]
+    fn a_hundred_thousand_clients_keep_the_table_bounded() {
+        let mut table = DedupTable::default();
+        let cap = 1000;
+        table.set_limits(SessionLimits {
+            ttl: Duration::from_secs(3600),
+            max_sessions: cap,
+        });
+        admit(&mut table, 0, "kept-busy", 1);
+        for i in 0..100_000u64 {
+            assert_eq!(admit(&mut table, i, &format!("c{i}"), 1), Verdict::New);
+            if i % 100 == 0 {
+                // Used often, so never the least recently used.
+                admit(&mut table, i, "kept-busy", 2 + i as i64 / 100);
+            }
+            assert!(table.len() <= cap);
+        }
+        assert_eq!(table.len(), cap);
+        assert_eq!(table.order.len(), cap);
+        assert_eq!(table.verdict(&op("kept-busy", 1001)), Verdict::Duplicate);
+        assert_eq!(table.verdict(&op("c0", 2)), Verdict::Stale);
+        assert_eq!(table.verdict(&op("c99999", 1)), Verdict::Duplicate);
+    }
+
+    #[test]
+    fn the_table_round_trips_through_serde() {
+        let mut table = DedupTable::default();
+        for (i, client) in ["a", "b", "c"].iter().enumerate() {
+            admit(&mut table, 100 * i as u64, client, 1);
+        }
+        admit(&mut table, 500, "a", 3);
+        let bytes = crate::codec::encode(&table);
+        let back: DedupTable = crate::codec::decode(&bytes).unwrap();
+        assert_eq!(back, table);
+        assert_eq!(back.order, table.order);
+        assert_eq!(back.verdict(&op("a", 2)), Verdict::New);
+        assert_eq!(back.verdict(&op("a", 3)), Verdict::Duplicate);
     }
 }

@@ -6,9 +6,12 @@
 //!   requests waiting on them; `server/reads.rs` holds its read path
 //!   (ReadIndex).
 //! - `state_machine.rs`: the skip list and the dedup table; the pure apply step.
-//! - `dedup.rs`: which writes each client already had applied.
+//! - `dedup.rs`: client sessions (which writes each client already had
+//!   applied) and their deterministic expiry; `dedup/session.rs`: one
+//!   session's window of request ids.
 //! - `snapshot.rs`: the snapshot format, written and read as a stream.
-//! - `op.rs`: the operation carried in log entries; `codec.rs`: its bytes.
+//! - `op.rs`: the operation carried in log entries, stamped with the
+//!   leader's clock; `codec.rs`: its bytes.
 //! - `waiters.rs`: requests parked until their entry applies;
 //!   `read_waiters.rs`: Gets parked until their read index is confirmed
 //!   and applied.
@@ -29,11 +32,23 @@
 //!   leader that has not committed an entry of its term yet puts Gets
 //!   through the log, which commits one.
 //! - Append appends; the original's overwrote the value.
-//! - Dedup (`dedup.rs`) remembers each client's recent writes with a digest
-//!   of what they do, not just its highest request id, so clients with
-//!   concurrent requests or reused ids cannot lose acknowledged writes; the
-//!   table is part of the snapshot, so a retried request is applied at most
-//!   once even across restarts and InstallSnapshot.
+//! - Dedup (`dedup.rs`) keeps, per client session, the highest applied
+//!   request id and a 64-bit bitmap of the ids below it, so a write is
+//!   applied at most once however late a copy of it arrives, and a client
+//!   may have several requests in flight. A copy too old to judge, or from
+//!   an unknown or expired session (any request id but 1 or 0 from a client
+//!   id the table does not know), is refused with ErrSessionExpired and
+//!   applies nothing. Sessions expire deterministically: each entry carries
+//!   the leader's clock, the state machine keeps the largest stamp as its
+//!   "log time", and forgets sessions idle longer than
+//!   `KvServerConfig::session_ttl` (default 1 h) or beyond
+//!   `max_sessions` (default 100 000, least recently used first); both must
+//!   be equal on every node. (The original kept a highest request id per
+//!   client forever.) The sessions are part of the snapshot, so all of
+//!   this holds across restarts and InstallSnapshot.
+//! - An entry or snapshot the applier cannot decode stops the node with an
+//!   error; the original skipped it and applied what followed onto the
+//!   wrong state.
 //! - The service is built completely (Raft recovered, applier running)
 //!   before anyone can call it: the original registered its RPC service
 //!   before its Raft node existed, and a restarted node crashed.
@@ -51,8 +66,9 @@ mod state_machine;
 mod waiters;
 
 pub use config::KvServerConfig;
+pub use dedup::{SessionLimits, WINDOW as DEDUP_WINDOW};
 pub use error::KvServerError;
-pub use op::{Op, OpKind};
+pub use op::{Command, Op, OpKind};
 pub use server::KvServer;
 pub use snapshot::FrozenState;
-pub use state_machine::KvStateMachine;
+pub use state_machine::{KvStateMachine, Outcome};

@@ -1,4 +1,5 @@
-//! An operation as it travels through the Raft log (the original's `Op`).
+//! An operation as it travels through the Raft log (the original's `Op`),
+//! and the stamped command that carries it.
 
 use serde::{Deserialize, Serialize};
 
@@ -29,4 +30,24 @@ pub struct Op {
     pub value: Vec<u8>,
     pub client_id: Vec<u8>,
     pub request_id: i64,
+}
+
+/// What a log entry holds: the operation, stamped with the proposing
+/// leader's wall clock so every replica expires client sessions at the
+/// same point of the log (see `dedup.rs`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    pub op: Op,
+    /// Milliseconds since the Unix epoch on the leader that proposed it.
+    pub stamp_ms: u64,
+}
+
+impl Command {
+    /// `op`, stamped with this node's clock now.
+    pub fn stamped_now(op: Op) -> Command {
+        let stamp_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        Command { op, stamp_ms }
+    }
 }

@@ -15,13 +15,15 @@ use raft::{ApplyMsg, LockQueue, Persister, Raft, RaftPeer};
 use rpc::{Done, RpcStatus};
 
 use crate::codec;
-use crate::op::{Op, OpKind};
-use crate::state_machine::KvStateMachine;
+use crate::op::{Command, Op, OpKind};
+use crate::state_machine::{KvStateMachine, Outcome};
 use crate::waiters::{Reply, Waiter, Waiters};
 use crate::{KvServerConfig, KvServerError};
 
 mod reads;
 mod snapshots;
+#[cfg(test)]
+mod tests;
 
 /// One replica of the store. A cheap handle: clones share the server.
 #[derive(Clone)]
@@ -38,6 +40,9 @@ struct Inner {
     config: KvServerConfig,
     stopping: AtomicBool,
     snapshots: snapshots::Snapshots,
+    /// Why the applier stopped for good (an entry or snapshot it cannot
+    /// decode); `None` while it runs. See [`Inner::fail`].
+    failure: Mutex<Option<String>>,
     /// Wakes the sweeper early at shutdown.
     sweeper_bell: (Mutex<()>, Condvar),
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -66,11 +71,12 @@ impl KvServer {
             me,
             raft,
             apply_queue,
-            state: Mutex::new(KvStateMachine::default()),
+            state: Mutex::new(KvStateMachine::new(config.session_limits())),
             waiters: Mutex::new(Waiters::default()),
             config,
             stopping: AtomicBool::new(false),
             snapshots: snapshots::Snapshots::default(),
+            failure: Mutex::new(None),
             sweeper_bell: (Mutex::new(()), Condvar::new()),
             threads: Mutex::new(Vec::new()),
         });
@@ -141,7 +147,8 @@ impl KvServer {
             reply.failed(KvErr::WrongLeader, -1);
             return;
         }
-        let command = codec::encode(&op);
+        // Stamped with this node's clock: the log time sessions expire by.
+        let command = codec::encode(&Command::stamped_now(op.clone()));
         // Holding the waiters lock across start() means the applier cannot
         // settle this index before the waiter is parked on it.
         let mut waiters = inner.waiters.lock();
@@ -172,33 +179,56 @@ impl Inner {
             .unwrap_or(-1)
     }
 
-    /// The applier thread (the original's ReadRaftApplyCommandLoop).
+    /// The applier thread (the original's ReadRaftApplyCommandLoop). It
+    /// stops for good at an entry or snapshot it cannot decode: skipping
+    /// it would apply what follows onto the wrong state.
     fn read_raft_apply_command_loop(self: &Arc<Self>) {
         while let Some(message) = self.apply_queue.pop() {
             if self.stopping.load(Ordering::SeqCst) {
                 break;
             }
-            match message {
+            let applied = match message {
                 ApplyMsg::Command { index, command, .. } => self.apply_command(index, &command),
                 ApplyMsg::Snapshot { index, data, .. } => self.install_snapshot(index, &data),
+            };
+            if let Err(reason) = applied {
+                self.fail(reason);
+                break;
             }
         }
     }
 
-    fn apply_command(self: &Arc<Self>, index: u64, command: &[u8]) {
-        let op: Op = match codec::decode(command) {
-            Ok(op) => op,
-            Err(e) => {
-                tracing::error!(node = self.me, index, error = %e, "undecodable log entry skipped");
-                return;
-            }
-        };
-        let read = {
+    /// Stops this node for good: the applier has met something it cannot
+    /// apply. Records why, stops Raft (on a helper thread: Raft's shutdown
+    /// must not wait for the thread calling it) and tells every waiting
+    /// request to try another server. The one place a node fails; the
+    /// caller (the applier) stops applying.
+    fn fail(&self, reason: String) {
+        tracing::error!(node = self.me, %reason, "the state machine cannot go on; stopping this node");
+        self.failure.lock().get_or_insert(reason);
+        let raft = self.raft.clone();
+        let stopper = std::thread::Builder::new()
+            .name(format!("kv{}-fail", self.me))
+            .spawn(move || raft.shutdown());
+        if stopper.is_err() {
+            // No thread to spare: at least stop leading and voting.
+            self.raft.shutdown();
+        }
+        let waiting = self.waiters.lock().drain();
+        for reply in waiting {
+            reply.failed(KvErr::WrongLeader, -1);
+        }
+    }
+
+    fn apply_command(self: &Arc<Self>, index: u64, bytes: &[u8]) -> Result<(), String> {
+        let command: Command = codec::decode(bytes)
+            .map_err(|e| format!("the log entry at index {index} cannot be decoded: {e}"))?;
+        let outcome = {
             let mut state = self.state.lock();
             if index <= state.last_applied() {
-                return;
+                return Ok(());
             }
-            state.apply(index, &op)
+            state.apply(index, &command)
         };
         let (waiter, reads) = {
             let mut waiters = self.waiters.lock();
@@ -206,14 +236,19 @@ impl Inner {
         };
         self.answer_reads(reads);
         if let Some(waiter) = waiter {
-            if waiter.op == op {
-                waiter.reply.applied(read);
-            } else {
+            if waiter.op != command.op {
                 // Another leader put a different entry at this index.
                 waiter.reply.failed(KvErr::WrongLeader, self.leader_hint());
+            } else {
+                match outcome {
+                    Outcome::Read(value) => waiter.reply.applied(value),
+                    Outcome::Written | Outcome::Duplicate => waiter.reply.applied(None),
+                    Outcome::Refused => waiter.reply.failed(KvErr::SessionExpired, -1),
+                }
             }
         }
-        self.snapshot_if_large(index, command.len());
+        self.snapshot_if_large(index, bytes.len());
+        Ok(())
     }
 
     /// Answers waiting requests that can no longer succeed here.
@@ -262,7 +297,9 @@ impl KvServerRpc for KvServer {
             request_id: args.request_id,
         };
         // A retry of a write already applied here is committed: say so
-        // without another trip through the log.
+        // without another trip through the log. Anything else, including a
+        // write its session would refuse, goes through the log: only at its
+        // place there, after log time has moved, is the verdict final.
         if self.inner.state.lock().is_duplicate(&op) {
             Reply::PutAppend(done).applied(None);
             return;

@@ -3,37 +3,67 @@
 
 use skiplist::SkipList;
 
-use crate::dedup::DedupTable;
-use crate::op::{Op, OpKind};
+use crate::dedup::{DedupTable, SessionLimits, Verdict};
+use crate::op::{Command, Op, OpKind};
 use crate::snapshot::{self, FrozenState};
 
 /// The store's data and what it needs to apply each request at most once.
 #[derive(Default)]
 pub struct KvStateMachine {
     data: SkipList<Vec<u8>, Vec<u8>>,
-    /// The writes each client had applied recently.
+    /// Each client's session: which of its writes were applied.
     dedup: DedupTable,
     /// The log index of the last entry applied (or the snapshot's index).
     last_applied: u64,
 }
 
+/// What applying one command did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A Get: the value read (`None`: no such key).
+    Read(Option<Vec<u8>>),
+    /// A Put or Append was applied now.
+    Written,
+    /// A Put or Append was applied before; nothing changed.
+    Duplicate,
+    /// A Put or Append too old to tell from a copy, or of an unknown or
+    /// expired session: refused, nothing changed (ErrSessionExpired).
+    Refused,
+}
+
 impl KvStateMachine {
-    /// Applies the op committed at `index` and returns what a Get reads
-    /// (`None` for a missing key, and for Put and Append).
+    /// An empty store whose sessions expire by `limits`.
+    pub fn new(limits: SessionLimits) -> KvStateMachine {
+        let mut sm = KvStateMachine::default();
+        sm.set_session_limits(limits);
+        sm
+    }
+
+    /// Sets when sessions expire (after [`restore`](Self::restore), which
+    /// does not know the configuration).
+    pub fn set_session_limits(&mut self, limits: SessionLimits) {
+        self.dedup.set_limits(limits);
+    }
+
+    /// Applies the command committed at `index`.
     ///
-    /// A Put or Append already applied for its client is skipped: that is
-    /// what makes the Clerk's retries safe. Gets change nothing, so they are
-    /// simply executed at their place in the log, which makes them
-    /// linearizable.
-    pub fn apply(&mut self, index: u64, op: &Op) -> Option<Vec<u8>> {
+    /// A Put or Append is applied only if its client's session says it is
+    /// new (`dedup.rs`): that is what makes retries safe, however late.
+    /// Gets change nothing, so they are simply executed at their place in
+    /// the log, which makes them linearizable. Every command moves the log
+    /// time, which expires idle sessions.
+    pub fn apply(&mut self, index: u64, command: &Command) -> Outcome {
         self.last_applied = index;
+        self.dedup.advance(command.stamp_ms);
+        let op = &command.op;
         match op.kind {
-            OpKind::Get => self.data.search(&op.key).cloned(),
+            OpKind::Get => Outcome::Read(self.data.search(&op.key).cloned()),
             OpKind::Put | OpKind::Append => {
-                if self.dedup.is_duplicate(op) {
-                    return None;
+                match self.dedup.admit(op) {
+                    Verdict::New => {}
+                    Verdict::Duplicate => return Outcome::Duplicate,
+                    Verdict::Stale => return Outcome::Refused,
                 }
-                self.dedup.record(op);
                 if op.kind == OpKind::Put {
                     self.data.insert_or_set(op.key.clone(), op.value.clone());
                 } else if let Some(value) = self.data.get_mut(&op.key) {
@@ -42,14 +72,19 @@ impl KvStateMachine {
                 } else {
                     self.data.insert_or_set(op.key.clone(), op.value.clone());
                 }
-                None
+                Outcome::Written
             }
         }
     }
 
-    /// Whether this very write was applied already (a retry).
+    /// Whether this write was applied already (a retry): answered OK.
     pub fn is_duplicate(&self, op: &Op) -> bool {
         self.dedup.is_duplicate(op)
+    }
+
+    /// How many client sessions are remembered.
+    pub fn session_count(&self) -> usize {
+        self.dedup.len()
     }
 
     /// The value of `key` as of the last applied entry.
@@ -91,7 +126,8 @@ impl KvStateMachine {
         out
     }
 
-    /// Rebuilds the state from a snapshot taken by [`snapshot`](Self::snapshot).
+    /// Rebuilds the state from a snapshot taken by [`snapshot`](Self::snapshot),
+    /// with default session limits (see [`set_session_limits`](Self::set_session_limits)).
     pub fn restore(bytes: &[u8]) -> Result<KvStateMachine, String> {
         snapshot::read_from(bytes)
     }
@@ -113,29 +149,37 @@ impl KvStateMachine {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
-    fn op(kind: OpKind, key: &str, value: &str, client: &str, request_id: i64) -> Op {
-        Op {
-            kind,
-            key: key.into(),
-            value: value.into(),
-            client_id: client.into(),
-            request_id,
+    fn op(kind: OpKind, key: &str, value: &str, client: &str, request_id: i64) -> Command {
+        Command {
+            op: Op {
+                kind,
+                key: key.into(),
+                value: value.into(),
+                client_id: client.into(),
+                request_id,
+            },
+            stamp_ms: 0,
         }
     }
 
     #[test]
     fn put_append_get() {
         let mut sm = KvStateMachine::default();
-        assert_eq!(sm.apply(1, &op(OpKind::Get, "k", "", "c", 1)), None);
-        sm.apply(2, &op(OpKind::Append, "k", "a", "c", 2));
-        sm.apply(3, &op(OpKind::Append, "k", "b", "c", 3));
         assert_eq!(
-            sm.apply(4, &op(OpKind::Get, "k", "", "c", 4)),
-            Some(b"ab".to_vec())
+            sm.apply(1, &op(OpKind::Get, "k", "", "c", 1)),
+            Outcome::Read(None)
         );
-        sm.apply(5, &op(OpKind::Put, "k", "x", "c", 5));
+        sm.apply(2, &op(OpKind::Append, "k", "a", "c", 1));
+        sm.apply(3, &op(OpKind::Append, "k", "b", "c", 2));
+        assert_eq!(
+            sm.apply(4, &op(OpKind::Get, "k", "", "c", 3)),
+            Outcome::Read(Some(b"ab".to_vec()))
+        );
+        sm.apply(5, &op(OpKind::Put, "k", "x", "c", 3));
         assert_eq!(sm.read(b"k"), Some(&b"x".to_vec()));
         assert_eq!(sm.last_applied(), 5);
     }
@@ -143,29 +187,64 @@ mod tests {
     #[test]
     fn a_retried_append_applies_once_per_client() {
         let mut sm = KvStateMachine::default();
-        sm.apply(1, &op(OpKind::Append, "k", "a", "c1", 1));
-        sm.apply(2, &op(OpKind::Append, "k", "a", "c1", 1));
+        let first = op(OpKind::Append, "k", "a", "c1", 1);
+        assert_eq!(sm.apply(1, &first), Outcome::Written);
+        assert_eq!(sm.apply(2, &first), Outcome::Duplicate);
         sm.apply(3, &op(OpKind::Append, "k", "b", "c2", 1));
         sm.apply(4, &op(OpKind::Append, "k", "c", "c1", 2));
         assert_eq!(sm.read(b"k"), Some(&b"abc".to_vec()));
-        assert!(sm.is_duplicate(&op(OpKind::Append, "k", "c", "c1", 2)));
-        assert!(!sm.is_duplicate(&op(OpKind::Append, "k", "d", "c1", 3)));
-        assert!(!sm.is_duplicate(&op(OpKind::Append, "k", "a", "new", 1)));
+        assert!(sm.is_duplicate(&op(OpKind::Append, "k", "c", "c1", 2).op));
+        assert!(!sm.is_duplicate(&op(OpKind::Append, "k", "d", "c1", 3).op));
+        assert!(!sm.is_duplicate(&op(OpKind::Append, "k", "a", "new", 1).op));
     }
 
     #[test]
-    fn snapshot_round_trips_data_and_dedup() {
+    fn an_expired_sessions_late_write_is_refused_and_changes_nothing() {
+        let mut sm = KvStateMachine::new(SessionLimits {
+            ttl: Duration::from_secs(60),
+            max_sessions: 10,
+        });
+        let mut write = op(OpKind::Append, "k", "a", "c", 1);
+        write.stamp_ms = 1_000;
+        assert_eq!(sm.apply(1, &write), Outcome::Written);
+        let mut other = op(OpKind::Put, "o", "x", "d", 1);
+        other.stamp_ms = 62_000;
+        sm.apply(2, &other);
+        let mut late = op(OpKind::Append, "k", "b", "c", 2);
+        late.stamp_ms = 62_000;
+        assert_eq!(sm.apply(3, &late), Outcome::Refused);
+        assert_eq!(sm.read(b"k"), Some(&b"a".to_vec()));
+        assert_eq!(sm.session_count(), 1);
+        assert_eq!(sm.last_applied(), 3);
+    }
+
+    #[test]
+    fn snapshot_round_trips_data_and_sessions() {
         let mut sm = KvStateMachine::default();
-        for i in 0..50 {
-            sm.apply(
-                i + 1,
-                &op(OpKind::Put, &format!("k{i}"), "v", "c", i as i64 + 1),
-            );
+        for i in 0..100 {
+            let mut put = op(OpKind::Put, &format!("k{i}"), "v", "c", i as i64 + 1);
+            put.stamp_ms = 1_000 + i;
+            sm.apply(i + 1, &put);
         }
-        let restored = KvStateMachine::restore(&sm.snapshot()).unwrap();
-        assert_eq!(restored.len(), 50);
-        assert_eq!(restored.last_applied(), 50);
-        assert!(restored.is_duplicate(&op(OpKind::Put, "k49", "v", "c", 50)));
+        sm.apply(101, &op(OpKind::Put, "other", "v", "d", 1));
+        let mut restored = KvStateMachine::restore(&sm.snapshot()).unwrap();
+        assert_eq!(restored.len(), 101);
+        assert_eq!(restored.last_applied(), 101);
+        assert_eq!(restored.dedup, sm.dedup);
+        assert_eq!(restored.session_count(), 2);
+        assert_eq!(restored.dedup.log_time_ms(), 1_099);
+        assert!(restored.is_duplicate(&op(OpKind::Put, "k99", "v", "c", 100).op));
+        // The restored sessions still refuse what falls below the window and
+        // start no session for an unknown client's later request.
+        assert_eq!(
+            restored.apply(102, &op(OpKind::Put, "k", "late", "c", 100 - 64 - 1)),
+            Outcome::Refused
+        );
+        assert_eq!(
+            restored.apply(103, &op(OpKind::Put, "k", "late", "gone", 7)),
+            Outcome::Refused
+        );
+        assert_eq!(restored.read(b"k"), None);
         assert!(KvStateMachine::restore(b"garbage").is_err());
     }
 

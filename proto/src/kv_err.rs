@@ -15,6 +15,10 @@ pub enum KvErr {
     WrongLeader,
     /// The operation did not commit in time; it may still apply later.
     Timeout,
+    /// A Put or Append refused, nothing applied: its client session is
+    /// unknown or expired, or its request id is older than the server
+    /// remembers. Retrying the same request cannot help.
+    SessionExpired,
 }
 
 impl KvErr {
@@ -25,6 +29,7 @@ impl KvErr {
             KvErr::NoKey => "ErrNoKey",
             KvErr::WrongLeader => "ErrWrongLeader",
             KvErr::Timeout => "ErrTimeout",
+            KvErr::SessionExpired => "ErrSessionExpired",
         }
     }
 
@@ -40,6 +45,7 @@ impl KvErr {
             b"ErrNoKey" => Some(KvErr::NoKey),
             b"ErrWrongLeader" => Some(KvErr::WrongLeader),
             b"ErrTimeout" => Some(KvErr::Timeout),
+            b"ErrSessionExpired" => Some(KvErr::SessionExpired),
             _ => None,
         }
     }
@@ -57,7 +63,13 @@ mod tests {
 
     #[test]
     fn wire_strings_round_trip() {
-        for err in [KvErr::Ok, KvErr::NoKey, KvErr::WrongLeader, KvErr::Timeout] {
+        for err in [
+            KvErr::Ok,
+            KvErr::NoKey,
+            KvErr::WrongLeader,
+            KvErr::Timeout,
+            KvErr::SessionExpired,
+        ] {
             assert_eq!(KvErr::from_wire(&err.to_wire()), Some(err));
         }
         assert_eq!(KvErr::from_wire(b"ErrSomethingElse"), None);

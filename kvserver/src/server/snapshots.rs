@@ -129,21 +129,17 @@ impl Inner {
 
     /// Replaces the state machine with a snapshot Raft received or
     /// recovered. Decoded without the state lock; swapped in under it.
-    pub(super) fn install_snapshot(&self, index: u64, data: &SnapshotData) {
+    pub(super) fn install_snapshot(&self, index: u64, data: &SnapshotData) -> Result<(), String> {
         if index <= self.state.lock().last_applied() {
-            return;
+            return Ok(());
         }
-        let restored = match snapshot::read_from(data.reader()) {
-            Ok(restored) => restored,
-            Err(e) => {
-                tracing::error!(node = self.me, index, error = %e, "undecodable snapshot ignored");
-                return;
-            }
-        };
+        let mut restored = snapshot::read_from(data.reader())
+            .map_err(|e| format!("the snapshot through index {index} cannot be decoded: {e}"))?;
+        restored.set_session_limits(self.config.session_limits());
         {
             let mut state = self.state.lock();
             if index <= state.last_applied() {
-                return;
+                return Ok(());
             }
             *state = restored;
         }
@@ -166,6 +162,7 @@ impl Inner {
             waiter.reply.failed(KvErr::WrongLeader, self.leader_hint());
         }
         self.answer_reads(reads);
+        Ok(())
     }
 }
 

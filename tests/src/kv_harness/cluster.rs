@@ -16,7 +16,7 @@ use super::{KvClient, SimKvTransport};
 use crate::linearizability::KvRecorder;
 use crate::power_loss::PowerLoss;
 use crate::raft_harness::{test_config, ELECTION_TIMEOUT};
-use crate::sim::{raft_peers_over, Network, Server};
+use crate::sim::{raft_peers_over, ClientEnd, HeldCall, Network, Server};
 
 /// n KvServers, each with a memory persister, over one simulated network;
 /// the handle tests drive. Dropping it shuts every server down.
@@ -73,6 +73,16 @@ impl KvCluster {
     /// `raft` (for scenarios that need e.g. check-quorum off).
     pub fn with_raft_config(n: usize, raft: RaftConfig) -> Self {
         Self::build(n, false, Self::config(None, raft), None)
+    }
+
+    /// `n` connected servers over a reliable network, configured by
+    /// `config` (its `raft` part is the suite's test timing).
+    pub fn with_kv_config(n: usize, config: KvServerConfig) -> Self {
+        let config = KvServerConfig {
+            raft: test_config(),
+            ..config
+        };
+        Self::build(n, false, config, None)
     }
 
     fn config(max_raft_state: Option<u64>, raft: RaftConfig) -> KvServerConfig {
@@ -200,6 +210,41 @@ impl KvCluster {
         for (j, end) in client.end_names().iter().enumerate() {
             self.net.enable(end, to.contains(&j));
         }
+    }
+
+    /// Holds back the next request `client` sends to each server (see
+    /// [`Network::hold_next`]): the Clerk sees them lost and retries.
+    pub fn hold_next_requests(&self, client: &KvClient) {
+        for end in client.end_names() {
+            self.net.hold_next(end);
+        }
+    }
+
+    /// One request held from `client` (panics if none was), cancelling
+    /// the holds not used. Retries carry the same bytes, so any will do.
+    pub fn take_held(&self, client: &KvClient) -> HeldCall {
+        let held: Vec<HeldCall> = client
+            .end_names()
+            .iter()
+            .filter_map(|end| self.net.take_held(end))
+            .collect();
+        held.into_iter()
+            .next()
+            .expect("a request of this client was held")
+    }
+
+    /// A new end, enabled, to server `to`: for requests a test sends by
+    /// hand (e.g. a late copy).
+    pub fn end_to(&self, to: usize) -> ClientEnd {
+        let name = format!(
+            "manual-{}-{to}",
+            self.next_end.fetch_add(1, Ordering::Relaxed)
+        );
+        let end = self.net.make_end(&name);
+        self.net.connect(&name, &server_name(to));
+        self.net.enable(&name, true);
+        self.topology.lock().clients.push(vec![name]);
+        end
     }
 
     /// Splits the servers: those in `p1` talk only among themselves, and so

@@ -89,6 +89,10 @@ impl ClientEnd {
             }
         };
 
+        if self.net.hold(&self.name, service, method, args) {
+            return Err(CallError::RequestLost);
+        }
+
         // As in labrpc, a call that found its route goes on even if the end
         // is disabled meanwhile: the request still arrives, and a delayed
         // reply still comes back late, after a reconnect. Only a server that

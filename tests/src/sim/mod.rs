@@ -7,11 +7,13 @@
 //! same way production registers them with the RPC provider.
 
 mod end;
+mod held;
 mod network;
 mod raft_peer;
 mod server;
 
 pub use end::{CallError, ClientEnd};
+pub use held::HeldCall;
 pub use network::Network;
 pub use raft_peer::{raft_peers_over, SimRaftPeer, RAFT_SERVICE};
 pub use server::Server;

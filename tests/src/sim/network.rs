@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::{ClientEnd, Server};
+use super::{ClientEnd, HeldCall, Server};
 
 /// A network of named client ends and named servers (6.5840's `labrpc.Network`).
 ///
@@ -48,6 +48,9 @@ pub(super) struct EndState {
     /// Bumped when the end is enabled or disabled: a wait that sees it
     /// move was cut short.
     pub(super) epoch: u64,
+    /// The next request that finds a route is held instead of delivered.
+    pub(super) hold_next: bool,
+    pub(super) held: Option<HeldCall>,
 }
 
 /// Where one call may go, read under the lock at one instant.
@@ -150,6 +153,39 @@ impl Network {
         if changed {
             self.shared.changed.notify_all();
         }
+    }
+
+    /// Holds back the next request through `end` that finds a route: it
+    /// does not reach the server now, its caller sees it lost, and a copy
+    /// waits for [`take_held`](Self::take_held), to be delivered late.
+    pub fn hold_next(&self, end: &str) {
+        if let Some(end_state) = self.shared.state.lock().ends.get_mut(end) {
+            end_state.hold_next = true;
+        }
+    }
+
+    /// The request held on `end`, if one was; a hold not used yet is
+    /// cancelled.
+    pub fn take_held(&self, end: &str) -> Option<HeldCall> {
+        let mut state = self.shared.state.lock();
+        let end_state = state.ends.get_mut(end)?;
+        end_state.hold_next = false;
+        end_state.held.take()
+    }
+
+    /// Keeps this request if a hold is set on `end`: true if it was held.
+    pub(super) fn hold(&self, end: &str, service: &str, method: &str, args: &[u8]) -> bool {
+        let mut state = self.shared.state.lock();
+        let Some(end_state) = state.ends.get_mut(end).filter(|e| e.hold_next) else {
+            return false;
+        };
+        end_state.hold_next = false;
+        end_state.held = Some(HeldCall {
+            service: service.to_string(),
+            method: method.to_string(),
+            args: args.to_vec(),
+        });
+        true
     }
 
     /// Forgets an end for good: calls through it fail from now on.

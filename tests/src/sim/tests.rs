@@ -160,3 +160,31 @@ fn reconnecting_cuts_a_long_timeout_short() {
     }
     assert!(took < Duration::from_secs(2), "took {took:?}");
 }
+
+#[test]
+fn a_held_request_is_lost_to_its_caller_and_delivered_later() {
+    let (net, echo) = echo_network();
+    let end = net.make_end("e");
+    net.connect("e", "s");
+    net.enable("e", true);
+    assert_eq!(net.take_held("e"), None);
+    net.hold_next("e");
+    assert_eq!(
+        end.call("echo", "echo", b"abc"),
+        Err(CallError::RequestLost)
+    );
+    assert_eq!(echo.handled.load(Ordering::Relaxed), 0);
+    // Only one request is held; the next goes through.
+    assert_eq!(end.call("echo", "echo", b"xy"), Ok(b"yx".to_vec()));
+    let held = net.take_held("e").expect("the request was kept");
+    assert_eq!(held.args, b"abc".to_vec());
+    let other = net.make_end("other");
+    net.connect("other", "s");
+    net.enable("other", true);
+    assert_eq!(held.deliver(&other), Ok(b"cba".to_vec()));
+    assert_eq!(echo.handled.load(Ordering::Relaxed), 2);
+    // A hold never used is cancelled by take_held.
+    net.hold_next("e");
+    assert_eq!(net.take_held("e"), None);
+    assert_eq!(end.call("echo", "echo", b"z"), Ok(b"z".to_vec()));
+}
