@@ -46,17 +46,26 @@
 //! # Ok::<(), skiplist::SkipListError>(())
 //! ```
 
+mod arena;
+mod bulk;
+mod byte_iter;
+mod byte_list;
 mod codec;
 mod config;
 mod display;
 mod dump;
 mod error;
+mod frozen;
 mod iter;
 mod level;
 mod list;
 mod node;
 
+pub use bulk::SortedBuilder;
+pub use byte_iter::Entries;
+pub use byte_list::{ByteSkipList, MemoryUsage};
 pub use config::{Config, MAX_LEVEL_CAP};
 pub use error::SkipListError;
+pub use frozen::FrozenList;
 pub use iter::{IntoIter, Iter, Range};
 pub use list::SkipList;
