@@ -46,7 +46,11 @@ impl SortedBuilder {
     /// Appends `key → value`. A key not greater than the previous one is an
     /// error and leaves the builder as it was.
     pub fn push(&mut self, key: &[u8], value: &[u8]) -> Result<(), SkipListError> {
-        if self.list.last_key(&self.tail).is_some_and(|last| last >= key) {
+        if self
+            .list
+            .last_key(&self.tail)
+            .is_some_and(|last| last >= key)
+        {
             return Err(SkipListError::Unsorted {
                 at: self.list.len(),
             });
@@ -104,14 +108,15 @@ mod tests {
             .collect();
         let mut list = ByteSkipList::from_sorted(pairs.iter().cloned()).unwrap();
         assert_eq!(list.len(), 5000);
-        assert!(list
-            .iter()
-            .eq(pairs.iter().map(|(k, v)| (&k[..], &v[..]))));
+        assert!(list.iter().eq(pairs.iter().map(|(k, v)| (&k[..], &v[..]))));
         assert_eq!(list.search(b"k002500"), Some(&2500u32.to_le_bytes()[..]));
         // Still a normal list afterwards.
         assert!(list.insert(b"k0025000", b"x"));
         assert!(list.delete(b"k000000"));
-        assert_eq!(list.iter().nth(2500).map(|(k, _)| k), Some(&b"k0025000"[..]));
+        assert_eq!(
+            list.iter().nth(2500).map(|(k, _)| k),
+            Some(&b"k0025000"[..])
+        );
     }
 
     #[test]

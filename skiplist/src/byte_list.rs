@@ -262,9 +262,13 @@ impl ByteSkipList {
     fn link(&mut self, update: &Update, key: &[u8], value: &[u8]) -> usize {
         let height = self.levels.next_height();
         let id = self.towers.alloc(&mut self.arena.towers, height);
-        let loc = self
-            .blobs
-            .write(&mut self.arena.blobs, id, key.len(), Prefix::Given(key), value);
+        let loc = self.blobs.write(
+            &mut self.arena.blobs,
+            id,
+            key.len(),
+            Prefix::Given(key),
+            value,
+        );
         let mut links = [NIL; MAX_LEVEL_CAP];
         for (lvl, link) in links.iter_mut().enumerate().take(height) {
             *link = self.arena.next(update[lvl], lvl).unwrap_or(NIL);
@@ -285,13 +289,21 @@ impl ByteSkipList {
     fn rewrite(
         &mut self,
         id: u32,
-        write: impl FnOnce(&mut BlobAlloc, &mut Vec<Option<std::sync::Arc<[u8]>>>, (Loc, usize, usize)) -> Loc,
+        write: impl FnOnce(
+            &mut BlobAlloc,
+            &mut Vec<Option<std::sync::Arc<[u8]>>>,
+            (Loc, usize, usize),
+        ) -> Loc,
     ) {
         let old = self.arena.loc(id).expect("a linked tower is live");
         let blob = self.arena.blob(old);
         let (size, body_len) = (blob.size, blob.key.len() + blob.value.len());
         let body_start = old.offset as usize + size - body_len;
-        let new = write(&mut self.blobs, &mut self.arena.blobs, (old, body_start, body_len));
+        let new = write(
+            &mut self.blobs,
+            &mut self.arena.blobs,
+            (old, body_start, body_len),
+        );
         towers::set_loc(self.arena.words_mut(id), Some(new));
         self.blobs.release(&mut self.arena.blobs, old, size);
         self.compact_if_needed();

@@ -48,6 +48,7 @@
 
 mod arena;
 mod bulk;
+mod byte_dump;
 mod byte_iter;
 mod byte_list;
 mod codec;

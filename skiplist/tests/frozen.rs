@@ -151,10 +151,13 @@ fn heavy_mutation_with_compaction_keeps_every_image_exact() {
                 }
             }
             6..=8 => assert_eq!(list.delete(&k), model.remove(&k).is_some()),
-            _ => assert_eq!(list.insert(&k, &v), !model.contains_key(&k) && {
-                model.insert(k, v);
-                true
-            }),
+            _ => assert_eq!(
+                list.insert(&k, &v),
+                !model.contains_key(&k) && {
+                    model.insert(k, v);
+                    true
+                }
+            ),
         }
         if step % 20_000 == 0 {
             images.push((list.freeze(), model.clone()));

@@ -101,7 +101,10 @@ fn heap_and_its_peak_stay_within_one_and_a_half_times_the_raw_bytes() {
     assert!(peak <= 1.5 * RAW, "peak {peak:.1} B per {RAW} B entry");
     // The list's own account agrees with the allocator's within 2%.
     let reported = list.memory().total() as f64 / f64::from(N);
-    assert!((reported - heap).abs() <= heap * 0.02, "{reported} vs {heap}");
+    assert!(
+        (reported - heap).abs() <= heap * 0.02,
+        "{reported} vs {heap}"
+    );
 }
 
 /// Rewriting every value leaves garbage that compaction bounds.
@@ -151,7 +154,10 @@ fn a_freeze_costs_chunk_handles_and_later_writes_copy_only_touched_chunks() {
     let bound = 50 * (16 << 10) + 2 * (256 << 10);
     println!("50 overwrites under an image: {grown} bytes (bound {bound})");
     assert!(grown <= bound as isize, "{grown} > {bound}");
-    assert!(grown < (memory.blob_bytes / 10) as isize, "looks like a copy");
+    assert!(
+        grown < (memory.blob_bytes / 10) as isize,
+        "looks like a copy"
+    );
     // The image still reads the old values.
     assert_eq!(image.search(&key(0)), Some(&value(0)[..]));
     assert_eq!(list.search(&key(0)), Some(&value(1)[..]));

@@ -338,7 +338,10 @@ mod tests {
         assert_eq!((c.chunk, c.offset), (1, 0));
         assert_eq!(chunks[1].as_ref().unwrap().len(), size(1, big.len()));
         let blob = decode(&chunks[0].as_ref().unwrap()[a.offset as usize..]);
-        assert_eq!((blob.tower, blob.key, blob.value), (1, &b"k"[..], &b"value"[..]));
+        assert_eq!(
+            (blob.tower, blob.key, blob.value),
+            (1, &b"k"[..], &b"value"[..])
+        );
         // An append in the same chunk copies within it.
         let d = alloc.write(
             &mut chunks,

@@ -40,7 +40,10 @@ fn empty_keys_and_values_are_entries_too() {
     assert_eq!(list.search(b""), Some(&b""[..]));
     assert!(list.contains_key(b"") && !list.contains_key(b"\0"));
     assert!(list.insert(b"\0", b"v"));
-    assert_eq!(list.iter().map(|(k, _)| k.len()).collect::<Vec<_>>(), [0, 1]);
+    assert_eq!(
+        list.iter().map(|(k, _)| k.len()).collect::<Vec<_>>(),
+        [0, 1]
+    );
     assert!(list.delete(b""));
     assert_eq!((list.len(), list.level() >= 1), (1, true));
 }
@@ -67,7 +70,10 @@ fn ranges_honour_every_kind_of_bound() {
     let keys = |it: Entries<'_>| it.map(|(k, _)| k[0]).collect::<Vec<_>>();
     use Bound::*;
     assert_eq!(keys(list.range(Included(&[4]), Excluded(&[10]))), [4, 6, 8]);
-    assert_eq!(keys(list.range(Excluded(&[4]), Included(&[10]))), [6, 8, 10]);
+    assert_eq!(
+        keys(list.range(Excluded(&[4]), Included(&[10]))),
+        [6, 8, 10]
+    );
     assert_eq!(keys(list.range(Unbounded, Excluded(&[3]))), [0, 2]);
     assert_eq!(keys(list.iter_from(&[15])), [16, 18]);
     assert!(keys(list.range(Included(&[5]), Excluded(&[6]))).is_empty());
@@ -117,12 +123,13 @@ fn compaction_bounds_garbage_and_keeps_every_entry() {
         model.remove(&key(i));
         if i % 2 == 0 {
             list.append(&key(i + 1), b"+tail");
-            model.get_mut(&key(i + 1)).unwrap().extend_from_slice(b"+tail");
+            model
+                .get_mut(&key(i + 1))
+                .unwrap()
+                .extend_from_slice(b"+tail");
         }
     }
-    assert!(list
-        .iter()
-        .eq(model.iter().map(|(k, v)| (&k[..], &v[..]))));
+    assert!(list.iter().eq(model.iter().map(|(k, v)| (&k[..], &v[..]))));
     for (k, v) in &model {
         assert_eq!(list.search(k), Some(&v[..]));
     }
