@@ -68,3 +68,10 @@ impl<'a> IntoIterator for &'a FrozenList {
         self.iter()
     }
 }
+
+/// What a snapshot thread needs: the image can move to it and outlive the
+/// borrow of the list it came from.
+const _: fn() = || {
+    fn sendable<T: Send + Sync + 'static>() {}
+    sendable::<FrozenList>();
+};

@@ -58,13 +58,13 @@
 //! malloc's own header and rounding: more than 100 bytes around a 112-byte
 //! entry, part of why issue 9 found a node's RSS at 5× its data. Our
 //! generic `SkipList<Vec<u8>, Vec<u8>>` still allocates a key and a value
-//! per entry and costs
-//! 1.8× the raw bytes in heap, 2× in RSS. The byte list keeps
-//! every entry as one blob in 256 KiB chunks and every tower as `u32`
-//! words in 16 KiB chunks, so 12-byte keys with 100-byte values take 1.18×
-//! their raw size, and growth never reallocates more than one chunk (no
-//! `Vec` doubling). Blobs are immutable: an overwrite writes a new blob and
-//! compaction reclaims the old ones. That is what makes
+//! per entry and costs 1.8× the raw bytes in heap, 2× in RSS.
+//!
+//! The byte list keeps every entry as one blob in 256 KiB chunks and every
+//! tower as `u32` words in 16 KiB chunks, so 12-byte keys with 100-byte
+//! values take 1.18× their raw size, and growth never reallocates more than
+//! one chunk (no `Vec` doubling). Blobs are immutable: an overwrite writes
+//! a new blob and compaction reclaims the old ones. That is what makes
 //! [`ByteSkipList::freeze`] cheap: the image shares every chunk, and the
 //! live list copies a 16 KiB tower chunk the first time it rewires a tower
 //! in it, never the entries. The picture of the layout is in `arena.rs`.
