@@ -309,16 +309,14 @@ impl ByteSkipList {
         self.compact_if_needed();
     }
 
-    /// Moves the live blobs out of mostly-dead chunks until the garbage is
-    /// back under its budget (see `blobs::START`).
+    /// Empties the chunk with the most garbage when garbage is over its
+    /// budget (see `blobs::BUDGET`). One chunk per call, so no single write
+    /// pays for a whole compaction.
     fn compact_if_needed(&mut self) {
         if !self.blobs.should_compact() {
             return;
         }
-        while self.blobs.keep_compacting() {
-            let Some((victim, fill)) = self.blobs.victim(&self.arena.blobs) else {
-                return;
-            };
+        if let Some((victim, fill)) = self.blobs.victim(&self.arena.blobs) {
             self.evacuate(victim, fill);
         }
     }

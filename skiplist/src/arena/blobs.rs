@@ -13,12 +13,17 @@ pub(crate) const CHUNK_BYTES: usize = 256 * 1024;
 /// value neither wastes the rest of a chunk nor has to be moved.
 const LARGE: usize = CHUNK_BYTES / 4;
 
-/// Compaction starts when garbage passes 1/`START` of the blob bytes and
-/// stops below 1/`STOP`: the gap means each run frees at least a 1/16th
-/// of the blob bytes before the next, so the moving cost per written byte
-/// stays bounded. 1/8 keeps entries at ≤ 1.125× their bytes at worst.
-const START: usize = 8;
-const STOP: usize = 16;
+/// Garbage may take up to 1/`BUDGET` of the blob bytes: past that, each
+/// write that makes garbage also empties one chunk (see
+/// `ByteSkipList::compact_if_needed`). One chunk a write keeps the pause
+/// short (moving at most 256 KiB), and the emptiest chunk is at least 1/8
+/// dead once the whole is, so the moving costs at most seven bytes per
+/// byte freed. It keeps the blobs at ≤ 1.125× their live bytes.
+const BUDGET: usize = 8;
+
+/// After finding no chunk to empty (all shared with a frozen image), wait
+/// until this share more garbage has piled up before scanning again.
+const BACK_OFF: usize = 16;
 
 /// A chunk is worth compacting only if at least this much of it is dead;
 /// it guarantees each step makes progress.
@@ -258,15 +263,10 @@ impl BlobAlloc {
         self.allocated - self.live - room
     }
 
-    /// Whether compaction should start now.
+    /// Whether garbage is over its budget, so a chunk should be emptied.
     pub(crate) fn should_compact(&self) -> bool {
         let waste = self.waste();
-        waste > (self.allocated / START).max(4 * CHUNK_BYTES) && waste >= self.retry_at
-    }
-
-    /// Whether a compaction under way should go on.
-    pub(crate) fn keep_compacting(&self) -> bool {
-        self.waste() > (self.allocated / STOP).max(2 * CHUNK_BYTES)
+        waste > (self.allocated / BUDGET).max(4 * CHUNK_BYTES) && waste >= self.retry_at
     }
 
     /// The chunk with the most dead bytes that is ours alone and not the
@@ -289,7 +289,7 @@ impl BlobAlloc {
         match best {
             Some((waste, chunk, fill)) if waste >= MIN_VICTIM_WASTE => Some((chunk, fill)),
             _ => {
-                self.retry_at = self.waste() + (self.allocated / STOP).max(CHUNK_BYTES);
+                self.retry_at = self.waste() + (self.allocated / BACK_OFF).max(CHUNK_BYTES);
                 None
             }
         }

@@ -97,26 +97,37 @@ fn large_values_get_their_own_chunk_and_give_it_back() {
 }
 
 /// Overwrites make garbage; compaction keeps it under about 1/8 of the
-/// blob bytes and moves live entries without losing any.
+/// blob bytes (plus the four-chunk floor of the budget and the tail's
+/// room) and moves live entries without losing any.
 #[test]
 fn compaction_bounds_garbage_and_keeps_every_entry() {
     let mut list = ByteSkipList::seeded(5);
     let mut model = BTreeMap::new();
-    let n = 20_000;
+    let n = 40_000;
+    for i in 0..n {
+        list.insert(&key(i), &[0; 100]);
+        model.insert(key(i), vec![0; 100]);
+    }
     for round in 0..6u32 {
         for i in 0..n {
-            // Every round rewrites every key; odd rounds change lengths.
+            // Each round rewrites a scattered third of the keys, so chunks
+            // die partly, never whole; odd rounds change lengths.
+            if (i.wrapping_mul(2_654_435_761) >> 7).wrapping_add(round) % 3 != 0 {
+                continue;
+            }
             let value = vec![(i + round) as u8; 90 + (round as usize % 2) * 20];
             list.insert_or_set(&key(i), &value);
             model.insert(key(i), value);
+            if i % 997 == 0 {
+                let m = list.memory();
+                let garbage = m.blob_bytes - m.live_entry_bytes;
+                assert!(
+                    garbage <= m.live_entry_bytes / 7 + 5 * blobs::CHUNK_BYTES,
+                    "round {round}: {garbage} garbage bytes for {} live",
+                    m.live_entry_bytes
+                );
+            }
         }
-        let m = list.memory();
-        let garbage = m.blob_bytes - m.live_entry_bytes;
-        assert!(
-            garbage <= m.live_entry_bytes / 6 + 6 * blobs::CHUNK_BYTES,
-            "round {round}: {garbage} garbage bytes for {} live",
-            m.live_entry_bytes
-        );
     }
     for i in (0..n).step_by(3) {
         list.delete(&key(i));
@@ -134,7 +145,7 @@ fn compaction_bounds_garbage_and_keeps_every_entry() {
         assert_eq!(list.search(k), Some(&v[..]));
     }
     let m = list.memory();
-    assert!(m.blob_bytes - m.live_entry_bytes <= m.live_entry_bytes / 6 + 6 * blobs::CHUNK_BYTES);
+    assert!(m.blob_bytes - m.live_entry_bytes <= m.live_entry_bytes / 7 + 5 * blobs::CHUNK_BYTES);
 }
 
 #[test]
