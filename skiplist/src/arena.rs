@@ -21,8 +21,8 @@
 //! A tower is the original's `Node` minus its key and value: the links are
 //! `u32` word ids, not `Node*`, and live inline, so a height-1 tower is three
 //! words. The entry itself is one blob: a key and value in a single run of
-//! bytes, behind a header of 5–6 bytes for short entries, with no
-//! allocation of its own. Blobs are never changed in place: an overwrite or
+//! bytes, behind a 6-byte header while key and value are each under 128
+//! bytes, with no allocation of its own. Blobs are never changed in place: an overwrite or
 //! an append writes a new blob at the end of the last chunk and the old one
 //! becomes garbage, which [`BlobAlloc`](blobs::BlobAlloc) reclaims by moving a
 //! mostly-dead chunk's live blobs to the end (the tower id in the blob's
@@ -30,8 +30,11 @@
 //! keep the very same chunks; only the small towers are copied, a chunk at a
 //! time, when the live list rewires them.
 //!
-//! Limits: at most 2^32 − 2 tower words (about a billion entries) and 2^32 − 1
-//! blob chunks. Entries larger than a quarter chunk get a chunk of their own.
+//! Limits: at most 2^32 − 4096 tower words (about a billion entries) and
+//! 2^32 − 1 blob chunks. Entries larger than a quarter chunk get a chunk of
+//! their own. A deleted entry's tower is kept for the next tower of the same
+//! height rather than given back (the KvServer never deletes), while its
+//! blob is reclaimed like any other garbage.
 
 pub(crate) mod blobs;
 pub(crate) mod towers;
