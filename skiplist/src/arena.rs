@@ -179,9 +179,14 @@ impl Arena {
         mut update: Option<&mut Update>,
     ) -> Option<u32> {
         let mut pos = Pos::Head;
+        // The tower that ended the walk on the level above: the walk on
+        // this level often ends at it too, and its key need not be read
+        // again (each key read is a likely cache miss on the blob).
+        let mut stop = NIL;
         for lvl in (0..self.level).rev() {
             while let Some(id) = self.next(pos, lvl) {
-                if !before(self.key(id)) {
+                if id == stop || !before(self.key(id)) {
+                    stop = id;
                     break;
                 }
                 pos = Pos::At(id);
