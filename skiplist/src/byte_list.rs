@@ -115,9 +115,7 @@ impl ByteSkipList {
         let mut update = [Pos::Head; MAX_LEVEL_CAP];
         if let Some(id) = self.arena.descend(|k| k < key, Some(&mut update)) {
             if self.arena.key(id) == key {
-                self.rewrite(id, |blobs, chunks, _| {
-                    blobs.write(chunks, id, key.len(), Prefix::Given(key), value)
-                });
+                self.rewrite(id, key, Rewrite::Replace(value));
                 return true;
             }
         }
@@ -136,14 +134,7 @@ impl ByteSkipList {
             let (old_key, old_value) = self.arena.entry(id);
             if old_key == key {
                 let new_len = old_value.len() + suffix.len();
-                self.rewrite(id, |blobs, chunks, (from, body_start, body_len)| {
-                    let prefix = Prefix::Stored {
-                        from,
-                        start: body_start,
-                        len: body_len,
-                    };
-                    blobs.write(chunks, id, key.len(), prefix, suffix)
-                });
+                self.rewrite(id, key, Rewrite::Append(suffix));
                 return new_len;
             }
         }
@@ -284,26 +275,28 @@ impl ByteSkipList {
         height
     }
 
-    /// Gives tower `id` a new blob written by `write`, which gets the old
-    /// blob's place and its key ‖ value range, then frees the old blob.
-    fn rewrite(
-        &mut self,
-        id: u32,
-        write: impl FnOnce(
-            &mut BlobAlloc,
-            &mut Vec<Option<std::sync::Arc<[u8]>>>,
-            (Loc, usize, usize),
-        ) -> Loc,
-    ) {
+    /// Gives tower `id` (whose key is `key`) a new blob with the value
+    /// replaced or extended, then frees the old blob.
+    fn rewrite(&mut self, id: u32, key: &[u8], how: Rewrite<'_>) {
         let old = self.arena.loc(id).expect("a linked tower is live");
         let blob = self.arena.blob(old);
         let (size, body_len) = (blob.size, blob.key.len() + blob.value.len());
-        let body_start = old.offset as usize + size - body_len;
-        let new = write(
-            &mut self.blobs,
-            &mut self.arena.blobs,
-            (old, body_start, body_len),
-        );
+        let (prefix, suffix) = match how {
+            Rewrite::Replace(value) => (Prefix::Given(key), value),
+            // The new body is the old key ‖ value, copied, then the suffix.
+            Rewrite::Append(suffix) => {
+                let start = old.offset as usize + size - body_len;
+                let stored = Prefix::Stored {
+                    from: old,
+                    start,
+                    len: body_len,
+                };
+                (stored, suffix)
+            }
+        };
+        let new = self
+            .blobs
+            .write(&mut self.arena.blobs, id, key.len(), prefix, suffix);
         towers::set_loc(self.arena.words_mut(id), Some(new));
         self.blobs.release(&mut self.arena.blobs, old, size);
         self.compact_if_needed();
@@ -357,6 +350,12 @@ impl ByteSkipList {
             offset += blob.size;
         }
     }
+}
+
+/// How `ByteSkipList::rewrite` changes a value.
+enum Rewrite<'a> {
+    Replace(&'a [u8]),
+    Append(&'a [u8]),
 }
 
 impl Default for ByteSkipList {
