@@ -19,6 +19,7 @@ enum Op {
     Delete(u8),
     Search(u8),
     IterFrom(u8),
+    Range(Bound<u8>, Bound<u8>),
     Freeze,
     /// Drops the image at this index (modulo the number held).
     Thaw(usize),
@@ -40,6 +41,26 @@ fn value() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+fn bound() -> impl Strategy<Value = Bound<u8>> {
+    prop_oneof![
+        Just(Bound::Unbounded),
+        (0..50u8).prop_map(Bound::Included),
+        (0..50u8).prop_map(Bound::Excluded),
+    ]
+}
+
+/// Whether BTreeMap::range accepts these bounds (it panics on an inverted
+/// or empty-excluded range, where ours yields nothing).
+fn valid_range(lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
+    match (lo, hi) {
+        (Bound::Excluded(a), Bound::Excluded(b)) => a < b,
+        (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => {
+            a <= b
+        }
+        _ => true,
+    }
+}
+
 fn op() -> impl Strategy<Value = Op> {
     let k = 0..48u8;
     prop_oneof![
@@ -49,6 +70,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => k.clone().prop_map(Op::Delete),
         1 => k.clone().prop_map(Op::Search),
         1 => k.prop_map(Op::IterFrom),
+        1 => (bound(), bound()).prop_map(|(lo, hi)| Op::Range(lo, hi)),
         1 => Just(Op::Freeze),
         1 => any::<usize>().prop_map(Op::Thaw),
     ]
@@ -90,6 +112,21 @@ fn run(seed: u64, ops: &[Op]) -> Result<(), TestCaseError> {
                 let from = (Bound::Included(key(*k)), Bound::Unbounded);
                 let theirs = model.range(from).map(|(k, v)| (&k[..], &v[..]));
                 prop_assert!(list.iter_from(&key(*k)).eq(theirs));
+            }
+            Op::Range(lo, hi) => {
+                let (lo, hi) = (lo.map(key), hi.map(key));
+                let ours: Vec<_> = list
+                    .range(lo.as_ref().map(|k| &k[..]), hi.as_ref().map(|k| &k[..]))
+                    .collect();
+                if valid_range(&lo, &hi) {
+                    let theirs: Vec<_> = model
+                        .range((lo, hi))
+                        .map(|(k, v)| (&k[..], &v[..]))
+                        .collect();
+                    prop_assert_eq!(ours, theirs);
+                } else {
+                    prop_assert!(ours.is_empty());
+                }
             }
             Op::Freeze => images.push((list.freeze(), model.clone())),
             Op::Thaw(i) => {
