@@ -232,6 +232,17 @@ impl ByteSkipList {
         }
     }
 
+    /// Every entry with its tower's height, in key order (for `display`).
+    pub(crate) fn towers(&self) -> impl Iterator<Item = (&[u8], &[u8], usize)> {
+        let mut next = self.arena.first();
+        std::iter::from_fn(move || {
+            let id = next?;
+            next = self.arena.next(Pos::At(id), 0);
+            let (key, value) = self.arena.entry(id);
+            Some((key, value, self.arena.height(id)))
+        })
+    }
+
     /// Appends an entry whose key is greater than every key present, in
     /// O(height): `tail` holds the last tower on each level and moves on.
     pub(crate) fn push_last(&mut self, tail: &mut Update, key: &[u8], value: &[u8]) {

@@ -11,7 +11,7 @@
 //! | `node`       | a tower: entry + forward links, and arena indexes        | `Node`                             |
 //! | `level`      | tower heights from a seedable RNG                        | `get_random_level`                 |
 //! | `iter`       | [`Iter`], [`Range`], [`IntoIter`] in key order           | (none)                             |
-//! | `display`    | the level-by-level drawing                               | `display_list`                     |
+//! | `display`    | the level-by-level drawing, of either list               | `display_list`                     |
 //! | `dump`       | serde impls, `dump` / `load`                             | `SkipListDump`, `dump_file`, `load_file` |
 //! | `codec`      | the bincode encode/decode pair                           | boost `text_oarchive`              |
 //! | `config`     | [`Config`]: max level, seed                              | the constructor's `max_level`      |
