@@ -11,7 +11,7 @@
 //!         └─────┬──────┴──────────┬───────────┴────────┴────────┴─────┘
 //!               │                 │                 (u32 word ids, u32::MAX = end)
 //!               ▼                 ▼
-//! blobs:  Vec<Option<Arc<[u8]>>>, 256 KiB a chunk          immutable once written
+//! blobs:  Vec<Option<Arc<[u8]>>>, 256 KiB a chunk          immutable while shared
 //!         ┌──────────┬────────────┬────────────┬───────┬─────────┐
 //!         │ tower id │ key length │ val length │  key  │  value  │ ── next blob ...
 //!         │  u32 LE  │   varint   │   varint   │       │         │
@@ -22,13 +22,16 @@
 //! `u32` word ids, not `Node*`, and live inline, so a height-1 tower is three
 //! words. The entry itself is one blob: a key and value in a single run of
 //! bytes, behind a 6-byte header while key and value are each under 128
-//! bytes, with no allocation of its own. Blobs are never changed in place: an overwrite or
-//! an append writes a new blob at the end of the last chunk and the old one
-//! becomes garbage, which [`BlobAlloc`](blobs::BlobAlloc) reclaims by moving a
-//! mostly-dead chunk's live blobs to the end (the tower id in the blob's
-//! header finds whose it is). Because blobs never change, a frozen image can
-//! keep the very same chunks; only the small towers are copied, a chunk at a
-//! time, when the live list rewires them.
+//! bytes, with no allocation of its own.
+//!
+//! A blob a frozen image may read is never changed: an overwrite or an
+//! append writes a new blob at the end of the last chunk and the old one
+//! becomes garbage, which [`BlobAlloc`](blobs::BlobAlloc) reclaims by moving
+//! a mostly-dead chunk's live blobs to the end (the tower id in the blob's
+//! header finds whose it is). So a frozen image keeps the very same chunks;
+//! only the small towers are copied, a chunk at a time, when the live list
+//! rewires them. (A same-length overwrite in a chunk no image shares, which
+//! `Arc::get_mut` tells, is written in place and makes no garbage.)
 //!
 //! Limits: at most 2^32 − 4096 tower words (about a billion entries) and
 //! 2^32 − 1 blob chunks. Entries larger than a quarter chunk get a chunk of

@@ -1,6 +1,7 @@
 //! [`ByteSkipList`]: the skip list specialised to byte keys and values, laid out compactly in an arena, with cheap frozen images.
 
 use std::ops::Bound;
+use std::sync::Arc;
 
 use crate::arena::blobs::{self, BlobAlloc, Prefix};
 use crate::arena::towers::{self, TowerAlloc};
@@ -109,8 +110,10 @@ impl ByteSkipList {
     }
 
     /// Sets `key → value` whether or not `key` is present; returns whether
-    /// it replaced a value (the original's `insert_set_element`). The old
-    /// bytes become garbage for compaction; the tower stays.
+    /// it replaced a value (the original's `insert_set_element`). A value
+    /// of the same length is written over the old one unless a frozen image
+    /// shares it; otherwise the new entry is a new blob and the old bytes
+    /// become garbage for compaction. The tower stays either way.
     pub fn insert_or_set(&mut self, key: &[u8], value: &[u8]) -> bool {
         let mut update = [Pos::Head; MAX_LEVEL_CAP];
         if let Some(id) = self.arena.descend(|k| k < key, Some(&mut update)) {
@@ -126,8 +129,8 @@ impl ByteSkipList {
     /// Appends `suffix` to the value of `key`, or inserts `key → suffix` if
     /// absent (the KvServer's Append). Returns the value's new length.
     ///
-    /// Costs a copy of the whole value: entries are never changed in place,
-    /// which is what lets a frozen image share them.
+    /// Costs a copy of the whole value: a longer entry is always a new blob,
+    /// which is also what lets a frozen image keep the old one.
     pub fn append(&mut self, key: &[u8], suffix: &[u8]) -> usize {
         let mut update = [Pos::Head; MAX_LEVEL_CAP];
         if let Some(id) = self.arena.descend(|k| k < key, Some(&mut update)) {
@@ -283,6 +286,7 @@ impl ByteSkipList {
         }
         self.arena.level = self.arena.level.max(height);
         self.arena.len += 1;
+        self.compact_if_needed();
         height
     }
 
@@ -292,6 +296,12 @@ impl ByteSkipList {
         let old = self.arena.loc(id).expect("a linked tower is live");
         let blob = self.arena.blob(old);
         let (size, body_len) = (blob.size, blob.key.len() + blob.value.len());
+        if let Rewrite::Replace(value) = how {
+            if value.len() == blob.value.len() && self.overwrite_in_place(old, size, value) {
+                self.compact_if_needed();
+                return;
+            }
+        }
         let (prefix, suffix) = match how {
             Rewrite::Replace(value) => (Prefix::Given(key), value),
             // The new body is the old key ‖ value, copied, then the suffix.
@@ -313,9 +323,25 @@ impl ByteSkipList {
         self.compact_if_needed();
     }
 
+    /// Writes `value` over the same-length value of the blob at `at`, if
+    /// no frozen image shares its chunk: no garbage, nothing to compact.
+    fn overwrite_in_place(&mut self, at: Loc, size: usize, value: &[u8]) -> bool {
+        let chunk = self.arena.blobs[at.chunk as usize]
+            .as_mut()
+            .and_then(Arc::get_mut);
+        let Some(chunk) = chunk else {
+            return false;
+        };
+        let end = at.offset as usize + size;
+        chunk[end - value.len()..end].copy_from_slice(value);
+        true
+    }
+
     /// Empties the chunk with the most garbage when garbage is over its
-    /// budget (see `blobs::BUDGET`). One chunk per call, so no single write
-    /// pays for a whole compaction.
+    /// budget (see `blobs::BUDGET`). Called after every write, not only
+    /// those that make garbage: garbage left behind while a frozen image
+    /// held its chunks must go once the image is dropped. One chunk per
+    /// call, so no single write pays for a whole compaction.
     fn compact_if_needed(&mut self) {
         if !self.blobs.should_compact() {
             return;

@@ -63,8 +63,8 @@
 //! The byte list keeps every entry as one blob in 256 KiB chunks and every
 //! tower as `u32` words in 16 KiB chunks, so 12-byte keys with 100-byte
 //! values take 1.18× their raw size, and growth never reallocates more than
-//! one chunk (no `Vec` doubling). Blobs are immutable: an overwrite writes
-//! a new blob and compaction reclaims the old ones. That is what makes
+//! one chunk (no `Vec` doubling). A blob an image may read is never
+//! changed: an overwrite writes a new blob and compaction reclaims the old. That is what makes
 //! [`ByteSkipList::freeze`] cheap: the image shares every chunk, and the
 //! live list copies a 16 KiB tower chunk the first time it rewires a tower
 //! in it, never the entries. The picture of the layout is in `arena.rs`.

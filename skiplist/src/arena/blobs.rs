@@ -21,9 +21,11 @@ const LARGE: usize = CHUNK_BYTES / 4;
 /// byte freed. It keeps the blobs at ≤ 1.125× their live bytes.
 const BUDGET: usize = 8;
 
-/// After finding no chunk to empty (all shared with a frozen image), wait
-/// until this share more garbage has piled up before scanning again.
-const BACK_OFF: usize = 16;
+/// After finding no chunk to empty (all shared with a frozen image), skip
+/// the next max(chunks, `MIN_PAUSE`) chances before scanning again, so the
+/// O(chunks) scan costs O(1) a write while an image lives, and compaction
+/// resumes soon after it is dropped.
+const MIN_PAUSE: usize = 64;
 
 /// A chunk is worth compacting only if at least this much of it is dead;
 /// it guarantees each step makes progress.
@@ -119,9 +121,8 @@ pub(crate) struct BlobAlloc {
     /// Bytes of all chunks held, and of the live blobs in them.
     allocated: usize,
     live: usize,
-    /// After a compaction found nothing it could move (every candidate
-    /// shared with a frozen image), the waste at which to look again.
-    retry_at: usize,
+    /// Chances to skip after a scan found nothing it could move.
+    pause: usize,
 }
 
 impl BlobAlloc {
@@ -263,15 +264,23 @@ impl BlobAlloc {
         self.allocated - self.live - room
     }
 
-    /// Whether garbage is over its budget, so a chunk should be emptied.
-    pub(crate) fn should_compact(&self) -> bool {
+    /// Whether garbage is over its budget, so a chunk should be emptied
+    /// now (O(1); called after every write).
+    pub(crate) fn should_compact(&mut self) -> bool {
         let waste = self.waste();
-        waste > (self.allocated / BUDGET).max(4 * CHUNK_BYTES) && waste >= self.retry_at
+        if waste <= (self.allocated / BUDGET).max(4 * CHUNK_BYTES) {
+            return false;
+        }
+        if self.pause > 0 {
+            self.pause -= 1;
+            return false;
+        }
+        true
     }
 
     /// The chunk with the most dead bytes that is ours alone and not the
-    /// tail, with how many bytes of it were written; `None` (and a pause
-    /// until more garbage piles up) when no chunk is worth it.
+    /// tail, with how many bytes of it were written; `None` (and a pause)
+    /// when no chunk is worth it.
     pub(crate) fn victim(&mut self, chunks: &[Option<Arc<[u8]>>]) -> Option<(u32, usize)> {
         let best = chunks
             .iter()
@@ -289,7 +298,7 @@ impl BlobAlloc {
         match best {
             Some((waste, chunk, fill)) if waste >= MIN_VICTIM_WASTE => Some((chunk, fill)),
             _ => {
-                self.retry_at = self.waste() + (self.allocated / BACK_OFF).max(CHUNK_BYTES);
+                self.pause = chunks.len().max(MIN_PAUSE);
                 None
             }
         }
