@@ -13,12 +13,13 @@ pub(crate) const CHUNK_BYTES: usize = 256 * 1024;
 /// value neither wastes the rest of a chunk nor has to be moved.
 const LARGE: usize = CHUNK_BYTES / 4;
 
-/// Garbage may take up to 1/`BUDGET` of the blob bytes: past that, each
-/// write that makes garbage also empties one chunk (see
-/// `ByteSkipList::compact_if_needed`). One chunk a write keeps the pause
-/// short (moving at most 256 KiB), and the emptiest chunk is at least 1/8
-/// dead once the whole is, so the moving costs at most seven bytes per
-/// byte freed. It keeps the blobs at ≤ 1.125× their live bytes.
+/// Garbage may take up to 1/`BUDGET` of the blob bytes (and at least four
+/// chunks, so a small list is left alone): past that, each write also
+/// empties one chunk (see `ByteSkipList::compact_if_needed`). One chunk a
+/// write keeps the pause short (moving at most 256 KiB), and the chunk with
+/// the most garbage is at least 1/8 dead once the whole is, so moving costs
+/// at most seven bytes per byte freed. Blobs stay at ≤ 1.125× their live
+/// bytes, plus the floor.
 const BUDGET: usize = 8;
 
 /// After finding no chunk to empty (all shared with a frozen image), skip
