@@ -235,3 +235,20 @@ fn a_same_length_overwrite_is_in_place_unless_an_image_shares_the_bytes() {
     );
     assert!(list.iter().all(|(_, v)| v == [3; 100]));
 }
+
+#[test]
+fn a_clone_shares_chunks_and_then_goes_its_own_way() {
+    let mut a = ByteSkipList::seeded(9);
+    for i in 0..1000 {
+        a.insert(&key(i), b"a");
+    }
+    let mut b = a.clone();
+    a.insert_or_set(&key(1), b"A");
+    b.delete(&key(1));
+    b.append(&key(2), b"b");
+    assert_eq!(a.search(&key(1)), Some(&b"A"[..]));
+    assert_eq!(a.search(&key(2)), Some(&b"a"[..]));
+    assert_eq!(b.search(&key(1)), None);
+    assert_eq!(b.search(&key(2)), Some(&b"ab"[..]));
+    assert_eq!((a.len(), b.len()), (1000, 999));
+}
