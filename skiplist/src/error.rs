@@ -18,4 +18,8 @@ pub enum SkipListError {
     /// not what `dump` wrote.
     #[error("{extra} unexpected bytes after the encoded skip list")]
     TrailingBytes { extra: usize },
+    /// A bulk build was handed keys out of order: the key at index `at`
+    /// (0-based, among those accepted) is not greater than the one before.
+    #[error("key {at} is not greater than the key before it")]
+    Unsorted { at: usize },
 }
