@@ -1,8 +1,8 @@
 //! The KV snapshot as a stream: a frozen image of the state machine is
 //! written entry by entry on a thread of its own, and a snapshot is read
-//! back entry by entry, so neither side ever holds the store twice as one
-//! buffer (the original serialized the whole store into one string under
-//! its lock).
+//! back entry by entry into a skip list built in one pass, so neither side
+//! ever holds the store twice (the original serialized the whole store into
+//! one string under its lock).
 //!
 //! ```text
 //!  +----------------------------------------------+----------------+-----+
@@ -11,9 +11,12 @@
 //!  +----------------------------------------------+----------------+-----+
 //! ```
 
+use std::fmt;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 
+use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
+use skiplist::{FrozenList, SortedBuilder};
 
 use crate::codec;
 use crate::dedup::DedupTable;
@@ -34,7 +37,7 @@ struct Header {
 pub struct FrozenState {
     pub(crate) last_applied: u64,
     pub(crate) dedup: DedupTable,
-    pub(crate) entries: Vec<(Vec<u8>, Vec<u8>)>,
+    pub(crate) data: FrozenList,
 }
 
 impl FrozenState {
@@ -44,15 +47,15 @@ impl FrozenState {
         let mut out = BufWriter::with_capacity(1 << 20, out);
         let header = Header {
             last_applied: self.last_applied,
-            entries: self.entries.len() as u64,
+            entries: self.data.len() as u64,
             dedup: self.dedup.clone(),
         };
         codec::encode_into(&header, &mut out)?;
-        for (i, entry) in self.entries.iter().enumerate() {
+        for (i, entry) in self.data.iter().enumerate() {
             if i % STOP_CHECK_EVERY == 0 && stop() {
                 return Ok(false);
             }
-            codec::encode_into(entry, &mut out)?;
+            codec::encode_into(&entry, &mut out)?;
         }
         out.flush()?;
         Ok(true)
@@ -64,15 +67,56 @@ impl FrozenState {
 pub fn read_from(input: impl Read) -> Result<KvStateMachine, String> {
     let mut input = BufReader::with_capacity(1 << 20, input);
     let header: Header = codec::decode_from(&mut input).map_err(|e| format!("header: {e}"))?;
-    let mut sm = KvStateMachine::from_parts(header.last_applied, header.dedup);
+    let mut data = SortedBuilder::new();
     for i in 0..header.entries {
-        let (key, value): (Vec<u8>, Vec<u8>) =
+        let (Bytes(key), Bytes(value)) =
             codec::decode_from(&mut input).map_err(|e| format!("entry {i}: {e}"))?;
-        sm.restore_entry(key, value);
+        data.push(&key, &value)
+            .map_err(|e| format!("entry {i}: {e}"))?;
     }
     let mut rest = [0u8; 1];
     if input.read(&mut rest).map_err(|e| e.to_string())? != 0 {
         return Err(format!("bytes after the {} entries", header.entries));
     }
-    Ok(sm)
+    Ok(KvStateMachine::from_parts(
+        header.last_applied,
+        header.dedup,
+        data.finish(),
+    ))
+}
+
+/// A byte string decoded in one piece (serde's default for `Vec<u8>` goes
+/// byte by byte, which for a store of gigabytes is most of a restart).
+struct Bytes(Vec<u8>);
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Bytes, D::Error> {
+        deserializer.deserialize_byte_buf(BytesVisitor)
+    }
+}
+
+struct BytesVisitor;
+
+impl<'de> Visitor<'de> for BytesVisitor {
+    type Value = Bytes;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a byte string")
+    }
+
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Bytes, E> {
+        Ok(Bytes(v.to_vec()))
+    }
+
+    fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Bytes, E> {
+        Ok(Bytes(v))
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Bytes, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(byte) = seq.next_element()? {
+            out.push(byte);
+        }
+        Ok(Bytes(out))
+    }
 }

@@ -1,7 +1,7 @@
 //! The replicated state machine: the skip list plus the dedup table, and
 //! the pure apply step both the leader and the followers run.
 
-use skiplist::SkipList;
+use skiplist::ByteSkipList;
 
 use crate::dedup::{DedupTable, SessionLimits, Verdict};
 use crate::op::{Command, Op, OpKind};
@@ -10,7 +10,7 @@ use crate::snapshot::{self, FrozenState};
 /// The store's data and what it needs to apply each request at most once.
 #[derive(Default)]
 pub struct KvStateMachine {
-    data: SkipList<Vec<u8>, Vec<u8>>,
+    data: ByteSkipList,
     /// Each client's session: which of its writes were applied.
     dedup: DedupTable,
     /// The log index of the last entry applied (or the snapshot's index).
@@ -57,7 +57,7 @@ impl KvStateMachine {
         self.dedup.advance(command.stamp_ms);
         let op = &command.op;
         match op.kind {
-            OpKind::Get => Outcome::Read(self.data.search(&op.key).cloned()),
+            OpKind::Get => Outcome::Read(self.data.search(&op.key).map(<[u8]>::to_vec)),
             OpKind::Put | OpKind::Append => {
                 match self.dedup.admit(op) {
                     Verdict::New => {}
@@ -65,12 +65,10 @@ impl KvStateMachine {
                     Verdict::Stale => return Outcome::Refused,
                 }
                 if op.kind == OpKind::Put {
-                    self.data.insert_or_set(op.key.clone(), op.value.clone());
-                } else if let Some(value) = self.data.get_mut(&op.key) {
-                    // The original's Append overwrote the value; append it is.
-                    value.extend_from_slice(&op.value);
+                    self.data.insert_or_set(&op.key, &op.value);
                 } else {
-                    self.data.insert_or_set(op.key.clone(), op.value.clone());
+                    // The original's Append overwrote the value; append it is.
+                    self.data.append(&op.key, &op.value);
                 }
                 Outcome::Written
             }
@@ -88,7 +86,7 @@ impl KvStateMachine {
     }
 
     /// The value of `key` as of the last applied entry.
-    pub fn read(&self, key: &[u8]) -> Option<&Vec<u8>> {
+    pub fn read(&self, key: &[u8]) -> Option<&[u8]> {
         self.data.search(key)
     }
 
@@ -105,15 +103,13 @@ impl KvStateMachine {
     }
 
     /// The state as of now, detached, for a snapshot written elsewhere.
+    /// Cheap: the skip list's frozen image shares its entries with the
+    /// live list (copy on write), so the apply path barely pauses.
     pub fn freeze(&self) -> FrozenState {
         FrozenState {
             last_applied: self.last_applied,
             dedup: self.dedup.clone(),
-            entries: self
-                .data
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            data: self.data.freeze(),
         }
     }
 
@@ -132,18 +128,17 @@ impl KvStateMachine {
         snapshot::read_from(bytes)
     }
 
-    /// An empty store with the given dedup state, for a snapshot to fill.
-    pub(crate) fn from_parts(last_applied: u64, dedup: DedupTable) -> KvStateMachine {
+    /// A store made of what a snapshot held.
+    pub(crate) fn from_parts(
+        last_applied: u64,
+        dedup: DedupTable,
+        data: ByteSkipList,
+    ) -> KvStateMachine {
         KvStateMachine {
-            data: SkipList::new(),
+            data,
             dedup,
             last_applied,
         }
-    }
-
-    /// Adds one entry read from a snapshot (they come in key order).
-    pub(crate) fn restore_entry(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        self.data.insert_or_set(key, value);
     }
 }
 
@@ -180,7 +175,7 @@ mod tests {
             Outcome::Read(Some(b"ab".to_vec()))
         );
         sm.apply(5, &op(OpKind::Put, "k", "x", "c", 3));
-        assert_eq!(sm.read(b"k"), Some(&b"x".to_vec()));
+        assert_eq!(sm.read(b"k"), Some(&b"x"[..]));
         assert_eq!(sm.last_applied(), 5);
     }
 
@@ -192,7 +187,7 @@ mod tests {
         assert_eq!(sm.apply(2, &first), Outcome::Duplicate);
         sm.apply(3, &op(OpKind::Append, "k", "b", "c2", 1));
         sm.apply(4, &op(OpKind::Append, "k", "c", "c1", 2));
-        assert_eq!(sm.read(b"k"), Some(&b"abc".to_vec()));
+        assert_eq!(sm.read(b"k"), Some(&b"abc"[..]));
         assert!(sm.is_duplicate(&op(OpKind::Append, "k", "c", "c1", 2).op));
         assert!(!sm.is_duplicate(&op(OpKind::Append, "k", "d", "c1", 3).op));
         assert!(!sm.is_duplicate(&op(OpKind::Append, "k", "a", "new", 1).op));
@@ -213,9 +208,49 @@ mod tests {
         let mut late = op(OpKind::Append, "k", "b", "c", 2);
         late.stamp_ms = 62_000;
         assert_eq!(sm.apply(3, &late), Outcome::Refused);
-        assert_eq!(sm.read(b"k"), Some(&b"a".to_vec()));
+        assert_eq!(sm.read(b"k"), Some(&b"a"[..]));
         assert_eq!(sm.session_count(), 1);
         assert_eq!(sm.last_applied(), 3);
+    }
+
+    #[test]
+    fn a_frozen_state_writes_the_state_at_freeze_time() {
+        let mut sm = KvStateMachine::default();
+        for i in 0..2000 {
+            sm.apply(
+                i + 1,
+                &op(OpKind::Put, &format!("k{i:05}"), "old", "c", i as i64 + 1),
+            );
+        }
+        let frozen = sm.freeze();
+        // The live state moves on while the image is written elsewhere.
+        for i in 0..2000 {
+            let kind = if i % 2 == 0 {
+                OpKind::Put
+            } else {
+                OpKind::Append
+            };
+            sm.apply(
+                2001 + i,
+                &op(kind, &format!("k{i:05}"), "new", "c", 2001 + i as i64),
+            );
+        }
+        sm.apply(4001, &op(OpKind::Put, "k-extra", "x", "c", 4001));
+        let mut bytes = Vec::new();
+        assert!(frozen.write_to(&mut bytes, || false).unwrap());
+        let restored = KvStateMachine::restore(&bytes).unwrap();
+        assert_eq!((restored.len(), restored.last_applied()), (2000, 2000));
+        for i in 0..2000 {
+            assert_eq!(
+                restored.read(format!("k{i:05}").as_bytes()),
+                Some(&b"old"[..])
+            );
+        }
+        assert_eq!(sm.read(b"k00001"), Some(&b"oldnew"[..]));
+        // A writer told to stop gives up and says so.
+        assert!(!sm.freeze().write_to(Vec::new(), || true).unwrap());
+        // A cut snapshot is an error, not a smaller store.
+        assert!(KvStateMachine::restore(&bytes[..bytes.len() - 3]).is_err());
     }
 
     #[test]

@@ -72,7 +72,7 @@ impl Inner {
     fn read_at(&self, mut waiters: MutexGuard<'_, Waiters>, index: u64, waiter: ReadWaiter) {
         let state = self.state.lock();
         if state.last_applied() >= index {
-            let value = state.read(&waiter.key).cloned();
+            let value = state.read(&waiter.key).map(<[u8]>::to_vec);
             drop(state);
             drop(waiters);
             waiter.reply.applied(value);
@@ -90,7 +90,10 @@ impl Inner {
         }
         let values: Vec<Option<Vec<u8>>> = {
             let state = self.state.lock();
-            reads.iter().map(|r| state.read(&r.key).cloned()).collect()
+            reads
+                .iter()
+                .map(|r| state.read(&r.key).map(<[u8]>::to_vec))
+                .collect()
         };
         for (read, value) in reads.into_iter().zip(values) {
             read.reply.applied(value);
