@@ -22,9 +22,10 @@ use proto::raft::LogEntry;
 /// Bytes before the body.
 pub const HEADER_LEN: usize = 12;
 
-/// Largest body we write or accept (64 MiB): a bound on what a corrupt
-/// header can make us allocate, far above any sane command.
-pub const MAX_BODY_LEN: usize = 64 << 20;
+/// Largest body we write or accept: a bound on what a corrupt header can
+/// make us allocate, and at least the largest entry Raft accepts (derived in
+/// `limits.rs`, so the persister never refuses what `start` took).
+pub const MAX_BODY_LEN: usize = crate::limits::MAX_LOG_RECORD_BYTES;
 
 /// Appends `entry` as one record to `out`. `None` if the entry is too large
 /// to be read back.
