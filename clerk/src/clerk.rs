@@ -108,7 +108,8 @@ impl Clerk {
     /// Sends one request (always with the same request id) to server after
     /// server until one answers it for real. Wrong leader, timeouts and dead
     /// connections are retried: on the hinted leader if there is a hint, else
-    /// on the next server, pausing after each fruitless round.
+    /// on the next server, pausing after each fruitless round. A request
+    /// refused for its size is an error at once.
     fn call_until_answered(
         &self,
         mut attempt: impl FnMut(usize, Duration) -> Result<Answer, RpcError>,
@@ -152,6 +153,13 @@ impl Clerk {
                         server = (server + 1) % servers;
                         "the server timed out waiting for agreement".to_string()
                     }
+                    Some(KvErr::TooLarge) => {
+                        self.leader.store(server, Ordering::Relaxed);
+                        return Err(ClerkError::TooLarge(format!(
+                            "server {server} answered {}",
+                            KvErr::TooLarge
+                        )));
+                    }
                     None => {
                         server = (server + 1) % servers;
                         format!(
@@ -160,6 +168,10 @@ impl Clerk {
                         )
                     }
                 },
+                // Never sent: no server could take it, so no retry.
+                Err(e @ RpcError::TooLarge { .. }) => {
+                    return Err(ClerkError::TooLarge(e.to_string()));
+                }
                 Err(e) => {
                     server = (server + 1) % servers;
                     e.to_string()

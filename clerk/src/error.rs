@@ -1,5 +1,6 @@
 //! What a Clerk call can fail with. Retryable conditions (wrong leader, a
 //! timeout, a dead connection) never appear here: the Clerk retries them.
+//! What retrying cannot fix (a request too large) is returned at once.
 
 use std::time::Duration;
 
@@ -16,6 +17,11 @@ pub enum ClerkError {
         attempts: u64,
         last_problem: String,
     },
+    /// The request was refused for its size and not applied (the server's
+    /// `ErrTooLarge`, or a request too large for one RPC frame, which is not
+    /// sent). Returned at once: retrying cannot help.
+    #[error("request too large: {0}")]
+    TooLarge(String),
     /// The Clerk was built with no servers.
     #[error("the clerk has no servers to talk to")]
     NoServers,

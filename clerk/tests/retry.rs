@@ -1,6 +1,7 @@
 //! The Clerk's retry rules against a scripted fake cluster: follow leader
 //! hints, walk past dead servers, keep one request id across retries, never
-//! share a client id between concurrent calls, honour the deadline.
+//! share a client id between concurrent calls, honour the deadline, and
+//! never retry a request refused for its size.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -16,8 +17,12 @@ use rpc::RpcError;
 #[derive(Clone, Copy)]
 enum Behaviour {
     Leader,
-    Follower { hint: i32 },
+    Follower {
+        hint: i32,
+    },
     Unreachable,
+    /// Answers ErrTooLarge, as a server does to a key or value over its limits.
+    RefusesTooLarge,
 }
 
 #[derive(Default)]
@@ -65,6 +70,7 @@ impl FakeCluster {
             Behaviour::Leader => Ok((KvErr::Ok, server as i32)),
             Behaviour::Follower { hint } => Ok((KvErr::WrongLeader, hint)),
             Behaviour::Unreachable => Err(RpcError::Closed("fake: unreachable".into())),
+            Behaviour::RefusesTooLarge => Ok((KvErr::TooLarge, -1)),
         }
     }
 
@@ -232,4 +238,44 @@ fn an_unreachable_cluster_is_an_error_after_the_deadline() {
 fn a_clerk_without_servers_says_so() {
     let clerk = Clerk::new(Vec::new());
     assert!(matches!(clerk.get("k"), Err(ClerkError::NoServers)));
+}
+
+#[test]
+fn err_too_large_is_an_error_at_once_never_retried() {
+    use Behaviour::*;
+    let cluster = FakeCluster::new(vec![Follower { hint: 1 }, RefusesTooLarge, Leader]);
+    let clerk = clerk_for(&cluster, None);
+    let err = clerk.put("k", "v").unwrap_err();
+    assert!(matches!(err, ClerkError::TooLarge(_)), "{err}");
+    assert!(err.to_string().contains("ErrTooLarge"), "{err}");
+    assert!(matches!(
+        clerk.append("k", "v"),
+        Err(ClerkError::TooLarge(_))
+    ));
+    assert!(matches!(clerk.get("k"), Err(ClerkError::TooLarge(_))));
+    // One attempt each after the hint: 0 → 1, then 1, then 1.
+    assert_eq!(cluster.servers_tried(), vec![0, 1, 1, 1]);
+}
+
+#[test]
+fn a_request_over_the_frame_limit_is_not_sent_and_not_retried() {
+    // Nothing listens there: the request must be refused before any I/O.
+    let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = unused.local_addr().unwrap();
+    drop(unused);
+    let clerk = Clerk::with_config(
+        vec![addr],
+        ClerkConfig {
+            deadline: Some(Duration::from_secs(30)),
+            ..ClerkConfig::default()
+        },
+    );
+    let started = Instant::now();
+    let value = vec![0u8; rpc::frame::DEFAULT_MAX_FRAME_BYTES + 1];
+    let err = clerk.put("k", &value).unwrap_err();
+    assert!(matches!(err, ClerkError::TooLarge(_)), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "it was retried"
+    );
 }

@@ -15,6 +15,10 @@ pub enum KvErr {
     WrongLeader,
     /// The operation did not commit in time; it may still apply later.
     Timeout,
+    /// Refused for its size, and never applied: a key or value over the
+    /// server's limit, or an Append that would make the stored value larger
+    /// than any reply could carry. Retrying cannot help.
+    TooLarge,
 }
 
 impl KvErr {
@@ -25,6 +29,7 @@ impl KvErr {
             KvErr::NoKey => "ErrNoKey",
             KvErr::WrongLeader => "ErrWrongLeader",
             KvErr::Timeout => "ErrTimeout",
+            KvErr::TooLarge => "ErrTooLarge",
         }
     }
 
@@ -40,6 +45,7 @@ impl KvErr {
             b"ErrNoKey" => Some(KvErr::NoKey),
             b"ErrWrongLeader" => Some(KvErr::WrongLeader),
             b"ErrTimeout" => Some(KvErr::Timeout),
+            b"ErrTooLarge" => Some(KvErr::TooLarge),
             _ => None,
         }
     }
@@ -57,10 +63,17 @@ mod tests {
 
     #[test]
     fn wire_strings_round_trip() {
-        for err in [KvErr::Ok, KvErr::NoKey, KvErr::WrongLeader, KvErr::Timeout] {
+        for err in [
+            KvErr::Ok,
+            KvErr::NoKey,
+            KvErr::WrongLeader,
+            KvErr::Timeout,
+            KvErr::TooLarge,
+        ] {
             assert_eq!(KvErr::from_wire(&err.to_wire()), Some(err));
         }
         assert_eq!(KvErr::from_wire(b"ErrSomethingElse"), None);
         assert_eq!(KvErr::WrongLeader.as_str(), "ErrWrongLeader");
+        assert_eq!(KvErr::TooLarge.as_str(), "ErrTooLarge");
     }
 }
