@@ -42,7 +42,8 @@ impl Reply {
         }
     }
 
-    /// Answers with a retryable error and this node's guess of the leader.
+    /// Answers with an error (retryable, or ErrTooLarge) and this node's
+    /// guess of the leader.
     pub fn failed(self, err: KvErr, leader_id: i32) {
         match self {
             Reply::Get(done) => done.reply(GetReply {
