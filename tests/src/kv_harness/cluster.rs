@@ -71,6 +71,12 @@ impl KvCluster {
         Self::build(n, false, Self::config(None, raft), None)
     }
 
+    /// `n` connected servers over a reliable network, with `config` (e.g.
+    /// small size limits); its Raft timing should be the tests' own.
+    pub fn with_kv_config(n: usize, config: KvServerConfig) -> Self {
+        Self::build(n, false, config, None)
+    }
+
     fn config(max_raft_state: Option<u64>, raft: RaftConfig) -> KvServerConfig {
         KvServerConfig {
             max_raft_state,
