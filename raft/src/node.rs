@@ -114,9 +114,10 @@ impl Inner {
         }
     }
 
-    /// Runs the body of one of the node's threads; a panic in it (a bug)
-    /// stops the node with the panic as its failure, rather than leaving a
-    /// node that answers RPCs with a thread missing.
+    /// Runs the body of one of the node's own threads (election, applier,
+    /// log writer, replicators); a panic in it (a bug, in Raft or in the
+    /// persister) stops the node with the panic as its failure, rather than
+    /// leaving a node that answers RPCs with a thread missing.
     fn run_guarded(self: Arc<Inner>, thread: &str, body: impl FnOnce(Arc<Inner>)) {
         let inner = self.clone();
         if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || body(inner))) {
@@ -320,10 +321,11 @@ impl Raft {
             for lane in 0..sender::LANES {
                 let (tx, rx) = crossbeam_channel::unbounded();
                 let inner = self.inner.clone();
-                let name = format!("raft{me}-send{peer}-{lane}");
+                // Not guarded: these run the peer transport, whose panics
+                // count as a lost reply (see `sender.rs`), not a node failure.
                 thread::Builder::new()
-                    .name(name.clone())
-                    .spawn(move || inner.run_guarded(&name, |inner| sender::sender(inner, rx)))?;
+                    .name(format!("raft{me}-send{peer}-{lane}"))
+                    .spawn(move || sender::sender(inner, rx))?;
                 *self.inner.senders[peer][lane].lock() = Some(tx);
             }
             jobs.push((

@@ -1,19 +1,20 @@
 //! How a node refuses and how it stops: a command over the size limit is
 //! refused and the leader carries on; a node that stops by itself (a
-//! persist failure, a panicked thread, the service's `fail`) says why, and
-//! a clean shutdown is no failure.
+//! persist failure, a panicked thread of its own, the service's `fail`)
+//! says why, and a clean shutdown is no failure.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use proto::raft::{
     AppendEntriesArgs, AppendEntriesReply, InstallSnapshotRequest, InstallSnapshotResponse,
-    RequestVoteArgs, RequestVoteReply,
+    LogEntry, RequestVoteArgs, RequestVoteReply,
 };
 use raft::limits::MAX_COMMAND_BYTES;
 use raft::{
-    ApplyMsg, FilePersister, LockQueue, MemoryPersister, PeerError, Persister, Raft, RaftConfig,
-    RaftPeer, StartError,
+    ApplyMsg, FilePersister, HardState, LockQueue, MemoryPersister, PeerError, PersistError,
+    Persister, Raft, RaftConfig, RaftPeer, Recovered, SnapshotMeta, StartError,
 };
 
 /// Generous: the machine is small and busy.
@@ -37,26 +38,37 @@ impl RaftPeer for Unreachable {
     }
 }
 
-/// A peer that grants every vote and panics on AppendEntries: a bug in
-/// code a sender thread runs.
-struct PanicsOnAppend;
+/// A persister whose syncs panic once `panic` is set: a bug in code the
+/// log writer thread runs.
+struct PanicsOnSync {
+    inner: MemoryPersister,
+    panic: Arc<AtomicBool>,
+}
 
-impl RaftPeer for PanicsOnAppend {
-    fn append_entries(&self, _: &AppendEntriesArgs) -> Result<AppendEntriesReply, PeerError> {
-        panic!("a bug on the append path")
+impl Persister for PanicsOnSync {
+    fn recover(&mut self) -> Result<Recovered, PersistError> {
+        self.inner.recover()
     }
-    fn request_vote(&self, args: &RequestVoteArgs) -> Result<RequestVoteReply, PeerError> {
-        Ok(RequestVoteReply {
-            term: args.term,
-            vote_granted: true,
-            vote_state: 0,
-        })
+    fn save_hard_state(&mut self, hs: HardState) -> Result<(), PersistError> {
+        self.inner.save_hard_state(hs)
     }
-    fn install_snapshot(
-        &self,
-        _: &InstallSnapshotRequest,
-    ) -> Result<InstallSnapshotResponse, PeerError> {
-        Err(PeerError("unreachable".into()))
+    fn append(&mut self, entries: &[LogEntry]) -> Result<(), PersistError> {
+        self.inner.append(entries)
+    }
+    fn truncate_suffix(&mut self, from: u64) -> Result<(), PersistError> {
+        self.inner.truncate_suffix(from)
+    }
+    fn save_snapshot(&mut self, meta: SnapshotMeta, data: &[u8]) -> Result<(), PersistError> {
+        self.inner.save_snapshot(meta, data)
+    }
+    fn sync(&mut self) -> Result<(), PersistError> {
+        if self.panic.load(Ordering::SeqCst) {
+            panic!("a bug on the sync path");
+        }
+        self.inner.sync()
+    }
+    fn raft_state_size(&self) -> u64 {
+        self.inner.raft_state_size()
     }
 }
 
@@ -151,14 +163,18 @@ fn fail_stops_the_node_and_names_the_reason() {
 
 #[test]
 fn a_panicking_thread_stops_the_node_and_names_the_panic() {
-    let peers: Vec<Arc<dyn RaftPeer>> = vec![Arc::new(Unreachable), Arc::new(PanicsOnAppend)];
-    let (raft, _queue) = node(peers, Box::new(MemoryPersister::new()));
-    // Node 1 grants the vote; the first AppendEntries to it panics.
-    let started = Instant::now();
+    let panic = Arc::new(AtomicBool::new(false));
+    let persister = PanicsOnSync {
+        inner: MemoryPersister::new(),
+        panic: panic.clone(),
+    };
+    let (raft, _queue) = single(Box::new(persister));
+    panic.store(true, Ordering::SeqCst);
+    // The leader's log writer syncs the new entry, and panics doing so.
+    assert!(raft.start(b"x".to_vec()).is_some());
     let reason = raft.wait_failure(PATIENCE).expect("the node stopped");
-    assert!(started.elapsed() < PATIENCE);
-    assert!(reason.contains("panicked"), "{reason}");
-    assert!(reason.contains("a bug on the append path"), "{reason}");
+    assert!(reason.contains("raft0-writer panicked"), "{reason}");
+    assert!(reason.contains("a bug on the sync path"), "{reason}");
     assert!(!raft.get_state().1);
     raft.shutdown();
 }
