@@ -22,6 +22,7 @@
 //! - `peer.rs`: [`RaftPeer`], [`PeerError`], [`RpcPeer`]; `service.rs`: serving the handlers.
 //! - `persister/`: the [`Persister`] trait, [`MemoryPersister`], [`FilePersister`].
 //! - `limits.rs`: the largest command, derived from the RPC frame limit.
+//! - `failure.rs`: why a node stopped by itself, for `Raft::failure`.
 //! - `config.rs`, `error.rs`, `lock_queue.rs`, `defer.rs`, `apply_msg.rs`.
 //!
 //! Threads of a node: the election ticker (sleeps until the election
@@ -54,6 +55,7 @@ mod config;
 mod defer;
 mod election;
 mod error;
+mod failure;
 pub mod limits;
 mod lock_queue;
 pub mod log;

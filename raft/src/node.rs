@@ -22,6 +22,7 @@ use proto::raft::{
 };
 
 use crate::config::SHUTDOWN_JOIN_TIMEOUT;
+use crate::failure::{panic_message, Failure};
 use crate::limits::MAX_COMMAND_BYTES;
 use crate::log::Log;
 use crate::persister::closed::Closed;
@@ -64,10 +65,9 @@ pub(crate) struct Inner {
     /// shutdown, which lets the sender threads end.
     pub senders: Vec<[Mutex<Option<crossbeam_channel::Sender<sender::Outgoing>>>; sender::LANES]>,
     threads: Mutex<Vec<JoinHandle<()>>>,
-    /// Why the node stopped by itself (the first reason only); `None` while
-    /// it runs and after a clean shutdown. Waited on with `failed_cv`.
-    failure: Mutex<Option<String>>,
-    failed_cv: Condvar,
+    /// Why the node stopped by itself; none while it runs and after a
+    /// clean shutdown.
+    failure: Failure,
     /// This very node, for stopping it from inside.
     this: Weak<Inner>,
 }
@@ -99,13 +99,7 @@ impl Inner {
     /// (joins them, closes the persister), since the caller may be one of them.
     pub fn fail(&self, st: &mut State, reason: String) {
         tracing::error!(me = self.me, %reason, "stopping the node");
-        {
-            let mut failure = self.failure.lock();
-            if failure.is_none() {
-                *failure = Some(reason);
-            }
-            self.failed_cv.notify_all();
-        }
+        self.failure.record(reason);
         self.kill(st);
         if let Some(inner) = self.this.upgrade() {
             let _ = thread::Builder::new()
@@ -121,11 +115,7 @@ impl Inner {
     fn run_guarded(self: Arc<Inner>, thread: &str, body: impl FnOnce(Arc<Inner>)) {
         let inner = self.clone();
         if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || body(inner))) {
-            let what = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a non-text panic".to_string());
+            let what = panic_message(&*payload);
             let mut st = self.state.lock();
             self.fail(&mut st, format!("thread {thread} panicked: {what}"));
         }
@@ -290,8 +280,7 @@ impl Raft {
                 .map(|_| std::array::from_fn(|_| Mutex::new(None)))
                 .collect(),
             threads: Mutex::new(Vec::new()),
-            failure: Mutex::new(None),
-            failed_cv: Condvar::new(),
+            failure: Failure::default(),
             this: this.clone(),
         });
         let raft = Raft { inner };
@@ -444,25 +433,13 @@ impl Raft {
     /// clean [`shutdown`](Self::shutdown). A stopped node answers every
     /// request as a non-leader, so its process should exit.
     pub fn failure(&self) -> Option<String> {
-        self.inner.failure.lock().clone()
+        self.inner.failure.get()
     }
 
     /// Waits up to `timeout` for the node to stop by itself; the reason, or
     /// `None` if it is still running (or was shut down cleanly) by then.
     pub fn wait_failure(&self, timeout: Duration) -> Option<String> {
-        let deadline = Instant::now() + timeout;
-        let mut failure = self.inner.failure.lock();
-        while failure.is_none() {
-            if self
-                .inner
-                .failed_cv
-                .wait_until(&mut failure, deadline)
-                .timed_out()
-            {
-                break;
-            }
-        }
-        failure.clone()
+        self.inner.failure.wait(timeout)
     }
 
     /// Bytes of Raft state now stored by the persister (for max_raft_state).
