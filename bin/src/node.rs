@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clerk::ClusterConfig;
@@ -22,9 +23,15 @@ pub struct NodeOptions {
     pub config: PathBuf,
     pub data_dir: PathBuf,
     pub max_raft_state: Option<u64>,
+    /// Largest key of a request; larger ones get ErrTooLarge.
+    pub max_key_bytes: usize,
+    /// Largest value of a Put or Append; larger ones get ErrTooLarge.
+    pub max_value_bytes: usize,
 }
 
-/// Runs node `id` until SIGTERM or SIGINT, then shuts down cleanly.
+/// Runs node `id` until SIGTERM or SIGINT, then shuts down cleanly. If the
+/// node stops by itself first (its Raft could not persist, a thread
+/// panicked), shuts down and returns the reason as the error.
 pub fn run(options: NodeOptions) -> anyhow::Result<()> {
     // Catch signals from the very start: a Ctrl-C during recovery still
     // ends in a clean shutdown rather than a half-written state.
@@ -58,6 +65,8 @@ pub fn run(options: NodeOptions) -> anyhow::Result<()> {
         .collect();
     let config = KvServerConfig {
         max_raft_state: options.max_raft_state,
+        max_key_bytes: options.max_key_bytes,
+        max_value_bytes: options.max_value_bytes,
         raft: raft_config,
         ..KvServerConfig::default()
     };
@@ -93,10 +102,46 @@ pub fn run(options: NodeOptions) -> anyhow::Result<()> {
         "node started"
     );
 
-    let signal = signals.forever().next();
-    tracing::info!(signal = ?signal, "shutting down");
+    let stopped = wait_for_signal_or_failure(&mut signals, &kv);
     server.shutdown();
     kv.shutdown();
-    tracing::info!("node stopped");
-    Ok(())
+    match stopped {
+        Stopped::Signal(signal) => {
+            tracing::info!(signal, "node stopped");
+            Ok(())
+        }
+        // A node that stopped by itself would answer ErrWrongLeader
+        // forever: exit instead, so a supervisor sees it and an operator
+        // reads why.
+        Stopped::Failed(reason) => bail!("node{} stopped: {reason}", options.id),
+    }
 }
+
+/// Why [`run`] stops serving.
+enum Stopped {
+    /// An operator's SIGTERM or SIGINT.
+    Signal(i32),
+    /// The node stopped by itself (a persist failure, a bug).
+    Failed(String),
+}
+
+/// Blocks until a signal arrives or the node stops by itself, whichever is
+/// first. Signals are polled between short waits for a failure, so either
+/// is noticed within [`POLL`].
+fn wait_for_signal_or_failure(
+    signals: &mut signal_hook::iterator::Signals,
+    kv: &KvServer,
+) -> Stopped {
+    loop {
+        if let Some(signal) = signals.pending().next() {
+            tracing::info!(signal, "shutting down");
+            return Stopped::Signal(signal);
+        }
+        if let Some(reason) = kv.wait_failure(POLL) {
+            return Stopped::Failed(reason);
+        }
+    }
+}
+
+/// How often the main thread looks for a signal while it waits for a failure.
+const POLL: Duration = Duration::from_millis(50);

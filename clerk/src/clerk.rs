@@ -178,7 +178,14 @@ impl Clerk {
                     Some(KvErr::SessionExpired) => {
                         return Err(ClerkError::SessionExpired { attempts });
                     }
-                    // ErrTooLarge and whatever this Clerk does not know.
+                    Some(KvErr::TooLarge) => {
+                        self.leader.store(server, Ordering::Relaxed);
+                        return Err(ClerkError::TooLarge(format!(
+                            "server {server} answered {}",
+                            KvErr::TooLarge
+                        )));
+                    }
+                    // Whatever this Clerk does not know.
                     _ => {
                         return Err(ClerkError::Rejected {
                             reason: String::from_utf8_lossy(&answer.raw_err).into_owned(),
@@ -186,6 +193,10 @@ impl Clerk {
                         });
                     }
                 },
+                // Never sent: no server could take it, so no retry.
+                Err(e @ RpcError::TooLarge { .. }) => {
+                    return Err(ClerkError::TooLarge(e.to_string()));
+                }
                 Err(e) if !retryable(&e) => {
                     return Err(ClerkError::Rejected {
                         reason: e.to_string(),

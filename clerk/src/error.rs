@@ -32,6 +32,11 @@ pub enum ClerkError {
     /// may have applied a write.
     #[error("the cluster refused the request: {reason} (after {attempts} attempts)")]
     Rejected { reason: String, attempts: u64 },
+    /// The request was refused for its size and not applied (the server's
+    /// `ErrTooLarge`, or a request too large for one RPC frame, which is not
+    /// sent). Returned at once: retrying cannot help.
+    #[error("request too large: {0}")]
+    TooLarge(String),
     /// The Clerk was built with no servers.
     #[error("the clerk has no servers to talk to")]
     NoServers,

@@ -346,6 +346,11 @@ fn errors_no_retry_can_fix_are_returned_at_once() {
                     reason: got,
                     attempts: 1,
                 } => assert!(got.contains(reason), "{got}"),
+                // Refused for its size: a typed error of its own.
+                ClerkError::TooLarge(got) => {
+                    assert!(reason != "ErrSomethingNew", "{got}");
+                    assert!(got.contains(reason) || got.contains("frame"), "{got}");
+                }
                 _ => panic!("{reason}: expected a rejection after one attempt, got {err}"),
             }
         }

@@ -1,11 +1,47 @@
-//! The KvServer's knobs, all in one place.
+//! The KvServer's knobs, all in one place, and its size limits, derived
+//! from Raft's largest command (`raft::limits`) and the RPC frame limit.
 
 use std::time::Duration;
 
+use raft::limits::{MAX_COMMAND_BYTES, MAX_FRAME_BYTES};
 use raft::RaftConfig;
 
 use crate::dedup::SessionLimits;
 use crate::KvServerError;
+
+/// The default largest key: 64 KiB. Keys are compared at every step of a
+/// skip-list search and kept whole in every snapshot, so they should stay
+/// small; this still leaves room for long composite keys (etcd lets a key
+/// fill its whole request, TiKV stops at 8 KiB).
+pub const DEFAULT_MAX_KEY_BYTES: usize = 64 << 10;
+
+/// The default largest value of one Put or Append: 1.5 MiB, after etcd's
+/// default request limit (`--max-request-bytes`). Such a write stays well
+/// under one AppendEntries batch (4 MiB), so it never holds up replication
+/// of the small writes queued behind it for long.
+pub const DEFAULT_MAX_VALUE_BYTES: usize = 3 << 19;
+
+/// What the log entry of a write adds to its key and value: bincode's
+/// variant tag and length prefixes, the request id, and room for a client
+/// id (the Clerk's are 32 bytes). A request whose client id is longer still
+/// is refused by `Raft::try_start`, with the same ErrTooLarge.
+pub const OP_ENVELOPE_BYTES: usize = 1 << 10;
+
+/// The most `max_key_bytes + max_value_bytes` may be: the log entry of a
+/// write of both still fits Raft's largest command.
+pub const MAX_KEY_AND_VALUE_BYTES: usize = MAX_COMMAND_BYTES - OP_ENVELOPE_BYTES;
+
+/// What a GetReply adds to its value: `Err` and `LeaderId`, with headroom.
+const GET_REPLY_ENVELOPE_BYTES: usize = 4 << 10;
+
+/// The largest value the store keeps under one key: a GetReply carrying it
+/// fits in one frame. An Append that would grow a value past it is refused
+/// (ErrTooLarge) when it applies, so this is fixed for the whole cluster,
+/// not configured per node: every replica must decide alike.
+pub const MAX_STORED_VALUE_BYTES: usize = MAX_FRAME_BYTES - GET_REPLY_ENVELOPE_BYTES;
+
+// Whatever a node accepts in one Put fits in a stored value.
+const _: () = assert!(MAX_KEY_AND_VALUE_BYTES <= MAX_STORED_VALUE_BYTES);
 
 /// How one KvServer behaves. `session_ttl` and `max_sessions` decide what
 /// the replicated state machine forgets, so they must be equal on every
@@ -31,6 +67,13 @@ pub struct KvServerConfig {
     /// of memory and 48 of snapshot, so the default of 100 000 costs about
     /// 24 MB and 4.8 MB. Must be equal on all nodes.
     pub max_sessions: usize,
+    /// A Put, Append or Get whose key is longer is refused with ErrTooLarge
+    /// before it reaches Raft ([`DEFAULT_MAX_KEY_BYTES`]).
+    pub max_key_bytes: usize,
+    /// A Put or Append whose value is longer is refused with ErrTooLarge
+    /// before it reaches Raft ([`DEFAULT_MAX_VALUE_BYTES`]). Together with
+    /// `max_key_bytes` at most [`MAX_KEY_AND_VALUE_BYTES`].
+    pub max_value_bytes: usize,
     pub raft: RaftConfig,
 }
 
@@ -42,6 +85,8 @@ impl Default for KvServerConfig {
             sweep_interval: Duration::from_millis(50),
             session_ttl: SessionLimits::default().ttl,
             max_sessions: SessionLimits::default().max_sessions,
+            max_key_bytes: DEFAULT_MAX_KEY_BYTES,
+            max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
             raft: RaftConfig::default(),
         }
     }
@@ -72,6 +117,71 @@ impl KvServerConfig {
                 "session_ttl and max_sessions must be positive".into(),
             ));
         }
+        if self.max_key_bytes == 0 {
+            return Err(KvServerError::InvalidConfig(
+                "max_key_bytes must be positive".into(),
+            ));
+        }
+        if self.max_key_bytes.saturating_add(self.max_value_bytes) > MAX_KEY_AND_VALUE_BYTES {
+            return Err(KvServerError::InvalidConfig(format!(
+                "max_key_bytes ({}) + max_value_bytes ({}) must be at most {MAX_KEY_AND_VALUE_BYTES}, \
+                 so that a write fits in one Raft log entry",
+                self.max_key_bytes, self.max_value_bytes
+            )));
+        }
         self.raft.validate().map_err(KvServerError::Raft)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_valid() {
+        KvServerConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn key_and_value_limits_must_fit_a_raft_command() {
+        let at_most = KvServerConfig {
+            max_key_bytes: 1,
+            max_value_bytes: MAX_KEY_AND_VALUE_BYTES - 1,
+            ..KvServerConfig::default()
+        };
+        at_most.validate().unwrap();
+        let over = KvServerConfig {
+            max_value_bytes: MAX_KEY_AND_VALUE_BYTES,
+            ..at_most.clone()
+        };
+        assert!(matches!(
+            over.validate(),
+            Err(KvServerError::InvalidConfig(_))
+        ));
+        let no_keys = KvServerConfig {
+            max_key_bytes: 0,
+            ..KvServerConfig::default()
+        };
+        assert!(no_keys.validate().is_err());
+        let huge = KvServerConfig {
+            max_key_bytes: usize::MAX,
+            max_value_bytes: usize::MAX,
+            ..KvServerConfig::default()
+        };
+        assert!(huge.validate().is_err());
+    }
+
+    #[test]
+    fn the_largest_write_a_node_may_accept_fits_a_raft_command() {
+        // The real encoder, the longest request id, a Clerk-sized client id.
+        let op = crate::Op {
+            kind: crate::OpKind::Append,
+            key: vec![b'k'; 1],
+            value: vec![b'v'; MAX_KEY_AND_VALUE_BYTES - 1],
+            client_id: vec![b'c'; 32],
+            request_id: i64::MIN,
+        };
+        let command = crate::codec::encode(&op);
+        assert!(command.len() <= MAX_COMMAND_BYTES, "{}", command.len());
     }
 }

@@ -16,7 +16,8 @@
 //!   `read_waiters.rs`: Gets parked until their read index is confirmed
 //!   and applied.
 //! - `admin.rs`: the node's status for operators.
-//! - [`KvServerConfig`] (`config.rs`), [`KvServerError`] (`error.rs`).
+//! - [`KvServerConfig`] (`config.rs`, with the size limits derived from
+//!   `raft::limits`), [`KvServerError`] (`error.rs`).
 //!
 //! What changed from the original, and why:
 //! - A request does not pin a thread while it waits: its `done` is parked by
@@ -49,6 +50,12 @@
 //! - An entry or snapshot the applier cannot decode stops the node with an
 //!   error; the original skipped it and applied what followed onto the
 //!   wrong state.
+//! - Sizes are bounded: a key or value over the node's limits is refused
+//!   with ErrTooLarge before it reaches Raft, and an Append that would grow
+//!   a value past what one reply frame carries is refused when it applies.
+//!   The original took any size, and a large enough write stopped Raft.
+//! - A server that cannot go on says why ([`KvServer::failure`]), so its
+//!   process can exit instead of answering ErrWrongLeader forever.
 //! - The service is built completely (Raft recovered, applier running)
 //!   before anyone can call it: the original registered its RPC service
 //!   before its Raft node existed, and a restarted node crashed.
@@ -65,7 +72,10 @@ mod snapshot;
 mod state_machine;
 mod waiters;
 
-pub use config::KvServerConfig;
+pub use config::{
+    KvServerConfig, DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES, MAX_KEY_AND_VALUE_BYTES,
+    MAX_STORED_VALUE_BYTES,
+};
 pub use dedup::{SessionLimits, WINDOW as DEDUP_WINDOW};
 pub use error::KvServerError;
 pub use op::{Command, Op, OpKind};

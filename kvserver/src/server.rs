@@ -6,12 +6,12 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 use proto::kv::{GetArgs, GetReply, KvServerRpc, PutAppendArgs, PutAppendReply};
 use proto::KvErr;
-use raft::{ApplyMsg, LockQueue, Persister, Raft, RaftPeer};
+use raft::{ApplyMsg, LockQueue, Persister, Raft, RaftPeer, StartError};
 use rpc::{Done, RpcStatus};
 
 use crate::codec;
@@ -40,9 +40,6 @@ struct Inner {
     config: KvServerConfig,
     stopping: AtomicBool,
     snapshots: snapshots::Snapshots,
-    /// Why the applier stopped for good (an entry or snapshot it cannot
-    /// decode); `None` while it runs. See [`Inner::fail`].
-    failure: Mutex<Option<String>>,
     /// Wakes the sweeper early at shutdown.
     sweeper_bell: (Mutex<()>, Condvar),
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -76,7 +73,6 @@ impl KvServer {
             config,
             stopping: AtomicBool::new(false),
             snapshots: snapshots::Snapshots::default(),
-            failure: Mutex::new(None),
             sweeper_bell: (Mutex::new(()), Condvar::new()),
             threads: Mutex::new(Vec::new()),
         });
@@ -120,25 +116,28 @@ impl KvServer {
     /// Stops Raft and this server's threads; waiting requests are told to
     /// retry elsewhere. Idempotent.
     pub fn shutdown(&self) {
-        let inner = &self.inner;
-        if inner.stopping.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        inner.raft.shutdown();
-        inner.apply_queue.close();
-        {
-            let _guard = inner.sweeper_bell.0.lock();
-            inner.sweeper_bell.1.notify_all();
-        }
-        let threads = std::mem::take(&mut *inner.threads.lock());
-        for thread in threads {
-            let _ = thread.join();
-        }
-        inner.snapshots.join();
-        let waiting = inner.waiters.lock().drain();
-        for reply in waiting {
-            reply.failed(KvErr::WrongLeader, -1);
-        }
+        self.inner.shutdown();
+    }
+
+    /// Stops this server for good because of a fatal error (say, a log
+    /// entry or snapshot it cannot decode): records `reason`, which
+    /// [`failure`](Self::failure) then reports, and shuts down. May be
+    /// called from the server's own threads (not holding its locks).
+    pub fn fail(&self, reason: impl Into<String>) {
+        self.inner.fail(reason.into());
+    }
+
+    /// Why this server (or its Raft node) stopped by itself; `None` while it
+    /// runs and after a clean [`shutdown`](Self::shutdown). A stopped server
+    /// answers every request ErrWrongLeader, so its process should exit.
+    pub fn failure(&self) -> Option<String> {
+        self.inner.raft.failure()
+    }
+
+    /// Waits up to `timeout` for this server to stop by itself; the reason,
+    /// or `None` if it is still running by then.
+    pub fn wait_failure(&self, timeout: Duration) -> Option<String> {
+        self.inner.raft.wait_failure(timeout)
     }
 
     fn propose(&self, op: Op, reply: Reply) {
@@ -152,10 +151,17 @@ impl KvServer {
         // Holding the waiters lock across start() means the applier cannot
         // settle this index before the waiter is parked on it.
         let mut waiters = inner.waiters.lock();
-        let Some((index, term)) = inner.raft.start(command) else {
-            drop(waiters);
-            reply.failed(KvErr::WrongLeader, inner.leader_hint());
-            return;
+        let (index, term) = match inner.raft.try_start(command) {
+            Ok(started) => started,
+            Err(e) => {
+                drop(waiters);
+                match e {
+                    // Key and value passed our limits: an oversized client id.
+                    StartError::TooLarge { .. } => reply.failed(KvErr::TooLarge, -1),
+                    StartError::NotLeader => reply.failed(KvErr::WrongLeader, inner.leader_hint()),
+                }
+                return;
+            }
         };
         let waiter = Waiter {
             op,
@@ -172,6 +178,46 @@ impl KvServer {
 }
 
 impl Inner {
+    /// See [`KvServer::shutdown`]. Joins every thread of the server but the
+    /// calling one, so the applier may stop its own server.
+    fn shutdown(&self) {
+        if self.stopping.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.raft.shutdown();
+        self.apply_queue.close();
+        {
+            let _guard = self.sweeper_bell.0.lock();
+            self.sweeper_bell.1.notify_all();
+        }
+        let threads = std::mem::take(&mut *self.threads.lock());
+        let current = std::thread::current().id();
+        for thread in threads {
+            if thread.thread().id() != current {
+                let _ = thread.join();
+            }
+        }
+        self.snapshots.join();
+        let waiting = self.waiters.lock().drain();
+        for reply in waiting {
+            reply.failed(KvErr::WrongLeader, -1);
+        }
+    }
+
+    /// See [`KvServer::fail`]: the reason is kept by the Raft node, the one
+    /// place a failure of either layer is recorded and waited for.
+    fn fail(&self, reason: String) {
+        tracing::error!(node = self.me, %reason, "stopping the server");
+        self.raft.fail(reason);
+        self.shutdown();
+    }
+
+    /// Whether a request's sizes are within this node's limits; a Get has
+    /// an empty value.
+    fn fits(&self, key: &[u8], value: &[u8]) -> bool {
+        key.len() <= self.config.max_key_bytes && value.len() <= self.config.max_value_bytes
+    }
+
     fn leader_hint(&self) -> i32 {
         self.raft
             .leader_hint()
@@ -195,28 +241,6 @@ impl Inner {
                 self.fail(reason);
                 break;
             }
-        }
-    }
-
-    /// Stops this node for good: the applier has met something it cannot
-    /// apply. Records why, stops Raft (on a helper thread: Raft's shutdown
-    /// must not wait for the thread calling it) and tells every waiting
-    /// request to try another server. The one place a node fails; the
-    /// caller (the applier) stops applying.
-    fn fail(&self, reason: String) {
-        tracing::error!(node = self.me, %reason, "the state machine cannot go on; stopping this node");
-        self.failure.lock().get_or_insert(reason);
-        let raft = self.raft.clone();
-        let stopper = std::thread::Builder::new()
-            .name(format!("kv{}-fail", self.me))
-            .spawn(move || raft.shutdown());
-        if stopper.is_err() {
-            // No thread to spare: at least stop leading and voting.
-            self.raft.shutdown();
-        }
-        let waiting = self.waiters.lock().drain();
-        for reply in waiting {
-            reply.failed(KvErr::WrongLeader, -1);
         }
     }
 
@@ -244,6 +268,7 @@ impl Inner {
                     Outcome::Read(value) => waiter.reply.applied(value),
                     Outcome::Written | Outcome::Duplicate => waiter.reply.applied(None),
                     Outcome::Refused => waiter.reply.failed(KvErr::SessionExpired, -1),
+                    Outcome::TooLarge => waiter.reply.failed(KvErr::TooLarge, -1),
                 }
             }
         }
@@ -289,6 +314,11 @@ impl KvServerRpc for KvServer {
             );
             return;
         };
+        // Refused before Raft sees it: the Clerk returns this at once.
+        if !self.inner.fits(&args.key, &args.value) {
+            Reply::PutAppend(done).failed(KvErr::TooLarge, -1);
+            return;
+        }
         let op = Op {
             kind,
             key: args.key,
@@ -308,6 +338,10 @@ impl KvServerRpc for KvServer {
     }
 
     fn get(&self, args: GetArgs, done: Done<GetReply>) {
+        if !self.inner.fits(&args.key, &[]) {
+            Reply::Get(done).failed(KvErr::TooLarge, -1);
+            return;
+        }
         let op = Op {
             kind: OpKind::Get,
             key: args.key,

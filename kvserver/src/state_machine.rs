@@ -3,6 +3,7 @@
 
 use skiplist::ByteSkipList;
 
+use crate::config::MAX_STORED_VALUE_BYTES;
 use crate::dedup::{DedupTable, SessionLimits, Verdict};
 use crate::op::{Command, Op, OpKind};
 use crate::snapshot::{self, FrozenState};
@@ -29,6 +30,9 @@ pub enum Outcome {
     /// A Put or Append too old to tell from a copy, or of an unknown or
     /// expired session: refused, nothing changed (ErrSessionExpired).
     Refused,
+    /// A write that would leave a value over [`MAX_STORED_VALUE_BYTES`]:
+    /// refused, nothing changed, not recorded as applied (ErrTooLarge).
+    TooLarge,
 }
 
 impl KvStateMachine {
@@ -59,11 +63,17 @@ impl KvStateMachine {
         match op.kind {
             OpKind::Get => Outcome::Read(self.data.search(&op.key).map(<[u8]>::to_vec)),
             OpKind::Put | OpKind::Append => {
-                match self.dedup.admit(op) {
+                match self.dedup.verdict(op) {
                     Verdict::New => {}
                     Verdict::Duplicate => return Outcome::Duplicate,
                     Verdict::Stale => return Outcome::Refused,
                 }
+                // Decided from the log alone, so every replica decides
+                // alike; not recorded, so a retry is refused alike.
+                if self.stored_len_after(op) > MAX_STORED_VALUE_BYTES {
+                    return Outcome::TooLarge;
+                }
+                self.dedup.admit(op);
                 if op.kind == OpKind::Put {
                     self.data.insert_or_set(&op.key, &op.value);
                 } else {
@@ -72,6 +82,18 @@ impl KvStateMachine {
                 }
                 Outcome::Written
             }
+        }
+    }
+
+    /// How long the value of `op.key` would be after the write `op`.
+    fn stored_len_after(&self, op: &Op) -> usize {
+        match op.kind {
+            OpKind::Append => self
+                .data
+                .search(&op.key)
+                .map_or(0, <[u8]>::len)
+                .saturating_add(op.value.len()),
+            OpKind::Put | OpKind::Get => op.value.len(),
         }
     }
 
@@ -159,6 +181,37 @@ mod tests {
             },
             stamp_ms: 0,
         }
+    }
+
+    #[test]
+    fn an_append_past_the_stored_value_cap_changes_nothing_on_any_replica() {
+        let mut sm = KvStateMachine::default();
+        let mut put = op(OpKind::Put, "k", "", "c", 1);
+        put.op.value = vec![b'x'; MAX_STORED_VALUE_BYTES - 10];
+        assert_eq!(sm.apply(1, &put), Outcome::Written);
+        // Exactly up to the cap is fine.
+        let fill = op(OpKind::Append, "k", "0123456789", "c", 2);
+        assert_eq!(sm.apply(2, &fill), Outcome::Written);
+        assert_eq!(sm.read(b"k").map(<[u8]>::len), Some(MAX_STORED_VALUE_BYTES));
+        // One byte more is refused, changes nothing, and is not a "duplicate"
+        // a retry would be told OK for.
+        let over = op(OpKind::Append, "k", "!", "c", 3);
+        assert_eq!(sm.apply(3, &over), Outcome::TooLarge);
+        assert_eq!(sm.apply(4, &over), Outcome::TooLarge);
+        assert_eq!(sm.read(b"k").map(<[u8]>::len), Some(MAX_STORED_VALUE_BYTES));
+        assert!(!sm.is_duplicate(&over.op));
+        assert_eq!(sm.last_applied(), 4);
+        // Another key, and a Put that shrinks the value, are untouched by it.
+        assert_eq!(
+            sm.apply(5, &op(OpKind::Append, "j", "!", "c", 5)),
+            Outcome::Written
+        );
+        assert_eq!(
+            sm.apply(6, &op(OpKind::Put, "k", "small", "c", 6)),
+            Outcome::Written
+        );
+        assert_eq!(sm.apply(7, &over), Outcome::Written);
+        assert_eq!(sm.read(b"k"), Some(&b"small!"[..]));
     }
 
     #[test]

@@ -19,6 +19,10 @@ pub enum KvErr {
     /// unknown or expired, or its request id is older than the server
     /// remembers. Retrying the same request cannot help.
     SessionExpired,
+    /// Refused for its size, and never applied: a key or value over the
+    /// server's limit, or an Append that would make the stored value larger
+    /// than any reply could carry. Retrying cannot help.
+    TooLarge,
 }
 
 impl KvErr {
@@ -30,6 +34,7 @@ impl KvErr {
             KvErr::WrongLeader => "ErrWrongLeader",
             KvErr::Timeout => "ErrTimeout",
             KvErr::SessionExpired => "ErrSessionExpired",
+            KvErr::TooLarge => "ErrTooLarge",
         }
     }
 
@@ -46,6 +51,7 @@ impl KvErr {
             b"ErrWrongLeader" => Some(KvErr::WrongLeader),
             b"ErrTimeout" => Some(KvErr::Timeout),
             b"ErrSessionExpired" => Some(KvErr::SessionExpired),
+            b"ErrTooLarge" => Some(KvErr::TooLarge),
             _ => None,
         }
     }
@@ -69,10 +75,12 @@ mod tests {
             KvErr::WrongLeader,
             KvErr::Timeout,
             KvErr::SessionExpired,
+            KvErr::TooLarge,
         ] {
             assert_eq!(KvErr::from_wire(&err.to_wire()), Some(err));
         }
         assert_eq!(KvErr::from_wire(b"ErrSomethingElse"), None);
         assert_eq!(KvErr::WrongLeader.as_str(), "ErrWrongLeader");
+        assert_eq!(KvErr::TooLarge.as_str(), "ErrTooLarge");
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::RaftError;
+use crate::{limits, RaftError};
 
 /// At most this many RPCs to one peer are outstanding at once. Appends that
 /// carry new entries go one at a time (the next batch waits for the reply);
@@ -16,7 +16,7 @@ pub(crate) const APPLY_BATCH: usize = 256;
 
 /// The largest snapshot chunk: a quarter of the RPC frame limit (64 MiB),
 /// so a chunk and its header always fit.
-pub(crate) const MAX_SNAPSHOT_CHUNK: usize = 16 << 20;
+pub(crate) const MAX_SNAPSHOT_CHUNK: usize = crate::limits::MAX_FRAME_BYTES / 4;
 
 /// How long [`Raft::shutdown`](crate::Raft::shutdown) waits for the node's
 /// threads before giving up on joining them.
@@ -90,6 +90,16 @@ impl RaftConfig {
         if self.snapshot_chunk_bytes == 0 || self.snapshot_chunk_bytes > MAX_SNAPSHOT_CHUNK {
             return bad("snapshot_chunk_bytes must be between 1 and 16 MiB");
         }
+        // Whatever batch the replicator builds must fit in one RPC frame.
+        let largest =
+            limits::max_append_args_bytes(self.max_entries_per_append, self.max_bytes_per_append);
+        if largest > limits::MAX_FRAME_BYTES {
+            return bad(&format!(
+                "max_entries_per_append and max_bytes_per_append allow an AppendEntries of \
+                 {largest} bytes, over the {} byte frame limit",
+                limits::MAX_FRAME_BYTES
+            ));
+        }
         Ok(())
     }
 }
@@ -117,6 +127,20 @@ mod tests {
         assert!(c.validate().is_err());
         let c = RaftConfig {
             max_entries_per_append: 0,
+            ..RaftConfig::default()
+        };
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn rejects_batches_over_the_frame_limit() {
+        let c = RaftConfig {
+            max_bytes_per_append: limits::MAX_FRAME_BYTES,
+            ..RaftConfig::default()
+        };
+        assert!(matches!(c.validate(), Err(RaftError::InvalidConfig(_))));
+        let c = RaftConfig {
+            max_entries_per_append: limits::MAX_FRAME_BYTES,
             ..RaftConfig::default()
         };
         assert!(c.validate().is_err());

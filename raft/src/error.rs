@@ -21,3 +21,15 @@ pub enum RaftError {
     #[error("cannot spawn thread: {0}")]
     Spawn(#[from] std::io::Error),
 }
+
+/// Why [`Raft::try_start`](crate::Raft::try_start) appended nothing.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StartError {
+    /// This node is not the leader (or has stopped).
+    #[error("not the leader")]
+    NotLeader,
+    /// The command is over [`MAX_COMMAND_BYTES`](crate::limits::MAX_COMMAND_BYTES):
+    /// no AppendEntries could carry it. Refused before it enters the log.
+    #[error("command of {len} bytes exceeds the limit of {max} bytes")]
+    TooLarge { len: usize, max: usize },
+}

@@ -8,7 +8,8 @@
 //! are unit-tested without threads. Peers are reached through the
 //! [`RaftPeer`] seam, storage through the [`Persister`] seam.
 //!
-//! - `node.rs`: the handle — `make`, `start`, `snapshot`, `shutdown`, locking rules.
+//! - `node.rs`: the handle — `make`, `start`, `snapshot`, `shutdown`, `failure`,
+//!   locking rules.
 //! - `state.rs`: role, terms, volatile state, per-peer progress, role transitions.
 //! - `log.rs`: the in-memory log, absolute indexes over a snapshot offset (§5.3).
 //! - `election.rs`: election timeout ticker, pre-vote, RequestVote (§5.2, §5.4.1).
@@ -22,6 +23,8 @@
 //! - `applier.rs`: the applier, feeding [`ApplyMsg`]s to the service.
 //! - `peer.rs`: [`RaftPeer`], [`PeerError`], [`RpcPeer`]; `service.rs`: serving the handlers.
 //! - `persister/`: the [`Persister`] trait, [`MemoryPersister`], [`FilePersister`].
+//! - `limits.rs`: the largest command, derived from the RPC frame limit.
+//! - `failure.rs`: why a node stopped by itself, for `Raft::failure`.
 //! - `config.rs`, `error.rs`, `lock_queue.rs`, `defer.rs`, `apply_msg.rs`.
 //!
 //! Threads of a node: the election ticker (sleeps until the election
@@ -57,7 +60,9 @@ mod config;
 mod defer;
 mod election;
 mod error;
+mod failure;
 mod install;
+pub mod limits;
 mod lock_queue;
 pub mod log;
 mod log_writer;
@@ -75,7 +80,7 @@ mod transfer;
 pub use apply_msg::ApplyMsg;
 pub use config::RaftConfig;
 pub use defer::Defer;
-pub use error::RaftError;
+pub use error::{RaftError, StartError};
 pub use lock_queue::LockQueue;
 pub use node::Raft;
 pub use peer::{PeerError, RaftPeer, RpcPeer};

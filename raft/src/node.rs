@@ -9,10 +9,11 @@
 //! meanwhile. No lock is held during a peer RPC or while pushing to the
 //! apply queue.
 
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::{self, JoinHandle};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use proto::raft::{
@@ -21,13 +22,16 @@ use proto::raft::{
 };
 
 use crate::config::SHUTDOWN_JOIN_TIMEOUT;
+use crate::failure::{panic_message, Failure};
 use crate::install::{self, Incoming};
+use crate::limits::MAX_COMMAND_BYTES;
 use crate::log::Log;
 use crate::persister::closed::Closed;
 use crate::state::State;
 use crate::{
     applier, election, log_writer, replication, sender, snapshot, ApplyMsg, LockQueue,
     PersistError, Persister, RaftConfig, RaftError, RaftPeer, RaftStatus, Role, SnapshotWriter,
+    StartError,
 };
 
 /// The body of one of a node's threads.
@@ -66,6 +70,9 @@ pub(crate) struct Inner {
     /// shutdown, which lets the sender threads end.
     pub senders: Vec<[Mutex<Option<crossbeam_channel::Sender<sender::Outgoing>>>; sender::LANES]>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Why the node stopped by itself; none while it runs and after a
+    /// clean shutdown.
+    failure: Failure,
     /// This very node, for stopping it from inside.
     this: Weak<Inner>,
 }
@@ -86,16 +93,36 @@ impl Inner {
         });
     }
 
-    /// A persist error is fatal: log it and stop, never carry on. The
+    /// A persist error is fatal: log it and stop, never carry on.
+    pub fn die(&self, st: &mut State, err: &PersistError) {
+        self.fail(st, format!("persister failed: {err}"));
+    }
+
+    /// Stops the node for good because of `reason`, which
+    /// [`Raft::failure`] then reports (the first reason, if several). The
     /// threads stop at once; a helper thread then finishes the shutdown
     /// (joins them, closes the persister), since the caller may be one of them.
-    pub fn die(&self, st: &mut State, err: &PersistError) {
-        tracing::error!(me = self.me, error = %err, "persister failed; stopping the node");
+    pub fn fail(&self, st: &mut State, reason: String) {
+        tracing::error!(me = self.me, %reason, "stopping the node");
+        self.failure.record(reason);
         self.kill(st);
         if let Some(inner) = self.this.upgrade() {
             let _ = thread::Builder::new()
                 .name(format!("raft{}-stop", self.me))
                 .spawn(move || Raft { inner }.shutdown());
+        }
+    }
+
+    /// Runs the body of one of the node's own threads (election, applier,
+    /// log writer, replicators); a panic in it (a bug, in Raft or in the
+    /// persister) stops the node with the panic as its failure, rather than
+    /// leaving a node that answers RPCs with a thread missing.
+    fn run_guarded(self: Arc<Inner>, thread: &str, body: impl FnOnce(Arc<Inner>)) {
+        let inner = self.clone();
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || body(inner))) {
+            let what = panic_message(&*payload);
+            let mut st = self.state.lock();
+            self.fail(&mut st, format!("thread {thread} panicked: {what}"));
         }
     }
 
@@ -260,6 +287,7 @@ impl Raft {
                 .map(|_| std::array::from_fn(|_| Mutex::new(None)))
                 .collect(),
             threads: Mutex::new(Vec::new()),
+            failure: Failure::default(),
             this: this.clone(),
         });
         let raft = Raft { inner };
@@ -289,6 +317,8 @@ impl Raft {
             for lane in 0..sender::LANES {
                 let (tx, rx) = crossbeam_channel::unbounded();
                 let inner = self.inner.clone();
+                // Not guarded: these run the peer transport, whose panics
+                // count as a lost reply (see `sender.rs`), not a node failure.
                 thread::Builder::new()
                     .name(format!("raft{me}-send{peer}-{lane}"))
                     .spawn(move || sender::sender(inner, rx))?;
@@ -302,27 +332,50 @@ impl Raft {
         for (name, job) in jobs {
             let inner = self.inner.clone();
             let handle = thread::Builder::new()
-                .name(name)
-                .spawn(move || job(inner))?;
+                .name(name.clone())
+                .spawn(move || inner.run_guarded(&name, job))?;
             self.inner.threads.lock().push(handle);
         }
         Ok(())
     }
 
     /// Appends `command` if this node is the leader: `Some((index, term))`;
-    /// `None` otherwise. Never waits for peers or the disk; wakes the log
-    /// writer and every replicator at once.
+    /// `None` otherwise, and for a command over
+    /// [`MAX_COMMAND_BYTES`](crate::limits::MAX_COMMAND_BYTES) (see
+    /// [`try_start`](Self::try_start) to tell the two apart). Never waits for
+    /// peers or the disk; wakes the log writer and every replicator at once.
     pub fn start(&self, command: Vec<u8>) -> Option<(u64, u64)> {
+        self.try_start(command).ok()
+    }
+
+    /// Like [`start`](Self::start), saying why nothing was appended. A
+    /// command too large for one AppendEntries frame (or one log record) is
+    /// refused here, as the last guard: the service should refuse it before
+    /// (the KvServer checks key and value sizes), but one that slipped
+    /// through must not stop the leader's persister or stall replication.
+    pub fn try_start(&self, command: Vec<u8>) -> Result<(u64, u64), StartError> {
+        if command.len() > MAX_COMMAND_BYTES {
+            tracing::warn!(
+                me = self.inner.me,
+                len = command.len(),
+                max = MAX_COMMAND_BYTES,
+                "command refused: too large"
+            );
+            return Err(StartError::TooLarge {
+                len: command.len(),
+                max: MAX_COMMAND_BYTES,
+            });
+        }
         let mut st = self.inner.state.lock();
         if st.dead || st.role != Role::Leader {
-            return None;
+            return Err(StartError::NotLeader);
         }
         let term = st.current_term;
         let index = st.log.append_new(term, command);
         drop(st);
         self.inner.writer_cv.notify_one();
         self.inner.wake_replicators();
-        Some((index, term))
+        Ok((index, term))
     }
 
     /// (current term, is leader)
@@ -391,6 +444,29 @@ impl Raft {
         // A half-received snapshot goes too (its staging file with it).
         self.inner.incoming.lock().take();
         *self.inner.storage.lock() = Box::new(Closed);
+    }
+
+    /// Stops the node for good because of a fatal error of the service
+    /// above it (say, a command or snapshot it cannot decode); `reason` is
+    /// what [`failure`](Self::failure) then reports. Returns at once; the
+    /// node's threads are joined in the background.
+    pub fn fail(&self, reason: impl Into<String>) {
+        let mut st = self.inner.state.lock();
+        self.inner.fail(&mut st, reason.into());
+    }
+
+    /// Why this node stopped by itself (a persist failure, a panicked
+    /// thread, [`fail`](Self::fail)); `None` while it runs and after a
+    /// clean [`shutdown`](Self::shutdown). A stopped node answers every
+    /// request as a non-leader, so its process should exit.
+    pub fn failure(&self) -> Option<String> {
+        self.inner.failure.get()
+    }
+
+    /// Waits up to `timeout` for the node to stop by itself; the reason, or
+    /// `None` if it is still running (or was shut down cleanly) by then.
+    pub fn wait_failure(&self, timeout: Duration) -> Option<String> {
+        self.inner.failure.wait(timeout)
     }
 
     /// Bytes of Raft state now stored by the persister (for max_raft_state).

@@ -520,5 +520,10 @@ fn a_persist_error_stops_the_node_without_acknowledging() {
     // Stopped for good: nothing more is accepted, even once the disk is back.
     assert!(!raft.append_entries(append(1, (1, 1), &[1], 0)).success);
     assert_eq!(crashed(&memory).entries.len(), 1);
+    // And it says why, for the process to exit with.
+    let reason = raft.wait_failure(Duration::from_secs(10)).unwrap();
+    assert!(reason.contains("persister failed"), "{reason}");
+    assert!(reason.contains("no space left"), "{reason}");
     raft.shutdown();
+    assert!(raft.failure().is_some(), "shutdown keeps the reason");
 }

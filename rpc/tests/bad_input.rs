@@ -43,6 +43,37 @@ fn oversize_args_size_closes_the_connection() {
 }
 
 #[test]
+fn a_frame_over_the_limit_closes_only_its_own_connection() {
+    let server = start(small_limit());
+    let mut neighbour = connect(server.local_addr());
+    assert_eq!(
+        raw_call(&mut neighbour, "test", "echo", 1, b"hi").body,
+        b"hi"
+    );
+    // Args of exactly the limit are fine; one byte more closes the sender.
+    let at_limit = vec![7u8; 1024];
+    let mut sender = connect(server.local_addr());
+    assert_eq!(
+        raw_call(&mut sender, "test", "echo", 1, &at_limit).body,
+        at_limit
+    );
+    // The provider may close before it has read everything: ignore EPIPE.
+    let _ = sender.write_all(&request("test", "echo", 2, &[7u8; 1025]));
+    assert_closed_by_peer(&mut sender);
+    // The connection opened before it is untouched, calls in the middle
+    // of it included.
+    assert_eq!(
+        raw_call(&mut neighbour, "test", "echo", 2, b"still").body,
+        b"still"
+    );
+    assert_eq!(
+        raw_call(&mut neighbour, "test", "echo", 3, &at_limit).body,
+        at_limit
+    );
+    assert_serving(server.local_addr());
+}
+
+#[test]
 fn malformed_varint_closes_the_connection() {
     expect_closed_after(&[0xff; 8], ProviderConfig::default());
 }

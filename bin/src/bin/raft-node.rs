@@ -21,6 +21,15 @@ struct Args {
     /// Snapshot once the Raft log reaches this many bytes; 0 never snapshots.
     #[arg(long, default_value_t = 16 << 20)]
     max_raft_state: u64,
+    /// Largest key of a Put, Append or Get; larger ones get ErrTooLarge
+    /// (default 64 KiB).
+    #[arg(long, default_value_t = kvserver::DEFAULT_MAX_KEY_BYTES)]
+    max_key_bytes: usize,
+    /// Largest value of a Put or Append; larger ones get ErrTooLarge
+    /// (default 1.5 MiB, after etcd's request limit). Key and value together
+    /// may be at most about 64 MiB, what one Raft log entry can carry.
+    #[arg(long, default_value_t = kvserver::DEFAULT_MAX_VALUE_BYTES)]
+    max_value_bytes: usize,
     /// Log filter, e.g. info, debug, raft=debug (RUST_LOG overrides it).
     #[arg(long, default_value = "info")]
     log_level: String,
@@ -34,6 +43,8 @@ fn main() {
         config: args.config,
         data_dir: args.data_dir,
         max_raft_state: (args.max_raft_state > 0).then_some(args.max_raft_state),
+        max_key_bytes: args.max_key_bytes,
+        max_value_bytes: args.max_value_bytes,
     };
     if let Err(e) = raftkv_bin::node::run(options) {
         eprintln!("raft-node: error: {}", raftkv_bin::error_line(&e));

@@ -94,8 +94,8 @@ fn an_undecodable_entry_stops_the_node_and_answers_its_waiters() {
     let after = put(&kv, "after", 2);
     assert_eq!(err_of(&after), KvErr::WrongLeader);
 
-    wait_until("the failure", || kv.inner.failure.lock().is_some());
-    let reason = kv.inner.failure.lock().clone().unwrap();
+    wait_until("the failure", || kv.failure().is_some());
+    let reason = kv.failure().unwrap();
     assert!(
         reason.contains(&format!("index {garbage_index}")),
         "{reason}"
@@ -123,8 +123,8 @@ fn an_undecodable_snapshot_stops_the_node() {
     kv.shutdown();
 
     let restarted = start(&persister);
-    wait_until("the failure", || restarted.inner.failure.lock().is_some());
-    let reason = restarted.inner.failure.lock().clone().unwrap();
+    wait_until("the failure", || restarted.failure().is_some());
+    let reason = restarted.failure().unwrap();
     assert!(reason.contains("snapshot"), "{reason}");
     assert_eq!(restarted.last_applied(), 0);
     wait_until("raft to stop", || {

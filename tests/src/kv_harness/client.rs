@@ -34,6 +34,12 @@ impl KvClient {
         self.id
     }
 
+    /// The Clerk itself, for tests that look at its errors (the helpers
+    /// here panic on any).
+    pub fn clerk(&self) -> &Clerk {
+        &self.clerk
+    }
+
     pub(super) fn end_names(&self) -> &[String] {
         &self.ends
     }

@@ -30,9 +30,10 @@ use proto::raft::LogEntry;
 /// Bytes before the body.
 pub const HEADER_LEN: usize = 20;
 
-/// Largest body we write or accept (64 MiB): a bound on what a corrupt
-/// header can make us allocate, far above any sane command.
-pub const MAX_BODY_LEN: usize = 64 << 20;
+/// Largest body we write or accept: a bound on what a corrupt header can
+/// make us allocate, and at least the largest entry Raft accepts (derived in
+/// `limits.rs`, so the persister never refuses what `start` took).
+pub const MAX_BODY_LEN: usize = crate::limits::MAX_LOG_RECORD_BYTES;
 
 /// Appends `entry` as one record to `out`, claiming that every entry
 /// through index `synced` is durable. `None` if the entry is too large to be
