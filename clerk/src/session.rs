@@ -2,8 +2,9 @@
 //! by.
 //!
 //! A server remembers, per client id, the highest request id it applied and
-//! which of the 64 below it were applied; it starts a session only at
-//! request id 1 and forgets idle ones. A Clerk keeps things simple for it:
+//! which of the 64 below it were applied; it starts a session with the
+//! first write it sees and forgets idle ones (keeping a tombstone that
+//! refuses their late copies). A Clerk keeps things simple for it:
 //! one request in flight per session, write ids from 1 up (Gets are not
 //! deduplicated and take no id of their own), and a session the cluster has
 //! forgotten is renewed: a new client id, from 1 again. One Clerk is shared

@@ -15,23 +15,26 @@
 //! - below the window: it can no longer be told from an old copy, so it is
 //!   refused ([`Verdict::Stale`], ErrSessionExpired) and nothing is applied.
 //!
-//! An unknown client id starts a session only with request id 0 or 1. Any
-//! other id from an unknown client may be a late copy from a session that
-//! expired, so it is refused: an independent client must number its
-//! requests from 1 and have request 1 applied before its other requests
-//! can be. (A copy of a session's request 1 that arrives after the session
-//! expired does start a new one and is applied again: sessions must outlive
-//! any delay a request can suffer.)
-//!
 //! Expiry needs a clock every replica shares: the leader stamps each entry
 //! with its wall clock, and the table keeps the "log time", the largest
 //! stamp applied so far (monotonic whatever the leaders' clocks do). A
 //! session idle for longer than the TTL in log time is forgotten, and when
 //! there are more than `max_sessions` the least recently used go first, so
 //! memory stays bounded. Both limits must be equal on every replica.
+//!
+//! A forgotten session leaves a tombstone: its client id's fingerprint and
+//! highest applied id (16 bytes, not the whole session). A write of that
+//! client at or below that id is a late copy and is refused; one above it
+//! starts the session again, refusing everything at or below the old
+//! maximum. A client id with neither session nor tombstone starts a
+//! session with whatever request id it sends first, so independent clients
+//! may number their requests as they like (the original's Clerk counted
+//! Gets too). Tombstones are capped as well ([`TOMBSTONES_PER_SESSION`]
+//! times `max_sessions`), oldest first: only a copy delayed past that many
+//! expiries could apply twice.
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -62,7 +65,19 @@ impl Default for SessionLimits {
     }
 }
 
-/// Every live session, in least-recently-used order, and the log time.
+/// How many tombstones are kept per allowed session.
+pub const TOMBSTONES_PER_SESSION: usize = 4;
+
+/// A stable 64-bit fingerprint of a client id (FNV-1a): tombstones keep
+/// this instead of the id. It is in snapshots, so it must never change.
+fn fingerprint(client_id: &[u8]) -> u64 {
+    client_id.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Every live session, in least-recently-used order, the tombstones of
+/// forgotten ones, and the log time.
 #[derive(Clone, Debug, Default)]
 pub struct DedupTable {
     sessions: HashMap<Vec<u8>, Session>,
@@ -72,6 +87,10 @@ pub struct DedupTable {
     next_seq: u64,
     /// The largest leader stamp applied (ms since the Unix epoch).
     log_time_ms: u64,
+    /// Fingerprint → highest applied id of each forgotten session, and the
+    /// fingerprints oldest first (the next to go when over the cap).
+    tombstones: HashMap<u64, i64>,
+    tombstone_order: VecDeque<u64>,
     limits: SessionLimits,
 }
 
@@ -81,6 +100,8 @@ impl PartialEq for DedupTable {
         self.sessions == other.sessions
             && self.next_seq == other.next_seq
             && self.log_time_ms == other.log_time_ms
+            && self.tombstones == other.tombstones
+            && self.tombstone_order == other.tombstone_order
     }
 }
 
@@ -93,10 +114,13 @@ impl DedupTable {
     /// How `op` would be judged now, before time moves on: the leader's
     /// fast path answers a [`Verdict::Duplicate`] without the log.
     pub fn verdict(&self, op: &Op) -> Verdict {
-        match self.sessions.get(&op.client_id) {
-            Some(session) => session.judge(op.request_id),
-            None if op.request_id == 0 || op.request_id == 1 => Verdict::New,
-            None => Verdict::Stale,
+        if let Some(session) = self.sessions.get(&op.client_id) {
+            return session.judge(op.request_id);
+        }
+        match self.tombstones.get(&fingerprint(&op.client_id)) {
+            Some(&max) if op.request_id <= max => Verdict::Stale,
+            _ if op.request_id < 0 => Verdict::Stale,
+            _ => Verdict::New,
         }
     }
 
@@ -120,7 +144,24 @@ impl DedupTable {
                 break;
             }
             let client = entry.remove();
-            self.sessions.remove(&client);
+            self.forget(&client);
+        }
+    }
+
+    /// Drops a session, leaving its tombstone.
+    fn forget(&mut self, client: &[u8]) {
+        let Some(session) = self.sessions.remove(client) else {
+            return;
+        };
+        let print = fingerprint(client);
+        if self.tombstones.insert(print, session.max).is_none() {
+            self.tombstone_order.push_back(print);
+        }
+        let cap = self.limits.max_sessions.max(1) * TOMBSTONES_PER_SESSION;
+        while self.tombstone_order.len() > cap {
+            if let Some(oldest) = self.tombstone_order.pop_front() {
+                self.tombstones.remove(&oldest);
+            }
         }
     }
 
@@ -142,12 +183,25 @@ impl DedupTable {
                 }
                 session
             }
-            Entry::Vacant(new) => new.insert(Session {
-                max: op.request_id,
-                below: 0,
-                last_seen_ms: 0,
-                seq,
-            }),
+            Entry::Vacant(new) => {
+                // A returning client: nothing at or below its old maximum
+                // may apply (the verdict already refused those).
+                let print = fingerprint(new.key());
+                let floor = match self.tombstones.remove(&print) {
+                    Some(old_max) => {
+                        self.tombstone_order.retain(|p| *p != print);
+                        old_max
+                    }
+                    None => -1,
+                };
+                new.insert(Session {
+                    max: op.request_id,
+                    below: 0,
+                    floor,
+                    last_seen_ms: 0,
+                    seq,
+                })
+            }
         };
         // A used session moves to the back of the order.
         let old_seq = std::mem::replace(&mut session.seq, seq);
@@ -158,7 +212,7 @@ impl DedupTable {
             let Some((_, client)) = self.order.pop_first() else {
                 break;
             };
-            self.sessions.remove(&client);
+            self.forget(&client);
         }
         verdict
     }
@@ -182,6 +236,8 @@ struct ImageRef<'a> {
     log_time_ms: u64,
     next_seq: u64,
     sessions: Vec<(&'a Vec<u8>, &'a Session)>,
+    /// Oldest first.
+    tombstones: Vec<(u64, i64)>,
 }
 
 #[derive(Deserialize)]
@@ -189,6 +245,7 @@ struct Image {
     log_time_ms: u64,
     next_seq: u64,
     sessions: Vec<(Vec<u8>, Session)>,
+    tombstones: Vec<(u64, i64)>,
 }
 
 impl Serialize for DedupTable {
@@ -200,6 +257,11 @@ impl Serialize for DedupTable {
                 .order
                 .values()
                 .filter_map(|client| self.sessions.get_key_value(client))
+                .collect(),
+            tombstones: self
+                .tombstone_order
+                .iter()
+                .filter_map(|p| self.tombstones.get(p).map(|max| (*p, *max)))
                 .collect(),
         }
         .serialize(serializer)
@@ -222,6 +284,12 @@ impl<'de> Deserialize<'de> for DedupTable {
             {
                 return Err(D::Error::custom("inconsistent session table"));
             }
+        }
+        for (print, max) in image.tombstones {
+            if table.tombstones.insert(print, max).is_some() {
+                return Err(D::Error::custom("a tombstone listed twice"));
+            }
+            table.tombstone_order.push_back(print);
         }
         Ok(table)
     }
@@ -286,13 +354,49 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_client_starts_only_at_request_one() {
+    fn an_unknown_client_starts_a_session_with_any_request_id() {
         let mut table = DedupTable::default();
-        assert_eq!(admit(&mut table, 0, "late", 5), Verdict::Stale);
-        assert_eq!(table.len(), 0, "a refused request leaves no session");
+        assert_eq!(admit(&mut table, 0, "counts-gets-too", 5), Verdict::New);
         assert_eq!(admit(&mut table, 0, "fresh", 1), Verdict::New);
         assert_eq!(admit(&mut table, 0, "zero", 0), Verdict::New);
-        assert_eq!(table.len(), 2);
+        assert_eq!(admit(&mut table, 0, "negative", -3), Verdict::Stale);
+        assert_eq!(table.len(), 3, "a refused request leaves no session");
+        assert_eq!(
+            admit(&mut table, 0, "counts-gets-too", 5),
+            Verdict::Duplicate
+        );
+    }
+
+    #[test]
+    fn a_forgotten_session_refuses_its_late_copies_and_can_start_again() {
+        let mut table = DedupTable::default();
+        table.set_limits(SessionLimits {
+            ttl: Duration::from_secs(10),
+            max_sessions: 100,
+        });
+        for id in 1..=5 {
+            admit(&mut table, 1_000, "c", id);
+        }
+        table.advance(20_000);
+        assert_eq!(table.len(), 0, "expired");
+        // A late copy of any write it had applied: refused, not applied.
+        for id in [1, 4, 5] {
+            assert_eq!(
+                admit(&mut table, 20_000, "c", id),
+                Verdict::Stale,
+                "id {id}"
+            );
+        }
+        assert_eq!(table.len(), 0, "late copies start nothing");
+        // The client carries on: its next write starts the session again,
+        // and still nothing at or below the old maximum may apply.
+        assert_eq!(admit(&mut table, 20_000, "c", 7), Verdict::New);
+        for id in [3, 5] {
+            assert_eq!(table.verdict(&op("c", id)), Verdict::Stale, "id {id}");
+        }
+        assert_eq!(table.verdict(&op("c", 6)), Verdict::New);
+        assert_eq!(table.verdict(&op("c", 7)), Verdict::Duplicate);
+        assert!(table.tombstones.is_empty(), "the live session took over");
     }
 
     #[test]
@@ -312,11 +416,12 @@ mod tests {
         assert_eq!(table.len(), 2, "idle exactly the TTL: kept");
         table.advance(11_001);
         assert_eq!(table.len(), 1);
-        assert_eq!(table.verdict(&op("idle", 2)), Verdict::Stale);
+        assert_eq!(table.verdict(&op("idle", 1)), Verdict::Stale);
         assert_eq!(table.verdict(&op("busy", 3)), Verdict::Duplicate);
         table.advance(15_001);
         assert_eq!(table.len(), 0);
-        assert_eq!(admit(&mut table, 15_001, "busy", 4), Verdict::Stale);
+        assert_eq!(admit(&mut table, 15_001, "busy", 3), Verdict::Stale);
+        assert_eq!(admit(&mut table, 15_001, "busy", 4), Verdict::New);
     }
 
     #[test]
@@ -339,8 +444,14 @@ mod tests {
         assert_eq!(table.len(), cap);
         assert_eq!(table.order.len(), cap);
         assert_eq!(table.verdict(&op("kept-busy", 1001)), Verdict::Duplicate);
-        assert_eq!(table.verdict(&op("c0", 2)), Verdict::Stale);
         assert_eq!(table.verdict(&op("c99999", 1)), Verdict::Duplicate);
+        // Evicted sessions leave tombstones, capped too: a recent one still
+        // refuses its late copies; the oldest were dropped.
+        let tombstone_cap = cap * TOMBSTONES_PER_SESSION;
+        assert_eq!(table.tombstones.len(), tombstone_cap);
+        assert_eq!(table.tombstone_order.len(), tombstone_cap);
+        assert_eq!(table.verdict(&op("c98000", 1)), Verdict::Stale);
+        assert_eq!(table.verdict(&op("c0", 1)), Verdict::New);
     }
 
     #[test]

@@ -36,17 +36,17 @@
 //! - Dedup (`dedup.rs`) keeps, per client session, the highest applied
 //!   request id and a 64-bit bitmap of the ids below it, so a write is
 //!   applied at most once however late a copy of it arrives, and a client
-//!   may have several requests in flight. A copy too old to judge, or from
-//!   an unknown or expired session (any request id but 1 or 0 from a client
-//!   id the table does not know), is refused with ErrSessionExpired and
-//!   applies nothing. Sessions expire deterministically: each entry carries
-//!   the leader's clock, the state machine keeps the largest stamp as its
-//!   "log time", and forgets sessions idle longer than
-//!   `KvServerConfig::session_ttl` (default 1 h) or beyond
-//!   `max_sessions` (default 100 000, least recently used first); both must
-//!   be equal on every node. (The original kept a highest request id per
-//!   client forever.) The sessions are part of the snapshot, so all of
-//!   this holds across restarts and InstallSnapshot.
+//!   may have several requests in flight. A copy too old to judge is
+//!   refused with ErrSessionExpired and applies nothing. Sessions expire
+//!   deterministically: each entry carries the leader's clock, the state
+//!   machine keeps the largest stamp as its "log time", and forgets
+//!   sessions idle longer than `KvServerConfig::session_ttl` (default 1 h)
+//!   or beyond `max_sessions` (default 100 000, least recently used first);
+//!   both must be equal on every node. A forgotten session leaves a small
+//!   tombstone that refuses late copies of its writes. (The original kept a
+//!   highest request id per client forever.) Sessions and tombstones are
+//!   part of the snapshot, so all of this holds across restarts and
+//!   InstallSnapshot.
 //! - An entry or snapshot the applier cannot decode stops the node with an
 //!   error; the original skipped it and applied what followed onto the
 //!   wrong state.

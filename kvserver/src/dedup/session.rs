@@ -25,6 +25,9 @@ pub(super) struct Session {
     pub(super) max: i64,
     /// Bit i set: request `max - 1 - i` was applied.
     pub(super) below: u64,
+    /// Ids at or below this are refused whatever the bitmap says: a session
+    /// started again after it expired knows nothing of its old ids.
+    pub(super) floor: i64,
     /// Log time (ms) of the last write of this client.
     pub(super) last_seen_ms: u64,
     /// Position in least-recently-used order (larger: used later).
@@ -33,7 +36,7 @@ pub(super) struct Session {
 
 impl Session {
     pub(super) fn judge(&self, request_id: i64) -> Verdict {
-        if request_id < 0 {
+        if request_id < 0 || request_id <= self.floor {
             return Verdict::Stale;
         }
         if request_id > self.max {
@@ -78,6 +81,7 @@ mod tests {
         Session {
             max,
             below: 0,
+            floor: -1,
             last_seen_ms: 0,
             seq: 0,
         }
