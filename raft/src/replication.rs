@@ -255,9 +255,24 @@ pub(crate) fn handle_append_reply(
             inner.apply_cv.notify_one();
         }
     } else {
+        // A follower that no longer has an entry it acknowledged, asked
+        // about a place at or past it, lost its data (a wiped disk). Start
+        // over from what it has; the commit index never goes back anyway.
+        // (A stale reply to an older, lower request is not such proof.)
+        let hint = reply.update_next_index;
+        if pr.match_index > 0 && args.prev_log_index >= pr.match_index && hint <= pr.match_index {
+            tracing::warn!(
+                me = inner.me,
+                peer = out.peer,
+                acknowledged = pr.match_index,
+                has = hint.saturating_sub(1),
+                "a follower lost entries it had acknowledged; sending them again"
+            );
+            pr.match_index = hint.saturating_sub(1);
+        }
         // Fast backup: jump to the follower's hint, but never below what is
         // known to match.
-        let hint = reply.update_next_index.max(pr.match_index + 1);
+        let hint = hint.max(pr.match_index + 1);
         if hint < pr.next_index {
             pr.next_index = hint;
         }

@@ -74,6 +74,38 @@ fn a_snapshot_larger_than_a_message_catches_a_follower_up() {
     });
 }
 
+/// A follower whose data was wiped (an operator's mistake, or a new disk)
+/// comes back empty: the leader, which knew it had acknowledged entries,
+/// must send them all again, through a snapshot.
+fn wiped_follower_catches_up(snapshots: bool) {
+    let cluster = RaftCluster::with_config(3, true, snapshots, test_config());
+    cluster.begin("A follower whose data was wiped catches up");
+    for _ in 0..40 {
+        cluster.one(random_cmd(), 3, true);
+    }
+    let leader = cluster.check_one_leader();
+    let victim = (leader + 1) % 3;
+    cluster.wipe(victim);
+    cluster.start1(victim);
+    cluster.connect(victim);
+    // The same leader stays: no election resets what it knows.
+    for _ in 0..5 {
+        cluster.one(random_cmd(), 3, true);
+    }
+    assert_eq!(cluster.check_one_leader(), leader);
+    cluster.end();
+}
+
+#[test]
+fn a_wiped_follower_catches_up_from_the_log() {
+    run_test(|| wiped_follower_catches_up(false));
+}
+
+#[test]
+fn a_wiped_follower_catches_up_through_a_snapshot() {
+    run_test(|| wiped_follower_catches_up(true));
+}
+
 /// Reconnects a follower that needs a snapshot of about 300 KiB (300
 /// chunks on a network that delays each request), waits until a few
 /// chunks are through, and crashes the leader or the follower mid-transfer.

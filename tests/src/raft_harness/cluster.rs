@@ -263,6 +263,14 @@ impl RaftCluster {
         }
     }
 
+    /// Crashes server i and throws its persisted state away, as an
+    /// operator who wipes a machine's data dir does; [`start1`](Self::start1)
+    /// then starts it empty.
+    pub fn wipe(&self, i: usize) {
+        self.crash1(i);
+        self.topology.lock().slots[i].persister = MemoryPersister::new();
+    }
+
     /// Starts (or restarts) server i from what it last persisted, with
     /// fresh ends so nothing addressed to an old incarnation reaches it.
     /// The new server is disconnected until [`connect`](Self::connect).
