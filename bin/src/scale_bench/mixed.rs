@@ -169,14 +169,14 @@ fn sample(addrs: &[SocketAddr], finished: &AtomicBool) -> Sampled {
         // One more look after the clients stop catches a last snapshot.
         let last_round = finished.load(Ordering::Relaxed);
         let statuses = wait::statuses(addrs);
-        for id in 0..addrs.len() {
+        for (id, last) in last_snapshot.iter_mut().enumerate() {
             let Some(reply) = wait::reply(&statuses, id) else {
                 continue;
             };
-            if last_snapshot[id].is_some_and(|before| reply.snapshot_index > before) {
+            if last.is_some_and(|before| reply.snapshot_index > before) {
                 sampled.snapshots[id] += 1;
             }
-            last_snapshot[id] = Some(reply.snapshot_index);
+            *last = Some(reply.snapshot_index);
             sampled.last_term = sampled.last_term.max(reply.term);
         }
         if sampled.first_term == 0 {
