@@ -8,6 +8,7 @@
 //! - `demo.rs`: `raftkv demo`.
 //! - `caller.rs`: the callerMain workload; `latency.rs`: its percentiles.
 //! - `status.rs`: every node's status, for `kvctl status`.
+//! - `scale_bench/`: `scale-bench`, the whole cluster measured at a size.
 //! - `logging.rs`: timestamped, levelled log lines naming the node.
 //! - `error_line.rs`: the one line a failing program prints.
 
@@ -18,6 +19,7 @@ pub mod latency;
 pub mod local_cluster;
 pub mod logging;
 pub mod node;
+pub mod scale_bench;
 pub mod status;
 
 pub use error_line::error_line;
