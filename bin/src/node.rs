@@ -23,6 +23,7 @@ pub struct NodeOptions {
     pub config: PathBuf,
     pub data_dir: PathBuf,
     pub max_raft_state: Option<u64>,
+    pub snapshot_ratio: Option<u64>,
     /// Largest key of a request; larger ones get ErrTooLarge.
     pub max_key_bytes: usize,
     /// Largest value of a Put or Append; larger ones get ErrTooLarge.
@@ -65,6 +66,7 @@ pub fn run(options: NodeOptions) -> anyhow::Result<()> {
         .collect();
     let config = KvServerConfig {
         max_raft_state: options.max_raft_state,
+        snapshot_ratio: options.snapshot_ratio,
         max_key_bytes: options.max_key_bytes,
         max_value_bytes: options.max_value_bytes,
         raft: raft_config,

@@ -51,6 +51,13 @@ pub struct KvServerConfig {
     /// Snapshot once Raft's stored state reaches this many bytes; `None`
     /// never snapshots (the original's `maxraftstate = -1`).
     pub max_raft_state: Option<u64>,
+    /// With `Some(r)`, snapshot only once the log also reaches 1/r of the
+    /// last snapshot's size: a store of gigabytes then rewrites itself once
+    /// per 1/r of its size in log, not once per `max_raft_state` (which for
+    /// 1 GiB and 16 MiB meant a snapshot after every 16 MiB, back to back).
+    /// The log kept in memory grows by up to 1/r of the store. `None` keeps
+    /// `max_raft_state` alone, as 6.5840's tests expect.
+    pub snapshot_ratio: Option<u64>,
     /// How long a request may wait for its entry to apply before the client
     /// is told ErrTimeout (the original's CONSENSUS_TIMEOUT).
     pub op_timeout: Duration,
@@ -81,6 +88,7 @@ impl Default for KvServerConfig {
     fn default() -> Self {
         KvServerConfig {
             max_raft_state: None,
+            snapshot_ratio: None,
             op_timeout: Duration::from_secs(2),
             sweep_interval: Duration::from_millis(50),
             session_ttl: SessionLimits::default().ttl,
@@ -102,6 +110,11 @@ impl KvServerConfig {
     }
 
     pub fn validate(&self) -> Result<(), KvServerError> {
+        if self.snapshot_ratio == Some(0) {
+            return Err(KvServerError::InvalidConfig(
+                "snapshot_ratio must be positive (or unset)".into(),
+            ));
+        }
         if self.max_raft_state == Some(0) {
             return Err(KvServerError::InvalidConfig(
                 "max_raft_state must be positive (or unset to never snapshot)".into(),

@@ -5,30 +5,31 @@
 //! one string under its lock).
 //!
 //! ```text
-//!  +----------------------------------------------+----------------+-----+
-//!  | header: bincode(Header { last_applied,       | bincode((k, v))| ... |  `entries` pairs,
-//!  |         entries, dedup })                    |                |     |  in key order
-//!  +----------------------------------------------+----------------+-----+
+//!  +----------------------------------------------+-------------------------------------+
+//!  | header: bincode(Header { last_applied,       | bincode(entries): a count, then     |
+//!  |         dedup })                             | (key, value) byte strings, in order |
+//!  +----------------------------------------------+-------------------------------------+
 //! ```
+//!
+//! The entries go through one serde sequence (the skip list's own
+//! `Serialize`), streamed straight from the frozen image into the file, and
+//! are read back straight into a skip list built in one sorted pass.
 
-use std::fmt;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 
-use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
-use skiplist::{FrozenList, SortedBuilder};
+use skiplist::{ByteSkipList, FrozenList};
 
 use crate::codec;
 use crate::dedup::DedupTable;
 use crate::state_machine::KvStateMachine;
 
-/// Entries between two checks of whether the writer should give up.
-const STOP_CHECK_EVERY: usize = 4096;
+/// Bytes written between two checks of whether the writer should give up.
+const STOP_CHECK_BYTES: usize = 4 << 20;
 
 #[derive(Serialize, Deserialize)]
 struct Header {
     last_applied: u64,
-    entries: u64,
     dedup: DedupTable,
 }
 
@@ -42,23 +43,55 @@ pub struct FrozenState {
 
 impl FrozenState {
     /// Writes the snapshot to `out`. Gives up (returning `Ok(false)`) as
-    /// soon as `stop()` says so, checked every few thousand entries.
+    /// soon as `stop()` says so, checked every few MiB.
     pub fn write_to(&self, out: impl Write, stop: impl Fn() -> bool) -> io::Result<bool> {
-        let mut out = BufWriter::with_capacity(1 << 20, out);
+        if stop() {
+            return Ok(false);
+        }
+        let mut out = BufWriter::with_capacity(
+            1 << 20,
+            Stoppable {
+                inner: out,
+                stop: &stop,
+                unchecked: 0,
+            },
+        );
         let header = Header {
             last_applied: self.last_applied,
-            entries: self.data.len() as u64,
             dedup: self.dedup.clone(),
         };
-        codec::encode_into(&header, &mut out)?;
-        for (i, entry) in self.data.iter().enumerate() {
-            if i % STOP_CHECK_EVERY == 0 && stop() {
-                return Ok(false);
-            }
-            codec::encode_into(&entry, &mut out)?;
+        let written = codec::encode_into(&header, &mut out)
+            .and_then(|()| codec::encode_into(&self.data, &mut out))
+            .and_then(|()| out.flush());
+        match written {
+            Ok(()) => Ok(true),
+            Err(_) if stop() => Ok(false),
+            Err(e) => Err(e),
         }
-        out.flush()?;
-        Ok(true)
+    }
+}
+
+/// A writer that fails once `stop()` says so, ending a long encode early.
+struct Stoppable<'a, W> {
+    inner: W,
+    stop: &'a dyn Fn() -> bool,
+    unchecked: usize,
+}
+
+impl<W: Write> Write for Stoppable<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.unchecked += buf.len();
+        if self.unchecked >= STOP_CHECK_BYTES {
+            self.unchecked = 0;
+            if (self.stop)() {
+                return Err(io::Error::other("the snapshot was abandoned"));
+            }
+        }
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 
@@ -67,56 +100,14 @@ impl FrozenState {
 pub fn read_from(input: impl Read) -> Result<KvStateMachine, String> {
     let mut input = BufReader::with_capacity(1 << 20, input);
     let header: Header = codec::decode_from(&mut input).map_err(|e| format!("header: {e}"))?;
-    let mut data = SortedBuilder::new();
-    for i in 0..header.entries {
-        let (Bytes(key), Bytes(value)) =
-            codec::decode_from(&mut input).map_err(|e| format!("entry {i}: {e}"))?;
-        data.push(&key, &value)
-            .map_err(|e| format!("entry {i}: {e}"))?;
-    }
+    let data: ByteSkipList = codec::decode_from(&mut input).map_err(|e| format!("entries: {e}"))?;
     let mut rest = [0u8; 1];
     if input.read(&mut rest).map_err(|e| e.to_string())? != 0 {
-        return Err(format!("bytes after the {} entries", header.entries));
+        return Err(format!("bytes after the {} entries", data.len()));
     }
     Ok(KvStateMachine::from_parts(
         header.last_applied,
         header.dedup,
-        data.finish(),
+        data,
     ))
-}
-
-/// A byte string decoded in one piece (serde's default for `Vec<u8>` goes
-/// byte by byte, which for a store of gigabytes is most of a restart).
-struct Bytes(Vec<u8>);
-
-impl<'de> Deserialize<'de> for Bytes {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Bytes, D::Error> {
-        deserializer.deserialize_byte_buf(BytesVisitor)
-    }
-}
-
-struct BytesVisitor;
-
-impl<'de> Visitor<'de> for BytesVisitor {
-    type Value = Bytes;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a byte string")
-    }
-
-    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Bytes, E> {
-        Ok(Bytes(v.to_vec()))
-    }
-
-    fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Bytes, E> {
-        Ok(Bytes(v))
-    }
-
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Bytes, A::Error> {
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(byte) = seq.next_element()? {
-            out.push(byte);
-        }
-        Ok(Bytes(out))
-    }
 }

@@ -21,6 +21,11 @@ struct Args {
     /// Snapshot once the Raft log reaches this many bytes; 0 never snapshots.
     #[arg(long, default_value_t = 16 << 20)]
     max_raft_state: u64,
+    /// ... and once the log reaches 1/N of the last snapshot's size, so a
+    /// large store is not rewritten after every --max-raft-state bytes of
+    /// log; 0 uses --max-raft-state alone.
+    #[arg(long, default_value_t = 8)]
+    snapshot_ratio: u64,
     /// Largest key of a Put, Append or Get; larger ones get ErrTooLarge
     /// (default 64 KiB).
     #[arg(long, default_value_t = kvserver::DEFAULT_MAX_KEY_BYTES)]
@@ -43,6 +48,7 @@ fn main() {
         config: args.config,
         data_dir: args.data_dir,
         max_raft_state: (args.max_raft_state > 0).then_some(args.max_raft_state),
+        snapshot_ratio: (args.snapshot_ratio > 0).then_some(args.snapshot_ratio),
         max_key_bytes: args.max_key_bytes,
         max_value_bytes: args.max_value_bytes,
     };

@@ -31,6 +31,8 @@ pub(super) struct Snapshots {
     /// Log bytes applied since the last snapshot began: what the next one
     /// would free.
     applied_bytes: AtomicU64,
+    /// Size of the last snapshot taken or installed (see `snapshot_ratio`).
+    last_bytes: AtomicU64,
     taken: AtomicU64,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -48,12 +50,33 @@ impl Snapshots {
     }
 }
 
-/// Whether a snapshot is due: Raft's stored state has reached `max` and at
-/// least half of `max` is applied log that the snapshot would free. A log
-/// over the threshold because of entries not yet applied (a follower
+/// Makes the calling thread yield the CPU to the node's other threads: a
+/// snapshot of a large store keeps a core busy for seconds, and on a small
+/// machine requests must not queue behind it. (Linux: nice 10 for this
+/// thread only.)
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain system calls on this thread's own id; no memory involved.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
+    }
+}
+
+/// Whether a snapshot is due: Raft's stored state has reached `threshold`
+/// and at least half of it is applied log that the snapshot would free. A
+/// log over the threshold because of entries not yet applied (a follower
 /// catching up) waits until applying has made a snapshot worth its cost.
-fn worth_a_snapshot(raft_state_bytes: u64, applied_bytes: u64, max: u64) -> bool {
-    raft_state_bytes >= max && applied_bytes >= max / 2
+fn worth_a_snapshot(raft_state_bytes: u64, applied_bytes: u64, threshold: u64) -> bool {
+    raft_state_bytes >= threshold && applied_bytes >= threshold / 2
+}
+
+/// The log size that calls for a snapshot: `max_raft_state`, or with a
+/// ratio, 1/ratio of the last snapshot if that is more.
+fn threshold(max_raft_state: u64, ratio: Option<u64>, last_snapshot_bytes: u64) -> u64 {
+    ratio.map_or(max_raft_state, |r| {
+        max_raft_state.max(last_snapshot_bytes / r.max(1))
+    })
 }
 
 impl Inner {
@@ -72,7 +95,12 @@ impl Inner {
             .fetch_add(command_bytes as u64 + RECORD_OVERHEAD, Ordering::Relaxed)
             + command_bytes as u64
             + RECORD_OVERHEAD;
-        if !worth_a_snapshot(self.raft.raft_state_size(), freed, max) {
+        let threshold = threshold(
+            max,
+            self.config.snapshot_ratio,
+            snapshots.last_bytes.load(Ordering::Relaxed),
+        );
+        if !worth_a_snapshot(self.raft.raft_state_size(), freed, threshold) {
             return;
         }
         if snapshots.in_progress.swap(true, Ordering::SeqCst) {
@@ -91,12 +119,14 @@ impl Inner {
         let spawned = std::thread::Builder::new()
             .name(format!("kv{}-snapshot", self.me))
             .spawn(move || {
+                lower_priority();
                 let stop = || inner.stopping.load(Ordering::SeqCst);
                 match frozen.write_to(WriteAdapter(&mut *writer), stop) {
                     Ok(true) => {
                         let bytes = writer.written();
                         if inner.raft.finish_snapshot(writer) {
                             inner.snapshots.taken.fetch_add(1, Ordering::Relaxed);
+                            inner.snapshots.last_bytes.store(bytes, Ordering::Relaxed);
                             tracing::info!(
                                 node = inner.me,
                                 index,
@@ -143,6 +173,9 @@ impl Inner {
             }
             *state = restored;
         }
+        self.snapshots
+            .last_bytes
+            .store(data.len(), Ordering::Relaxed);
         tracing::info!(
             node = self.me,
             index,
@@ -168,7 +201,7 @@ impl Inner {
 
 #[cfg(test)]
 mod tests {
-    use super::worth_a_snapshot;
+    use super::{threshold, worth_a_snapshot};
 
     #[test]
     fn a_snapshot_waits_for_applied_log_to_free() {
@@ -179,5 +212,19 @@ mod tests {
         // is no reason for another.
         assert!(!worth_a_snapshot(50_000, 120, 1000));
         assert!(worth_a_snapshot(50_000, 600, 1000));
+    }
+
+    #[test]
+    fn with_a_ratio_a_large_store_snapshots_after_a_share_of_its_size() {
+        let mib = 1 << 20;
+        assert_eq!(threshold(16 * mib, None, 1024 * mib), 16 * mib);
+        assert_eq!(threshold(16 * mib, Some(8), 1024 * mib), 128 * mib);
+        // A small store keeps max_raft_state.
+        assert_eq!(threshold(16 * mib, Some(8), 64 * mib), 16 * mib);
+        assert!(!worth_a_snapshot(
+            20 * mib,
+            20 * mib,
+            threshold(16 * mib, Some(8), 1024 * mib)
+        ));
     }
 }

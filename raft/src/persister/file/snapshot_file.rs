@@ -17,8 +17,10 @@ const VERIFY_CHUNK: usize = 1 << 20;
 
 /// A writer syncs after this many bytes, so that `finish` (on a follower,
 /// inside the last chunk's RPC) has little left to sync even for a
-/// snapshot of gigabytes, and dirty pages never pile up.
-const SYNC_EVERY: u64 = 64 << 20;
+/// snapshot of gigabytes, and dirty pages never pile up: many short syncs
+/// rather than a few long ones, which would stall the log's fsyncs on the
+/// same disk behind them.
+const SYNC_EVERY: u64 = 8 << 20;
 
 /// An open, verified snapshot file. The open descriptor keeps the data
 /// readable even after a newer snapshot replaces the file's name, so a
