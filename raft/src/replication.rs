@@ -313,15 +313,30 @@ pub(crate) fn handle_snapshot_reply(
 ///
 /// Entries are synced before the reply, with the state lock released
 /// meanwhile (the storage lock keeps other writers out), so heartbeats,
-/// the applier and status queries never wait behind a follower's fsync. A heartbeat
-/// of the current term changes nothing durable: it takes the state lock
-/// alone, and claims a match only through entries already synced.
+/// the applier and status queries never wait behind a follower's fsync. A
+/// heartbeat of the current term changes nothing durable: it takes the
+/// state lock alone, never the storage lock (which a sync or a log rewrite
+/// may hold for long), and claims a match only through entries already
+/// synced.
 pub(crate) fn append_entries(inner: &Inner, args: AppendEntriesArgs) -> AppendEntriesReply {
     let now = Instant::now();
     if args.entries.is_empty() {
         let mut st = inner.state.lock();
-        if args.term <= st.current_term && args.prev_log_index <= st.durable_index {
-            return accept(inner, &mut st, args, now);
+        if args.term <= st.current_term {
+            let (prev, durable) = (args.prev_log_index, st.durable_index);
+            let reply = accept(inner, &mut st, args, now);
+            if !reply.success || prev <= durable {
+                return reply;
+            }
+            // The entries up to `prev` are here but not yet synced: the
+            // leader's contact counts (and its commit index, for entries
+            // committed elsewhere), but no match is claimed; the leader
+            // keeps its next index.
+            return AppendEntriesReply {
+                success: false,
+                update_next_index: prev + 1,
+                ..reply
+            };
         }
     }
     let mut storage = inner.storage.lock();

@@ -8,6 +8,8 @@
 
 use std::sync::atomic::Ordering;
 
+use parking_lot::MutexGuard;
+
 use crate::node::Inner;
 use crate::persister::{SnapshotMeta, SnapshotWriter};
 
@@ -56,8 +58,17 @@ pub(crate) fn finish_snapshot(inner: &Inner, mut writer: Box<dyn SnapshotWriter>
     if st.dead || index <= st.log.snapshot_index() {
         return false;
     }
-    if let Err(e) = storage.install_snapshot(writer) {
+    // Installing rewrites the log without what the snapshot covers: for a
+    // large store that copies megabytes. The state lock is released
+    // meanwhile (the storage lock keeps every other persister write out,
+    // and only a storage-lock holder moves the snapshot index), so
+    // heartbeats, reads and `start` go on.
+    let installed = MutexGuard::unlocked(&mut st, || storage.install_snapshot(writer));
+    if let Err(e) = installed {
         inner.die(&mut st, &e);
+        return false;
+    }
+    if st.dead {
         return false;
     }
     st.log.compact_to(index, term);

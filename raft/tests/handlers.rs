@@ -527,3 +527,108 @@ fn a_persist_error_stops_the_node_without_acknowledging() {
     raft.shutdown();
     assert!(raft.failure().is_some(), "shutdown keeps the reason");
 }
+
+/// A persister whose syncs wait at a gate: a slow disk, held on demand.
+struct Gated {
+    inner: MemoryPersister,
+    gate: Arc<(parking_lot::Mutex<bool>, parking_lot::Condvar)>,
+}
+
+impl Persister for Gated {
+    fn recover(&mut self) -> Result<raft::Recovered, raft::PersistError> {
+        self.inner.recover()
+    }
+    fn save_hard_state(&mut self, hs: HardState) -> Result<(), raft::PersistError> {
+        self.inner.save_hard_state(hs)
+    }
+    fn append(&mut self, entries: &[LogEntry]) -> Result<(), raft::PersistError> {
+        self.inner.append(entries)
+    }
+    fn truncate_suffix(&mut self, from: u64) -> Result<(), raft::PersistError> {
+        self.inner.truncate_suffix(from)
+    }
+    fn begin_snapshot(
+        &mut self,
+        meta: SnapshotMeta,
+    ) -> Result<Box<dyn SnapshotWriter>, raft::PersistError> {
+        self.inner.begin_snapshot(meta)
+    }
+    fn install_snapshot(
+        &mut self,
+        snapshot: Box<dyn SnapshotWriter>,
+    ) -> Result<(), raft::PersistError> {
+        self.inner.install_snapshot(snapshot)
+    }
+    fn current_snapshot(&self) -> Option<SnapshotData> {
+        self.inner.current_snapshot()
+    }
+    fn sync(&mut self) -> Result<(), raft::PersistError> {
+        let (closed, opened) = &*self.gate;
+        let mut closed = closed.lock();
+        while *closed {
+            opened.wait(&mut closed);
+        }
+        drop(closed);
+        self.inner.sync()
+    }
+    fn raft_state_size(&self) -> u64 {
+        self.inner.raft_state_size()
+    }
+}
+
+#[test]
+fn a_heartbeat_never_waits_for_the_disk_and_claims_only_what_is_synced() {
+    let gate = Arc::new((parking_lot::Mutex::new(false), parking_lot::Condvar::new()));
+    let persister = Gated {
+        inner: MemoryPersister::new(),
+        gate: gate.clone(),
+    };
+    let config = RaftConfig {
+        election_timeout_min: Duration::from_secs(60),
+        election_timeout_max: Duration::from_secs(61),
+        ..RaftConfig::default()
+    };
+    let peers = (0..3)
+        .map(|_| Arc::new(Unreachable) as Arc<dyn RaftPeer>)
+        .collect();
+    let queue = Arc::new(LockQueue::new());
+    let raft = Raft::make(0, peers, Box::new(persister), queue, config).unwrap();
+    assert!(raft.append_entries(append(1, (0, 0), &[1], 0)).success);
+
+    // Entries 2..=3 arrive; their sync hangs at the gate, holding the
+    // persister.
+    *gate.0.lock() = true;
+    let appender = {
+        let raft = raft.clone();
+        std::thread::spawn(move || raft.append_entries(append(1, (1, 1), &[1, 1], 1)))
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while raft.status().last_log_index < 3 {
+        assert!(Instant::now() < deadline, "the entries never arrived");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // A heartbeat through the unsynced entries is answered at once: the
+    // leader's contact counts, its commit index is taken, but no match past
+    // what is synced is claimed.
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    {
+        let raft = raft.clone();
+        std::thread::spawn(move || tx.send(raft.append_entries(append(1, (3, 1), &[], 3))));
+    }
+    let answered = rx.recv_timeout(Duration::from_secs(5));
+    let (closed, opened) = &*gate;
+    let Ok(r) = answered else {
+        *closed.lock() = false;
+        opened.notify_all();
+        panic!("the heartbeat waited for the disk");
+    };
+    assert_eq!((r.term, r.success, r.update_next_index), (1, false, 4));
+    assert_eq!(raft.status().commit_index, 3);
+    // One through synced entries still matches.
+    assert!(raft.append_entries(append(1, (1, 1), &[], 3)).success);
+    *closed.lock() = false;
+    opened.notify_all();
+    assert!(appender.join().unwrap().success);
+    assert!(raft.append_entries(append(1, (3, 1), &[], 3)).success);
+    raft.shutdown();
+}
