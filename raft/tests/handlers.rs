@@ -440,13 +440,14 @@ fn a_cluster_of_one_leads_and_commits_alone() {
     raft.shutdown();
 }
 
-/// A persister whose syncs start failing on demand, like a full disk.
-struct Failing {
+/// A memory persister whose syncs first run a test's hook: fail like a
+/// full disk, or wait like a slow one.
+struct HookedSync {
     inner: MemoryPersister,
-    fail: Arc<std::sync::atomic::AtomicBool>,
+    before_sync: Box<dyn FnMut() -> Result<(), raft::PersistError> + Send>,
 }
 
-impl Persister for Failing {
+impl Persister for HookedSync {
     fn recover(&mut self) -> Result<raft::Recovered, raft::PersistError> {
         self.inner.recover()
     }
@@ -475,12 +476,7 @@ impl Persister for Failing {
         self.inner.current_snapshot()
     }
     fn sync(&mut self) -> Result<(), raft::PersistError> {
-        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(raft::PersistError::Io {
-                path: "disk".into(),
-                source: std::io::Error::other("no space left"),
-            });
-        }
+        (self.before_sync)()?;
         self.inner.sync()
     }
     fn raft_state_size(&self) -> u64 {
@@ -488,14 +484,8 @@ impl Persister for Failing {
     }
 }
 
-#[test]
-fn a_persist_error_stops_the_node_without_acknowledging() {
-    let fail = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let memory = MemoryPersister::new();
-    let persister = Failing {
-        inner: memory.clone(),
-        fail: fail.clone(),
-    };
+/// A follower like [`follower`]'s, over `persister`.
+fn follower_on(persister: HookedSync) -> Raft {
     let peers = (0..3)
         .map(|_| Arc::new(Unreachable) as Arc<dyn RaftPeer>)
         .collect();
@@ -504,14 +494,27 @@ fn a_persist_error_stops_the_node_without_acknowledging() {
         election_timeout_max: Duration::from_secs(61),
         ..RaftConfig::default()
     };
-    let raft = Raft::make(
-        0,
-        peers,
-        Box::new(persister),
-        Arc::new(LockQueue::new()),
-        config,
-    )
-    .unwrap();
+    let queue = Arc::new(LockQueue::new());
+    Raft::make(0, peers, Box::new(persister), queue, config).unwrap()
+}
+
+#[test]
+fn a_persist_error_stops_the_node_without_acknowledging() {
+    let fail = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let memory = MemoryPersister::new();
+    let failing = fail.clone();
+    let raft = follower_on(HookedSync {
+        inner: memory.clone(),
+        before_sync: Box::new(move || {
+            if failing.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(raft::PersistError::Io {
+                    path: "disk".into(),
+                    source: std::io::Error::other("no space left"),
+                });
+            }
+            Ok(())
+        }),
+    });
     assert!(raft.append_entries(append(1, (0, 0), &[1], 0)).success);
     fail.store(true, std::sync::atomic::Ordering::SeqCst);
     assert!(!raft.append_entries(append(1, (1, 1), &[1], 0)).success);
@@ -528,71 +531,22 @@ fn a_persist_error_stops_the_node_without_acknowledging() {
     assert!(raft.failure().is_some(), "shutdown keeps the reason");
 }
 
-/// A persister whose syncs wait at a gate: a slow disk, held on demand.
-struct Gated {
-    inner: MemoryPersister,
-    gate: Arc<(parking_lot::Mutex<bool>, parking_lot::Condvar)>,
-}
-
-impl Persister for Gated {
-    fn recover(&mut self) -> Result<raft::Recovered, raft::PersistError> {
-        self.inner.recover()
-    }
-    fn save_hard_state(&mut self, hs: HardState) -> Result<(), raft::PersistError> {
-        self.inner.save_hard_state(hs)
-    }
-    fn append(&mut self, entries: &[LogEntry]) -> Result<(), raft::PersistError> {
-        self.inner.append(entries)
-    }
-    fn truncate_suffix(&mut self, from: u64) -> Result<(), raft::PersistError> {
-        self.inner.truncate_suffix(from)
-    }
-    fn begin_snapshot(
-        &mut self,
-        meta: SnapshotMeta,
-    ) -> Result<Box<dyn SnapshotWriter>, raft::PersistError> {
-        self.inner.begin_snapshot(meta)
-    }
-    fn install_snapshot(
-        &mut self,
-        snapshot: Box<dyn SnapshotWriter>,
-    ) -> Result<(), raft::PersistError> {
-        self.inner.install_snapshot(snapshot)
-    }
-    fn current_snapshot(&self) -> Option<SnapshotData> {
-        self.inner.current_snapshot()
-    }
-    fn sync(&mut self) -> Result<(), raft::PersistError> {
-        let (closed, opened) = &*self.gate;
-        let mut closed = closed.lock();
-        while *closed {
-            opened.wait(&mut closed);
-        }
-        drop(closed);
-        self.inner.sync()
-    }
-    fn raft_state_size(&self) -> u64 {
-        self.inner.raft_state_size()
-    }
-}
-
 #[test]
 fn a_heartbeat_never_waits_for_the_disk_and_claims_only_what_is_synced() {
     let gate = Arc::new((parking_lot::Mutex::new(false), parking_lot::Condvar::new()));
-    let persister = Gated {
+    // Syncs wait while the gate is closed: a slow disk, held on demand.
+    let waiting = gate.clone();
+    let raft = follower_on(HookedSync {
         inner: MemoryPersister::new(),
-        gate: gate.clone(),
-    };
-    let config = RaftConfig {
-        election_timeout_min: Duration::from_secs(60),
-        election_timeout_max: Duration::from_secs(61),
-        ..RaftConfig::default()
-    };
-    let peers = (0..3)
-        .map(|_| Arc::new(Unreachable) as Arc<dyn RaftPeer>)
-        .collect();
-    let queue = Arc::new(LockQueue::new());
-    let raft = Raft::make(0, peers, Box::new(persister), queue, config).unwrap();
+        before_sync: Box::new(move || {
+            let (closed, opened) = &*waiting;
+            let mut closed = closed.lock();
+            while *closed {
+                opened.wait(&mut closed);
+            }
+            Ok(())
+        }),
+    });
     assert!(raft.append_entries(append(1, (0, 0), &[1], 0)).success);
 
     // Entries 2..=3 arrive; their sync hangs at the gate, holding the
