@@ -27,10 +27,18 @@ use crate::state_machine::KvStateMachine;
 /// Bytes written between two checks of whether the writer should give up.
 const STOP_CHECK_BYTES: usize = 4 << 20;
 
-#[derive(Serialize, Deserialize)]
+/// The header as it is read back.
+#[derive(Deserialize)]
 struct Header {
     last_applied: u64,
     dedup: DedupTable,
+}
+
+/// The same header as it is written, borrowing the frozen sessions.
+#[derive(Serialize)]
+struct HeaderRef<'a> {
+    last_applied: u64,
+    dedup: &'a DedupTable,
 }
 
 /// The state machine as of one applied index, detached from the live one:
@@ -56,9 +64,9 @@ impl FrozenState {
                 unchecked: 0,
             },
         );
-        let header = Header {
+        let header = HeaderRef {
             last_applied: self.last_applied,
-            dedup: self.dedup.clone(),
+            dedup: &self.dedup,
         };
         let written = codec::encode_into(&header, &mut out)
             .and_then(|()| codec::encode_into(&self.data, &mut out))

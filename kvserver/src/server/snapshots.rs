@@ -90,11 +90,11 @@ impl Inner {
             return;
         };
         let snapshots = &self.snapshots;
+        let entry_bytes = command_bytes as u64 + RECORD_OVERHEAD;
         let freed = snapshots
             .applied_bytes
-            .fetch_add(command_bytes as u64 + RECORD_OVERHEAD, Ordering::Relaxed)
-            + command_bytes as u64
-            + RECORD_OVERHEAD;
+            .fetch_add(entry_bytes, Ordering::Relaxed)
+            + entry_bytes;
         let threshold = threshold(
             max,
             self.config.snapshot_ratio,
