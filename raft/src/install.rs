@@ -170,6 +170,9 @@ fn hear_leader(inner: &Inner, args: &InstallSnapshotRequest) -> Heard {
 fn install(inner: &Inner, term: u64, writer: Box<dyn SnapshotWriter>) -> InstallSnapshotResponse {
     let meta = writer.meta();
     let (index, snap_term) = (meta.last_included_index, meta.last_included_term);
+    // Declared before the guards, so the discarded log is freed after they
+    // are released.
+    let mut _discarded = Vec::new();
     let mut storage = inner.storage.lock();
     let mut st = inner.state.lock();
     if st.dead || st.current_term != term {
@@ -179,7 +182,9 @@ fn install(inner: &Inner, term: u64, writer: Box<dyn SnapshotWriter>) -> Install
     if index <= st.commit_index {
         return reply(term, true, 0);
     }
-    let kept = st.log.compact_to(index, snap_term);
+    let compaction = st.log.compact_to(index, snap_term);
+    let kept = compaction.kept_suffix;
+    _discarded = compaction.discarded;
     let result = (|| {
         if !kept && st.written_index > index {
             // Our entries after `index` conflict with the leader's.

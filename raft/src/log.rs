@@ -16,6 +16,16 @@ pub struct Log {
     entries: Vec<LogEntry>,
 }
 
+/// What [`Log::compact_to`] did.
+#[must_use]
+pub struct Compaction {
+    /// The entries after the snapshot stayed (the log held its last entry).
+    pub kept_suffix: bool,
+    /// The discarded entries, for the caller to drop once it has released
+    /// its locks: freeing a million commands takes milliseconds.
+    pub discarded: Vec<LogEntry>,
+}
+
 /// What a follower must do to its log to accept an AppendEntries (§5.3).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AppendCheck {
@@ -156,21 +166,29 @@ impl Log {
     /// Discards the log through `index` for a snapshot ending there with
     /// `term`. If the log holds that very entry, the suffix after it stays
     /// (§7: "retain log entries following it"); otherwise the whole log goes.
-    /// Returns whether the suffix was kept.
-    pub fn compact_to(&mut self, index: u64, term: u64) -> bool {
+    pub fn compact_to(&mut self, index: u64, term: u64) -> Compaction {
         if index <= self.snapshot_index {
-            return self.term(index) == Some(term);
+            return Compaction {
+                kept_suffix: self.term(index) == Some(term),
+                discarded: Vec::new(),
+            };
         }
-        let keep_suffix = self.term(index) == Some(term);
-        if keep_suffix {
-            let drop = (index - self.snapshot_index) as usize;
-            self.entries.drain(..drop);
+        let kept_suffix = self.term(index) == Some(term);
+        // The suffix moves to a new vector rather than the front of the old
+        // one: the old one's capacity (a whole log's worth) goes with it.
+        let drop = ((index - self.snapshot_index) as usize).min(self.entries.len());
+        let suffix = if kept_suffix {
+            self.entries.split_off(drop)
         } else {
-            self.entries.clear();
-        }
+            Vec::new()
+        };
+        let discarded = std::mem::replace(&mut self.entries, suffix);
         self.snapshot_index = index;
         self.snapshot_term = term;
-        keep_suffix
+        Compaction {
+            kept_suffix,
+            discarded,
+        }
     }
 
     /// §5.4.1: is a candidate whose log ends at (`last_term`, `last_index`)
@@ -275,16 +293,16 @@ pub(crate) mod tests {
     #[test]
     fn compaction_keeps_suffix_only_on_matching_entry() {
         let mut log = log_of(&[1, 1, 2, 2, 3]);
-        assert!(log.compact_to(3, 2));
+        assert!(log.compact_to(3, 2).kept_suffix);
         assert_eq!((log.first_index(), log.last_index()), (4, 5));
         assert_eq!(log.term(3), Some(2));
         assert_eq!(log.term(2), None);
         assert_eq!(log.entry(4).unwrap().log_index, 4);
         // A snapshot whose last entry we do not have wipes the log.
-        assert!(!log.compact_to(5, 9));
+        assert!(!log.compact_to(5, 9).kept_suffix);
         assert_eq!((log.last_index(), log.last_term()), (5, 9));
         // One past the end as well.
-        assert!(!log.compact_to(10, 9));
+        assert!(!log.compact_to(10, 9).kept_suffix);
         assert_eq!(log.last_index(), 10);
         assert_eq!(log.slice(1, 100), &[] as &[LogEntry]);
     }
@@ -360,7 +378,7 @@ pub(crate) mod tests {
     #[test]
     fn entries_behind_the_snapshot_are_skipped() {
         let mut log = log_of(&[1, 1, 1, 1]);
-        log.compact_to(3, 1);
+        let _ = log.compact_to(3, 1);
         assert_eq!(
             log.check_append(1, 1, &[e(2, 1), e(3, 1), e(4, 1), e(5, 1)]),
             AppendCheck::Match {

@@ -58,11 +58,11 @@ pub(crate) fn finish_snapshot(inner: &Inner, mut writer: Box<dyn SnapshotWriter>
     if st.dead || index <= st.log.snapshot_index() {
         return false;
     }
-    // Installing rewrites the log without what the snapshot covers: for a
-    // large store that copies megabytes. The state lock is released
-    // meanwhile (the storage lock keeps every other persister write out,
-    // and only a storage-lock holder moves the snapshot index), so
-    // heartbeats, reads and `start` go on.
+    // Installing renames a file, syncs a directory and deletes the log
+    // segments the snapshot covers: milliseconds on a busy disk. The state
+    // lock is released meanwhile (the storage lock keeps every other
+    // persister write out, and only a storage-lock holder moves the
+    // snapshot index), so heartbeats, reads and `start` go on.
     let installed = MutexGuard::unlocked(&mut st, || storage.install_snapshot(writer));
     if let Err(e) = installed {
         inner.die(&mut st, &e);
@@ -71,7 +71,7 @@ pub(crate) fn finish_snapshot(inner: &Inner, mut writer: Box<dyn SnapshotWriter>
     if st.dead {
         return false;
     }
-    st.log.compact_to(index, term);
+    let discarded = st.log.compact_to(index, term).discarded;
     // The persister's log now starts after `index` too, synced.
     st.written_index = st.written_index.max(index);
     st.durable_index = st.durable_index.max(index);
@@ -79,6 +79,8 @@ pub(crate) fn finish_snapshot(inner: &Inner, mut writer: Box<dyn SnapshotWriter>
     inner
         .raft_state_bytes
         .store(storage.raft_state_size(), Ordering::Relaxed);
+    drop((st, storage));
+    drop(discarded);
     tracing::debug!(me = inner.me, index, term, "log compacted");
     true
 }

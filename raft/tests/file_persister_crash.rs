@@ -10,6 +10,10 @@ use raft::{
     FilePersister, HardState, PersistError, Persister, Recovered, SnapshotData, SnapshotMeta,
 };
 
+/// The log segment of a log that starts at entry 1 and never grew past
+/// one segment: the only one these tests write.
+const FIRST_SEGMENT: &str = "log-00000000000000000001";
+
 fn entry(index: u64, term: u64) -> LogEntry {
     LogEntry {
         command: format!("put k{index} v{index}").into_bytes(),
@@ -52,15 +56,15 @@ fn assert_corrupt(result: Result<Recovered, PersistError>, file: &Path, want_off
 fn crash_mid_append_drops_only_the_torn_record() {
     let tmp = tempfile::tempdir().unwrap();
     let offsets = write_log(tmp.path(), 4);
-    let full = fs::read(tmp.path().join("log")).unwrap();
+    let full = fs::read(tmp.path().join(FIRST_SEGMENT)).unwrap();
     let last = offsets[3] as usize;
     for cut in last + 1..full.len() {
         let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("log"), &full[..cut]).unwrap();
+        fs::write(dir.path().join(FIRST_SEGMENT), &full[..cut]).unwrap();
         let got = recover(dir.path()).unwrap();
         assert_eq!(got.entries, entries(1..=3), "cut at {cut}");
         // The torn bytes are gone from disk, so new appends follow record 3.
-        let len = fs::metadata(dir.path().join("log")).unwrap().len();
+        let len = fs::metadata(dir.path().join(FIRST_SEGMENT)).unwrap().len();
         assert_eq!(len, last as u64, "cut at {cut}");
     }
 }
@@ -69,7 +73,7 @@ fn crash_mid_append_drops_only_the_torn_record() {
 fn appends_after_a_torn_tail_are_readable() {
     let tmp = tempfile::tempdir().unwrap();
     write_log(tmp.path(), 3);
-    let log = tmp.path().join("log");
+    let log = tmp.path().join(FIRST_SEGMENT);
     let len = fs::metadata(&log).unwrap().len();
     fs::OpenOptions::new()
         .write(true)
@@ -111,27 +115,56 @@ fn crash_mid_snapshot_keeps_the_old_snapshot_and_log() {
     assert!(!tmp_file.exists(), "leftover temp file is removed");
 }
 
+/// Opens `dir` with one-byte segments: every append batch starts a segment.
+fn open_one_batch_per_segment(dir: &Path) -> FilePersister {
+    let mut p = FilePersister::open(dir).unwrap();
+    p.set_segment_bytes(1);
+    p
+}
+
+/// The log segment files in `dir` with their bytes, in order.
+fn segments_on_disk(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut found: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("log-"))
+        .map(|p| {
+            let bytes = fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    found.sort();
+    found
+}
+
 #[test]
-fn crash_after_snapshot_rename_before_log_rewrite_is_consistent() {
+fn crash_after_snapshot_rename_before_segments_are_deleted_is_consistent() {
     let tmp = tempfile::tempdir().unwrap();
     let meta = SnapshotMeta {
         last_included_index: 4,
         last_included_term: 1,
     };
     {
-        let mut p = FilePersister::open(tmp.path()).unwrap();
-        p.append(&entries(1..=7)).unwrap();
+        let mut p = open_one_batch_per_segment(tmp.path());
+        for e in entries(1..=7) {
+            p.append(&[e]).unwrap();
+        }
         p.sync().unwrap();
     }
-    let uncompacted = fs::read(tmp.path().join("log")).unwrap();
+    let before = segments_on_disk(tmp.path());
+    assert_eq!(before.len(), 7, "one segment per entry");
     {
         let mut p = FilePersister::open(tmp.path()).unwrap();
         p.save_snapshot(meta, b"through 4").unwrap();
     }
-    // Put back the log as it was before the rewrite: new snapshot, old log,
-    // with a log.tmp the crash left half written.
-    fs::write(tmp.path().join("log"), &uncompacted).unwrap();
-    fs::write(tmp.path().join("log.tmp"), &uncompacted[..10]).unwrap();
+    // Segments of entries 1..=4 were deleted; the crash put them back (the
+    // deletions never reached the disk), and left a log.tmp of an older
+    // version half written.
+    assert_eq!(segments_on_disk(tmp.path()), before[4..].to_vec());
+    for (path, bytes) in &before {
+        fs::write(path, bytes).unwrap();
+    }
+    fs::write(tmp.path().join("log.tmp"), &before[0].1[..10]).unwrap();
     {
         let mut p = FilePersister::open(tmp.path()).unwrap();
         let got = p.recover().unwrap();
@@ -140,10 +173,11 @@ fn crash_after_snapshot_rename_before_log_rewrite_is_consistent() {
             Some(SnapshotData::from_bytes(meta, b"through 4".to_vec()))
         );
         assert_eq!(got.entries, entries(5..=7));
-        // Recovery finished the rewrite: the log holds only entries 5..=7.
-        let log_len = fs::metadata(tmp.path().join("log")).unwrap().len();
-        assert!(log_len < uncompacted.len() as u64);
-        assert_eq!(p.raft_state_size(), log_len);
+        // Recovery finished the job: only the segments of 5..=7 are left.
+        assert_eq!(segments_on_disk(tmp.path()), before[4..].to_vec());
+        assert!(!tmp.path().join("log.tmp").exists());
+        let live: u64 = before[4..].iter().map(|(_, b)| b.len() as u64).sum();
+        assert_eq!(p.raft_state_size(), live);
         p.append(&entries(8..=8)).unwrap();
         p.sync().unwrap();
     }
@@ -151,10 +185,125 @@ fn crash_after_snapshot_rename_before_log_rewrite_is_consistent() {
 }
 
 #[test]
+fn a_snapshot_deletes_exactly_the_segments_it_covers_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = FilePersister::open(tmp.path()).unwrap();
+    p.set_segment_bytes(1);
+    for range in [1..=3, 4..=6, 7..=9] {
+        p.append(&entries(range)).unwrap();
+    }
+    p.sync().unwrap();
+    let names = |p: &FilePersister| -> Vec<String> {
+        p.segment_paths()
+            .iter()
+            .map(|s| s.file_name().unwrap().to_string_lossy().into_owned())
+            .collect()
+    };
+    let meta = |index| SnapshotMeta {
+        last_included_index: index,
+        last_included_term: 1,
+    };
+    assert_eq!(
+        names(&p),
+        [
+            "log-00000000000000000001",
+            "log-00000000000000000004",
+            "log-00000000000000000007"
+        ]
+    );
+    // Through 5: the first segment is covered, the second only in part.
+    p.save_snapshot(meta(5), b"5").unwrap();
+    assert_eq!(
+        names(&p),
+        ["log-00000000000000000004", "log-00000000000000000007"]
+    );
+    assert_eq!(segments_on_disk(tmp.path()).len(), 2);
+    // Beyond the log's end: every entry is covered, but the last segment
+    // stays (the next append goes there) until a new one starts.
+    p.save_snapshot(meta(12), b"12").unwrap();
+    assert_eq!(names(&p), ["log-00000000000000000007"]);
+    assert_eq!(p.raft_state_size(), 0);
+    p.append(&entries(13..=13)).unwrap();
+    assert_eq!(names(&p), ["log-00000000000000000013"]);
+    p.sync().unwrap();
+    drop(p);
+    let got = recover(tmp.path()).unwrap();
+    assert_eq!(got.entries, entries(13..=13));
+}
+
+#[test]
+fn truncation_deletes_the_segments_after_the_cut() {
+    let tmp = tempfile::tempdir().unwrap();
+    {
+        let mut p = open_one_batch_per_segment(tmp.path());
+        for range in [1..=3, 4..=6, 7..=9] {
+            p.append(&entries(range)).unwrap();
+        }
+        p.truncate_suffix(5).unwrap();
+        assert_eq!(segments_on_disk(tmp.path()).len(), 2);
+        // A conflicting entry 5 from a newer term, then more.
+        p.append(&[entry(5, 2)]).unwrap();
+        p.append(&[entry(6, 2)]).unwrap();
+        p.sync().unwrap();
+    }
+    let mut want = entries(1..=4);
+    want.extend([entry(5, 2), entry(6, 2)]);
+    assert_eq!(recover(tmp.path()).unwrap().entries, want);
+}
+
+#[test]
+fn damage_in_an_earlier_segment_is_corrupt_and_in_the_last_an_unsynced_tail() {
+    let tmp = tempfile::tempdir().unwrap();
+    {
+        let mut p = open_one_batch_per_segment(tmp.path());
+        p.append(&entries(1..=3)).unwrap();
+        p.sync().unwrap();
+        // Starting the second segment synced the first; 4..=6 never were.
+        p.append(&entries(4..=6)).unwrap();
+    }
+    let segs = segments_on_disk(tmp.path());
+    assert_eq!(segs.len(), 2);
+    let (first, last) = (&segs[0], &segs[1]);
+
+    // Entry 5's record torn: entries 4 and after were never synced.
+    let mut torn = last.1.clone();
+    let at = torn.len() / 3 + 3;
+    torn[at] ^= 0x10;
+    fs::write(&last.0, &torn).unwrap();
+    assert_eq!(recover(tmp.path()).unwrap().entries, entries(1..=4));
+
+    // Entry 2's record damaged: the second segment's records claim it.
+    let tmp = tempfile::tempdir().unwrap();
+    for (path, bytes) in &segs {
+        fs::write(tmp.path().join(path.file_name().unwrap()), bytes).unwrap();
+    }
+    let path = tmp.path().join(first.0.file_name().unwrap());
+    let mut bad = first.1.clone();
+    let record = bad.len() / 3;
+    bad[record + 5] ^= 0x01;
+    fs::write(&path, &bad).unwrap();
+    assert_corrupt(recover(tmp.path()), &path, record as u64);
+}
+
+#[test]
+fn a_single_file_log_of_an_earlier_version_is_adopted() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_log(tmp.path(), 3);
+    fs::rename(tmp.path().join(FIRST_SEGMENT), tmp.path().join("log")).unwrap();
+    let mut p = FilePersister::open(tmp.path()).unwrap();
+    assert_eq!(p.recover().unwrap().entries, entries(1..=3));
+    assert!(!tmp.path().join("log").exists());
+    p.append(&entries(4..=4)).unwrap();
+    p.sync().unwrap();
+    drop(p);
+    assert_eq!(recover(tmp.path()).unwrap().entries, entries(1..=4));
+}
+
+#[test]
 fn flipped_byte_in_a_middle_record_is_corrupt_at_its_offset() {
     let tmp = tempfile::tempdir().unwrap();
     let offsets = write_log(tmp.path(), 5);
-    let log = tmp.path().join("log");
+    let log = tmp.path().join(FIRST_SEGMENT);
     let good = fs::read(&log).unwrap();
     for at in offsets[2]..offsets[3] {
         let mut bad = good.clone();
@@ -182,11 +331,11 @@ fn non_contiguous_indexes_are_corrupt() {
         p.append(&entries(5..=5)).unwrap();
         p.sync().unwrap();
     }
-    let head = fs::read(a.path().join("log")).unwrap();
-    let tail = fs::read(b.path().join("log")).unwrap();
+    let head = fs::read(a.path().join(FIRST_SEGMENT)).unwrap();
+    let tail = fs::read(b.path().join(FIRST_SEGMENT)).unwrap();
 
     let gap = tempfile::tempdir().unwrap();
-    let log = gap.path().join("log");
+    let log = gap.path().join(FIRST_SEGMENT);
     fs::write(&log, [head.clone(), tail.clone()].concat()).unwrap();
     assert_corrupt(recover(gap.path()), &log, head.len() as u64);
 
@@ -264,7 +413,7 @@ fn write_unsynced_tail(dir: &Path, synced: u64, total: u64) -> Vec<u64> {
 fn power_loss_reordering_unsynced_records_drops_the_tail_from_the_hole() {
     let tmp = tempfile::tempdir().unwrap();
     let offsets = write_unsynced_tail(tmp.path(), 3, 7);
-    let log = tmp.path().join("log");
+    let log = tmp.path().join(FIRST_SEGMENT);
     let full = fs::read(&log).unwrap();
     // The power loss wrote the pages of records 6 and 7 but not those of 5
     // (zeros, or half of it): valid records after a hole.
@@ -300,7 +449,7 @@ fn damage_to_a_synced_record_is_corrupt_even_with_an_unsynced_tail_after_it() {
     p.sync().unwrap();
     p.append(&entries(4..=5)).unwrap();
     drop(p);
-    let log = tmp.path().join("log");
+    let log = tmp.path().join(FIRST_SEGMENT);
     let good = fs::read(&log).unwrap();
     let record_len = good.len() / 5; // every record here has the same size
                                      // Zeros over entry 2's record; a flipped bit in entry 3's body.
@@ -329,7 +478,7 @@ fn reopening_claims_what_it_read_back_as_synced() {
         assert_eq!(p.recover().unwrap().entries, entries(1..=3));
         p.append(&entries(4..=4)).unwrap();
     }
-    let log = tmp.path().join("log");
+    let log = tmp.path().join(FIRST_SEGMENT);
     let mut bad = fs::read(&log).unwrap();
     bad[offsets[2] as usize + 2] ^= 0x01;
     fs::write(&log, &bad).unwrap();

@@ -16,6 +16,10 @@ use rand::{Rng, SeedableRng};
 /// The unit a disk writes atomically, or not at all.
 const SECTOR: usize = 512;
 
+/// The log segment of a log that starts at entry 1 and never grew past
+/// one segment: the only one these tests write.
+const FIRST_SEGMENT: &str = "log-00000000000000000001";
+
 fn entry(index: u64, rng: &mut StdRng) -> LogEntry {
     let len = rng.random_range(0..700);
     LogEntry {
@@ -34,7 +38,7 @@ struct Model {
 }
 
 fn file_len(dir: &Path) -> u64 {
-    fs::metadata(dir.join("log")).unwrap().len()
+    fs::metadata(dir.join(FIRST_SEGMENT)).unwrap().len()
 }
 
 /// Random appends, syncs and truncations, then the persister is dropped
@@ -78,7 +82,7 @@ fn run_workload(dir: &Path, rng: &mut StdRng) -> Model {
 /// each later sector written, left unwritten (zeros) or, past a random
 /// point, gone.
 fn power_loss(dir: &Path, synced_len: u64, rng: &mut StdRng) {
-    let path = dir.join("log");
+    let path = dir.join(FIRST_SEGMENT);
     let mut bytes = fs::read(&path).unwrap();
     let synced = synced_len as usize;
     let end = rng.random_range(synced..=bytes.len());

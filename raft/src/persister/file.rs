@@ -6,13 +6,15 @@
 //! <dir>/LOCK        empty; flock'ed while a FilePersister has the directory open
 //! <dir>/hard_state  24 bytes: current term and vote        (see file/hard_state.rs)
 //! <dir>/snapshot    36-byte header + snapshot data          (see file/snapshot.rs)
-//! <dir>/log         the entries after the snapshot, one checksummed record each
+//! <dir>/log-<first index, 20 digits>
+//!                   a log segment: entries from that index on, one
+//!                   checksummed record each                 (see file/segment.rs)
 //! <dir>/*.tmp       a replacement or a snapshot being written; deleted on open
 //! ```
 //!
 //! Missing files mean "nothing saved yet": a fresh directory recovers as the
-//! empty state. The log is a sequence of records, each holding one
-//! `LogEntry` encoded with prost:
+//! empty state. The log is a sequence of segments, each a sequence of
+//! records holding one `LogEntry` encoded with prost:
 //!
 //! ```text
 //!  +-----------+--------------+--------------+--------------+-------------------+
@@ -26,24 +28,29 @@
 //! # What a call costs
 //!
 //! - [`append`](Persister::append) encodes the new entries and writes them
-//!   to a buffered writer at the end of `log`: no fsync, no rewrite.
+//!   to a buffered writer at the end of the last segment: no fsync, no
+//!   rewrite. Once that segment holds 8 MiB, it is synced and a new one
+//!   started (its name made durable with a directory fsync).
 //! - [`sync`](Persister::sync) is the group commit: one `fdatasync` of the
 //!   log for everything appended or truncated since the last sync, plus the
 //!   hard state if it changed. With nothing pending it makes no system call.
-//! - [`truncate_suffix`](Persister::truncate_suffix) cuts the file at the
-//!   record offset of the first dropped entry, found in an in-memory
-//!   index → offset table, and syncs at once (rare; see the method for why).
+//! - [`truncate_suffix`](Persister::truncate_suffix) cuts the segment
+//!   holding the first dropped entry at its record offset (from an in-memory
+//!   index → offset table), deletes the segments after it, and syncs at once
+//!   (rare; see the method for why).
 //! - [`save_hard_state`](Persister::save_hard_state) only remembers the new
 //!   value; `sync` replaces the file atomically (temp file, fsync, rename,
 //!   fsync the directory), so it is never half-written.
-//! - [`save_snapshot`](Persister::save_snapshot) replaces `snapshot` the same
-//!   way, then rewrites `log` with only the records after the snapshot (the
-//!   record bytes are copied, not re-encoded), again temp + fsync + rename.
+//! - [`install_snapshot`](Persister::install_snapshot) renames the finished
+//!   snapshot file over `snapshot`, then deletes the segments it covers
+//!   whole. Covered records in the segment where the snapshot ends stay
+//!   until that segment is deleted too; recovery skips them.
 //!
-//! We rewrite one log file rather than keep segment files: a snapshot is
-//! taken near the commit index, so the kept tail is short and the copy is
-//! cheap, and one file keeps recovery, truncation and the layout an operator
-//! reads simple (no manifest, no segment naming, no partial-segment rules).
+//! Segments rather than one log file: compaction then deletes files and
+//! copies nothing. An earlier version rewrote one file without the covered
+//! records; behind a store of gigabytes the kept tail (everything appended
+//! while the snapshot was being written) was tens of megabytes, copied and
+//! synced under the persister's lock while the leader's writes waited.
 //!
 //! # Crash safety
 //!
@@ -64,12 +71,14 @@
 //!   acknowledged an unsynced entry, so nothing acknowledged is lost.
 //! - mid-replacement of `hard_state` or `snapshot`: the old file is intact and
 //!   the leftover `.tmp` is deleted.
-//! - after the snapshot rename, before the log rewrite: the old log still
-//!   holds entries the snapshot covers. Recovery skips entries at or below
-//!   the snapshot index and finishes the rewrite.
+//! - after the snapshot rename, before covered segments are deleted:
+//!   recovery skips entries at or below the snapshot index and deletes them.
+//! - when a segment is started, the one before it is synced whole: only the
+//!   last segment can end in unsynced records.
 //!
-//! Anything else — a damaged record that a later record claims was synced,
-//! indexes that are not contiguous, a log starting beyond snapshot + 1, an
+//! Anything else — a damaged record that a later record (in any segment)
+//! claims was synced, indexes that are not contiguous, a log starting beyond
+//! snapshot + 1, an entry below its segment's name, an
 //! undecodable `hard_state` or `snapshot` — is [`PersistError::Corrupt`]
 //! naming the file and byte offset. Recovery never resets to empty on damage.
 //! One blind spot: damage to the last synced batch before any later record
@@ -95,12 +104,12 @@ mod lock;
 mod open;
 mod record;
 mod recovery;
+mod segment;
 mod snapshot;
 mod snapshot_file;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -113,14 +122,17 @@ use super::{
 use disk::{Disk, LogFile};
 use lock::DirLock;
 use recovery::load;
+use segment::Segment;
 use snapshot_file::FileSnapshotWriter;
 
 const LOCK: &str = "LOCK";
 const HARD_STATE: &str = "hard_state";
 const SNAPSHOT: &str = "snapshot";
-const LOG: &str = "log";
+/// The single log file of earlier versions, adopted as a segment on open.
+const SINGLE_FILE_LOG: &str = "log";
 const HARD_STATE_TMP: &str = "hard_state.tmp";
 const SNAPSHOT_TMP: &str = "snapshot.tmp";
+/// Left by earlier versions, which rewrote the log through it.
 const LOG_TMP: &str = "log.tmp";
 
 /// Appends accumulate here between system calls.
@@ -133,11 +145,15 @@ pub struct FilePersister {
     _lock: DirLock,
     /// Every write and fsync goes through it (a seam for fault tests).
     disk: Disk,
-    /// `log`, opened for append: after a truncation, writes land at the new end.
+    /// The last segment, opened for append: after a truncation, writes land
+    /// at the new end.
     log: BufWriter<LogFile>,
-    /// Bytes of `log`, buffered ones included.
-    log_len: u64,
-    /// `offsets[i]` is where the record of entry `first_index() + i` starts.
+    /// The segment files in order; the last one is `log`'s. Never empty.
+    segments: Vec<Segment>,
+    /// When the last segment reaches this many bytes, appends start a new one.
+    segment_bytes: u64,
+    /// `offsets[i]` is where the record of entry `first_index() + i` starts
+    /// in its segment.
     offsets: Vec<u64>,
     snapshot: SnapshotMeta,
     /// The stored snapshot, open for reading.
@@ -163,7 +179,7 @@ pub struct FilePersister {
 impl FilePersister {
     /// Opens (creating it if missing) the directory `dir`, locks it against
     /// other persisters, and recovers its state, repairing a torn log tail
-    /// and finishing an interrupted log compaction. Fails with
+    /// and removing log segments a snapshot covers. Fails with
     /// [`PersistError::Io`] on `<dir>/LOCK` if another persister has `dir`
     /// open, and with [`PersistError::Corrupt`] on damage a crash cannot
     /// explain.
@@ -174,6 +190,18 @@ impl FilePersister {
     /// The directory this persister owns.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Starts a new log segment once the current one holds `bytes` (default
+    /// 8 MiB). Smaller segments let compaction free
+    /// space sooner at the cost of more files; tests use tiny ones.
+    pub fn set_segment_bytes(&mut self, bytes: u64) {
+        self.segment_bytes = bytes.max(1);
+    }
+
+    /// The log segment files, in order (for operators and tests).
+    pub fn segment_paths(&self) -> Vec<PathBuf> {
+        self.segments.iter().map(|s| s.path(&self.dir)).collect()
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -189,31 +217,55 @@ impl FilePersister {
         self.first_index() + self.offsets.len() as u64
     }
 
-    /// Rewrites `log` so it starts at the record of `first_index()`, by
-    /// copying the kept records' bytes into a replacement file.
-    fn compact(&mut self) -> Result<(), PersistError> {
-        let start = self.offsets.first().copied().unwrap_or(self.log_len);
-        if start == 0 {
-            return Ok(());
-        }
-        let (log_path, tmp_path) = (self.path(LOG), self.path(LOG_TMP));
-        self.log.flush().map_err(io_err(&log_path))?;
-        let mut tail = vec![0u8; (self.log_len - start) as usize];
-        self.log
-            .get_ref()
-            .file
-            .read_exact_at(&mut tail, start)
-            .map_err(io_err(&log_path))?;
-        durable::replace(&self.disk, &log_path, &tmp_path, &[&tail]).map_err(io_err(&log_path))?;
-        let file = open_log(&log_path)?;
+    fn active(&mut self) -> &mut Segment {
+        self.segments
+            .last_mut()
+            .expect("a persister always has a segment")
+    }
+
+    fn active_path(&self) -> PathBuf {
+        self.segments
+            .last()
+            .expect("a persister always has a segment")
+            .path(&self.dir)
+    }
+
+    /// Bytes of records the snapshot does not cover.
+    fn live_log_bytes(&self) -> u64 {
+        let total: u64 = self.segments.iter().map(|s| s.len).sum();
+        // Covered segments are deleted, so the first kept entry is in the
+        // first segment, after the covered records still in it.
+        total - self.offsets.first().copied().unwrap_or(total)
+    }
+
+    /// Closes the last segment and starts a new one for entries from
+    /// `first_index`. The closed segment is synced, and the new file's name
+    /// made durable, before any record goes in: so only the last segment
+    /// can ever end in unsynced records.
+    fn start_segment(&mut self, first_index: u64) -> Result<(), PersistError> {
+        self.sync_log()?;
+        let segment = Segment {
+            first_index,
+            len: 0,
+        };
+        let path = segment.path(&self.dir);
+        let file = open_log(&path)?;
+        durable::sync_dir(&self.disk, &path).map_err(io_err(&self.dir))?;
         self.log = BufWriter::with_capacity(WRITE_BUFFER, LogFile::new(file, self.disk.clone()));
-        for offset in &mut self.offsets {
-            *offset -= start;
+        self.segments.push(segment);
+        // The closed segment may hold only covered records (a snapshot
+        // beyond the log's end): it goes now.
+        self.remove_covered_segments()
+    }
+
+    /// Deletes the segments the snapshot covers whole. A deletion lost to a
+    /// crash is harmless: recovery skips covered records.
+    fn remove_covered_segments(&mut self) -> Result<(), PersistError> {
+        let covered = segment::fully_covered(&self.segments, self.snapshot.last_included_index);
+        for gone in self.segments.drain(..covered) {
+            let path = gone.path(&self.dir);
+            fs::remove_file(&path).map_err(io_err(&path))?;
         }
-        self.log_len -= start;
-        // The replacement was fsynced whole, unsynced appends included.
-        self.log_dirty = false;
-        self.synced_index = self.synced_index.max(self.next_index() - 1);
         Ok(())
     }
 }
@@ -246,7 +298,7 @@ impl FilePersister {
 
     fn reread(&mut self) -> Result<Recovered, PersistError> {
         // Read the files back, after flushing buffered appends.
-        self.log.flush().map_err(io_err(&self.path(LOG)))?;
+        self.log.flush().map_err(io_err(&self.active_path()))?;
         let loaded = load(&self.dir)?;
         Ok(Recovered {
             hard_state: self.hard_state,
@@ -266,8 +318,12 @@ impl FilePersister {
                 self.next_index()
             )));
         }
+        if self.active().len >= self.segment_bytes {
+            self.start_segment(first.log_index)?;
+        }
         // Encode everything before writing anything, so a bad entry leaves
         // the log untouched.
+        let start = self.active().len;
         self.scratch.clear();
         let mut offsets = Vec::with_capacity(entries.len());
         for (expected, entry) in (first.log_index..).zip(entries) {
@@ -278,7 +334,7 @@ impl FilePersister {
                     entry.log_index
                 )));
             }
-            offsets.push(self.log_len + self.scratch.len() as u64);
+            offsets.push(start + self.scratch.len() as u64);
             record::encode(entry, self.synced_index, &mut self.scratch).ok_or_else(|| {
                 PersistError::Misuse(format!(
                     "entry {} is larger than the {} byte record limit",
@@ -289,9 +345,9 @@ impl FilePersister {
         }
         self.log
             .write_all(&self.scratch)
-            .map_err(io_err(&self.dir.join(LOG)))?;
+            .map_err(io_err(&self.active_path()))?;
         self.offsets.extend(offsets);
-        self.log_len += self.scratch.len() as u64;
+        self.active().len += self.scratch.len() as u64;
         self.log_dirty = true;
         Ok(())
     }
@@ -302,8 +358,27 @@ impl FilePersister {
         let Some(&cut) = self.offsets.get(keep) else {
             return Ok(());
         };
-        let log_path = self.path(LOG);
-        self.log.flush().map_err(io_err(&log_path))?;
+        let from = self.first_index() + keep as u64;
+        let holder = self
+            .segments
+            .iter()
+            .rposition(|s| s.first_index <= from)
+            .expect("a stored entry is in a segment");
+        self.log.flush().map_err(io_err(&self.active_path()))?;
+        let later = self.segments.split_off(holder + 1);
+        if !later.is_empty() {
+            for gone in &later {
+                let path = gone.path(&self.dir);
+                fs::remove_file(&path).map_err(io_err(&path))?;
+            }
+            // Were a deleted segment to come back after a crash, its stale
+            // entries would follow the new ones.
+            durable::sync_dir(&self.disk, &later[0].path(&self.dir)).map_err(io_err(&self.dir))?;
+            let file = open_log(&self.active_path())?;
+            self.log =
+                BufWriter::with_capacity(WRITE_BUFFER, LogFile::new(file, self.disk.clone()));
+        }
+        let log_path = self.active_path();
         let file = &self.log.get_ref().file;
         file.set_len(cut).map_err(io_err(&log_path))?;
         // Synced at once, unlike appends: were the new size to reach disk
@@ -312,7 +387,7 @@ impl FilePersister {
         // Truncations are rare (a conflict, §5.3), so the fsync is cheap.
         self.disk.sync_data(file).map_err(io_err(&log_path))?;
         self.offsets.truncate(keep);
-        self.log_len = cut;
+        self.active().len = cut;
         self.log_dirty = false;
         // Everything left was flushed and synced just now.
         self.synced_index = self.next_index() - 1;
@@ -366,7 +441,7 @@ impl FilePersister {
         // Entries the snapshot covers are durable in it.
         self.synced_index = self.synced_index.max(meta.last_included_index);
         self.offsets.drain(..covered);
-        self.compact()
+        self.remove_covered_segments()
     }
 
     fn sync_all_pending(&mut self) -> Result<(), PersistError> {
@@ -379,8 +454,12 @@ impl FilePersister {
                 .map_err(io_err(&path))?;
             self.hard_state_pending = false;
         }
+        self.sync_log()
+    }
+
+    fn sync_log(&mut self) -> Result<(), PersistError> {
         if self.log_dirty {
-            let path = self.path(LOG);
+            let path = self.active_path();
             self.log.flush().map_err(io_err(&path))?;
             self.disk
                 .sync_data(&self.log.get_ref().file)
@@ -444,7 +523,7 @@ impl Persister for FilePersister {
         } else {
             0
         };
-        self.log_len + hard_state
+        self.live_log_bytes() + hard_state
     }
 }
 

@@ -63,7 +63,7 @@ fn assert_refuses_everything(p: &mut FilePersister) {
 fn a_failed_log_write_or_sync_poisons_and_reopen_recovers_the_synced_log() {
     for (op, errno) in CASES {
         let tmp = tempfile::tempdir().unwrap();
-        let log = tmp.path().join("log");
+        let log = super::segment::path(tmp.path(), 1);
         let (mut p, faults) = open_faulty(tmp.path());
         p.recover().unwrap();
         p.append(&entries(1..=3)).unwrap();

@@ -8,12 +8,13 @@ use std::path::Path;
 
 use super::disk::{Disk, LogFile};
 use super::lock::DirLock;
-use super::recovery::load;
+use super::recovery::{load, Loaded};
+use super::segment::{self, Segment, DEFAULT_SEGMENT_BYTES};
 use super::{
-    durable, io_err, open_log, temp_files, FilePersister, HARD_STATE, LOCK, LOG, SNAPSHOT,
-    WRITE_BUFFER,
+    durable, io_err, open_log, temp_files, FilePersister, HARD_STATE, LOCK, SINGLE_FILE_LOG,
+    SNAPSHOT, WRITE_BUFFER,
 };
-use crate::persister::{PersistError, Recovered, SnapshotData};
+use crate::persister::{PersistError, Recovered, SnapshotData, SnapshotSource};
 
 impl FilePersister {
     /// [`open`](Self::open) on a chosen [`Disk`]: fault tests pass a failing one.
@@ -28,28 +29,34 @@ impl FilePersister {
                 tracing::warn!(path = %path.display(), "removed a temp file left by a crash");
             }
         }
+        adopt_single_file_log(&dir)?;
 
-        let loaded = load(&dir)?;
-        let log_path = dir.join(LOG);
-        let file = open_log(&log_path)?;
-        if loaded.good_len < loaded.file_len {
-            tracing::warn!(
-                path = %log_path.display(),
-                unsynced_bytes = loaded.file_len - loaded.good_len,
-                "dropping the unsynced tail of the log (torn or written out of order by a crash)"
-            );
-            file.set_len(loaded.good_len).map_err(io_err(&log_path))?;
+        let mut loaded = load(&dir)?;
+        drop_unsynced_tail(&dir, &loaded)?;
+        if loaded.segments.is_empty() {
+            let first_index = loaded
+                .snapshot
+                .as_ref()
+                .map_or(1, |s| s.meta().last_included_index + 1);
+            loaded.segments.push(Segment {
+                first_index,
+                len: 0,
+            });
         }
         // What was read back may be page cache a crashed process never
         // synced: make it durable before anything counts on it. The
         // directory sync covers the files' names (a rename that was never
-        // synced), the temp files removed above, and a new log.
-        disk.sync_all(&file).map_err(io_err(&log_path))?;
+        // synced), the files removed above, and a new segment.
+        for segment in &loaded.segments {
+            let path = segment.path(&dir);
+            let file = open_log(&path)?;
+            disk.sync_all(&file).map_err(io_err(&path))?;
+        }
         for name in [HARD_STATE, SNAPSHOT] {
             let path = dir.join(name);
             durable::sync_if_exists(&disk, &path).map_err(io_err(&path))?;
         }
-        durable::sync_dir(&disk, &log_path).map_err(io_err(&dir))?;
+        durable::sync_dir(&disk, &dir.join(LOCK)).map_err(io_err(&dir))?;
 
         let current = loaded
             .snapshot
@@ -59,12 +66,15 @@ impl FilePersister {
             .entries
             .last()
             .map_or(snapshot.last_included_index, |e| e.log_index);
+        let active = loaded.segments.last().expect("pushed above").path(&dir);
+        let file = open_log(&active)?;
         let mut persister = FilePersister {
             dir,
             _lock: lock,
             log: BufWriter::with_capacity(WRITE_BUFFER, LogFile::new(file, disk.clone())),
             disk,
-            log_len: loaded.good_len,
+            segments: loaded.segments,
+            segment_bytes: DEFAULT_SEGMENT_BYTES,
             offsets: loaded.offsets,
             snapshot,
             current: current.clone(),
@@ -77,9 +87,9 @@ impl FilePersister {
             scratch: Vec::new(),
             recovered: None,
         };
-        // A crash between the snapshot rename and the log rewrite leaves
-        // covered entries at the front of the log: finish the rewrite.
-        persister.compact()?;
+        // A crash between a snapshot's install and the deletion of the
+        // segments it covers leaves them behind: finish the job.
+        persister.remove_covered_segments()?;
         persister.recovered = Some(Recovered {
             hard_state: persister.hard_state,
             snapshot: current,
@@ -87,4 +97,47 @@ impl FilePersister {
         });
         Ok(persister)
     }
+}
+
+/// Cuts the never-synced records recovery found: the end of the last kept
+/// segment, and the segments after it.
+fn drop_unsynced_tail(dir: &Path, loaded: &Loaded) -> Result<(), PersistError> {
+    let unsynced = &loaded.unsynced;
+    if unsynced.bytes > 0 {
+        let last = loaded.segments.last().expect("damage is inside a segment");
+        let path = last.path(dir);
+        tracing::warn!(
+            path = %path.display(),
+            unsynced_bytes = unsynced.bytes,
+            "dropping the unsynced tail of the log (torn or written out of order by a crash)"
+        );
+        let file = open_log(&path)?;
+        file.set_len(last.len).map_err(io_err(&path))?;
+    }
+    for &first in &unsynced.later_segments {
+        let path = segment::path(dir, first);
+        tracing::warn!(path = %path.display(), "dropping an unsynced log segment");
+        fs::remove_file(&path).map_err(io_err(&path))?;
+    }
+    Ok(())
+}
+
+/// Earlier versions kept the log in one file, `log`: it becomes the first
+/// segment (its records are the same; every entry in it is at least 1).
+fn adopt_single_file_log(dir: &Path) -> Result<(), PersistError> {
+    let old = dir.join(SINGLE_FILE_LOG);
+    if !old.exists() {
+        return Ok(());
+    }
+    let new = segment::path(dir, 1);
+    if new.exists() {
+        return Err(PersistError::Corrupt {
+            path: old,
+            offset: 0,
+            reason: format!("both a single-file log and {} exist", new.display()),
+        });
+    }
+    fs::rename(&old, &new).map_err(io_err(&old))?;
+    tracing::info!(from = %old.display(), to = %new.display(), "adopted the single-file log as a segment");
+    Ok(())
 }
