@@ -12,7 +12,8 @@ use raftkv_tests::linearizability::{
 };
 
 /// A history no order explains: Put("k", "1") returns, then a Get reads "2", which nobody
-/// wrote. Another key's operations are fine. A crash and a restart happen in between.
+/// wrote. Another key's operations are fine. A crash and a restart happen in between, and a
+/// last Get is never answered (the checker leaves it out).
 fn planted(rec: &KvRecorder) {
     let put = rec.begin(0, KvInput::put("k", "1"));
     rec.end(put, KvOutput::default());
@@ -22,6 +23,7 @@ fn planted(rec: &KvRecorder) {
     let get = rec.begin(1, KvInput::get("k"));
     rec.end(get, KvOutput::value("2"));
     rec.fault(FaultKind::Restart { server: 1 });
+    let _unanswered = rec.begin(3, KvInput::get("k"));
 }
 
 /// The message of the panic `f` must raise.
@@ -108,6 +110,9 @@ fn a_failed_check_writes_a_timeline_naming_the_failing_operation() {
     // The faults on the same axis.
     assert!(page.contains("server 1 crashed (down)"));
     assert!(page.contains("restart server 1"));
+    // The unanswered Get, left out by the checker, is drawn in its key's lanes, open-ended.
+    assert!(page.contains("class=\"bar m-out open\""));
+    assert!(!page.contains("left out by the check)"));
     // Self-contained.
     assert!(!page.contains("http://") && !page.contains("https://"));
 }

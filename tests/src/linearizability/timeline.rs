@@ -15,7 +15,7 @@ use super::{
 /// The failing partition comes first; inside it the longest linearizable prefix is numbered in
 /// its order, the operation that could not follow it is marked failed, and the rest are marked
 /// unplaced. Operations the model's partitioning left out (provably irrelevant ones) are shown
-/// unplaced under their own key.
+/// unplaced, in their key's lanes.
 pub fn draw<M: Model>(
     title: &str,
     history: &[Operation<M::Input, M::Output>],
@@ -45,9 +45,22 @@ pub fn draw<M: Model>(
         let illegal = report.partitions[p].verdict == PartitionVerdict::Illegal;
         (usize::from(!illegal), p)
     };
+    // An operation the partitioning left out goes to the partition of the same name (for the
+    // KV model, its key) if there is one.
+    let by_label: HashMap<&str, usize> = report
+        .partitions
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !p.label.is_empty())
+        .map(|(i, p)| (p.label.as_str(), i))
+        .collect();
     let group_of = |op: &Operation<M::Input, M::Output>| -> ((usize, usize), String) {
-        match placed.get(&OpRef::of(op)) {
-            Some(&(p, _)) => (rank(p), group_name(&report.partitions[p].label, p)),
+        let partition = placed.get(&OpRef::of(op)).map(|&(p, _)| p).or_else(|| {
+            let label = M::describe_partition(std::slice::from_ref(op));
+            by_label.get(label.as_str()).copied()
+        });
+        match partition {
+            Some(p) => (rank(p), group_name(&report.partitions[p].label, p)),
             None => {
                 let label = M::describe_partition(std::slice::from_ref(op));
                 (
