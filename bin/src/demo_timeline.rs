@@ -116,16 +116,32 @@ impl DemoRecord {
     pub fn write(mut self, leaders: &[Observed], path: &Path) -> std::io::Result<()> {
         let end = self.at(Instant::now());
         for (i, seen) in leaders.iter().enumerate() {
-            let Some((leader, term)) = seen.leader else {
-                continue;
-            };
+            let start = self.at(seen.at);
             let until = leaders.get(i + 1).map_or(end, |next| self.at(next.at));
+            let (kind, text) = match seen.leader {
+                Some((leader, term)) => {
+                    self.timeline.event(Event {
+                        row: "leader".to_string(),
+                        start,
+                        end: None,
+                        kind: EventKind::Election,
+                        text: format!("election: node{leader} leads term {term}"),
+                    });
+                    (
+                        EventKind::Election,
+                        format!("node{leader} leads (term {term})"),
+                    )
+                }
+                // Before the first election there is nothing to show.
+                None if i == 0 => continue,
+                None => (EventKind::Note, "no leader".to_string()),
+            };
             self.timeline.event(Event {
                 row: "leader".to_string(),
-                start: self.at(seen.at),
+                start,
                 end: Some(until),
-                kind: EventKind::Election,
-                text: format!("node{leader} leads (term {term})"),
+                kind,
+                text,
             });
         }
         for (id, since) in std::mem::take(&mut self.down) {

@@ -459,6 +459,7 @@ fn raftkv_demo_passes_and_draws_its_timeline() {
         .filter(|i| page.contains(&format!("node{i} leads (term ")))
         .count();
     assert!(leaders >= 2, "fewer than two leaders drawn");
+    assert!(page.contains("election: node"), "no election marked");
     // The writes and the verifying reads, as bars.
     assert!(page.contains("Put(&quot;demo-0&quot;, &quot;value-0&quot;)"));
     assert!(page.contains("Append(&quot;demo-log&quot;, &quot;1,&quot;)"));
