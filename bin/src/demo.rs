@@ -1,21 +1,26 @@
 //! `raftkv demo`: the one-command tour. A 3-node cluster in a temp dir takes
 //! writes, loses its leader to kill -9, elects another, keeps taking writes,
-//! gets the dead node back, and proves no acknowledged write was lost.
+//! gets the dead node back, and proves no acknowledged write was lost. With `--timeline FILE`
+//! it also draws all of that on one time axis (`demo_timeline.rs`).
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
 use clerk::{Clerk, ClerkConfig};
 
+use crate::demo_timeline::{DemoRecord, LeaderWatch};
 use crate::latency::Latencies;
 use crate::local_cluster::{sibling_binary, LocalCluster};
 use crate::status;
+use crate::timeline::EventKind;
 
 const NODES: usize = 3;
 const WRITES_PER_PHASE: usize = 200;
 
-/// Runs the tour, printing as it goes; Ok only if every check passed.
-pub fn run() -> anyhow::Result<()> {
+/// Runs the tour, printing as it goes; Ok only if every check passed. With `timeline`, also
+/// writes the run as an HTML timeline there (whether the tour passed or not).
+pub fn run(timeline: Option<&Path>) -> anyhow::Result<()> {
     let dir = tempfile::Builder::new()
         .prefix("raftkv-demo-")
         .tempdir()
@@ -24,7 +29,13 @@ pub fn run() -> anyhow::Result<()> {
     let config_path = dir.path().join("cluster.conf");
     let mut cluster =
         LocalCluster::create(NODES, &config_path, dir.path(), &raft_node, Vec::new())?;
+    let mut record = DemoRecord::new();
     cluster.start_all()?;
+    record.event(
+        "cluster",
+        EventKind::Note,
+        format!("{NODES} raft-node processes started"),
+    );
     println!(
         "started {NODES} raft-node processes in {}",
         dir.path().display()
@@ -38,7 +49,31 @@ pub fn run() -> anyhow::Result<()> {
         );
     }
 
-    let first_leader = wait_for_leader(&cluster, None, Duration::from_secs(15))?;
+    let watch = timeline.map(|_| LeaderWatch::start(cluster.addrs()));
+    let result = tour(&mut cluster, &mut record);
+    let leaders = watch.map(LeaderWatch::stop).unwrap_or_default();
+    if let Some(path) = timeline {
+        match &result {
+            Ok(()) => record.note("demo passed: every acknowledged write read back"),
+            Err(e) => record.note(format!("demo FAILED: {e:#}")),
+        }
+        record
+            .write(&leaders, path)
+            .with_context(|| format!("cannot write the timeline {}", path.display()))?;
+        println!("timeline written to {}", path.display());
+    }
+    result?;
+    cluster.stop_all();
+    println!(
+        "demo passed; cluster stopped and {} removed",
+        dir.path().display()
+    );
+    Ok(())
+}
+
+/// The tour itself, on a started cluster: writes, the kill, failover, restart, verification.
+fn tour(cluster: &mut LocalCluster, record: &mut DemoRecord) -> anyhow::Result<()> {
+    let first_leader = wait_for_leader(cluster, None, Duration::from_secs(15))?;
     println!("node{first_leader} was elected leader");
 
     let clerk = Clerk::with_config(
@@ -51,17 +86,21 @@ pub fn run() -> anyhow::Result<()> {
     let mut acked = Vec::new();
     let mut latencies = Latencies::default();
     let started = Instant::now();
-    write_phase(&clerk, 0, &mut acked, &mut latencies)?;
+    write_phase(&clerk, 0, &mut acked, &mut latencies, record)?;
     println!("phase 1: {WRITES_PER_PHASE} writes acknowledged ({latencies})");
 
     let pid = cluster.nodes()[first_leader].pid().unwrap_or(0);
     cluster.kill(first_leader);
+    record.killed(
+        first_leader,
+        &format!("kill -9 node{first_leader} (pid {pid}), the leader"),
+    );
     println!("killed the leader, node{first_leader} (pid {pid}), with SIGKILL");
     let killed_at = Instant::now();
     let mut after = Latencies::default();
-    write_phase(&clerk, WRITES_PER_PHASE, &mut acked, &mut after)?;
+    write_phase(&clerk, WRITES_PER_PHASE, &mut acked, &mut after, record)?;
     let failover = after.percentile(100.0);
-    let new_leader = wait_for_leader(&cluster, Some(first_leader), Duration::from_secs(15))?;
+    let new_leader = wait_for_leader(cluster, Some(first_leader), Duration::from_secs(15))?;
     println!(
         "phase 2: {WRITES_PER_PHASE} more writes acknowledged through the new leader node{new_leader} \
          (slowest write, across the failover: {:.0} ms; {:.1} s since the kill)",
@@ -71,11 +110,20 @@ pub fn run() -> anyhow::Result<()> {
     latencies.merge(&after);
 
     cluster.start(first_leader)?;
+    record.restarted(
+        first_leader,
+        &format!("restart node{first_leader} from its data dir"),
+    );
     println!("restarted node{first_leader} from its data dir");
-    wait_caught_up(&cluster, first_leader, Duration::from_secs(20))?;
+    wait_caught_up(cluster, first_leader, Duration::from_secs(20))?;
+    record.event(
+        &format!("node{first_leader}"),
+        EventKind::Note,
+        format!("node{first_leader} caught up"),
+    );
     println!("node{first_leader} caught up");
 
-    verify(&clerk, &acked)?;
+    verify(&clerk, &acked, record)?;
     let elapsed = started.elapsed();
     println!(
         "verified: all {} acknowledged writes read back, the append log is complete and in order",
@@ -91,11 +139,6 @@ pub fn run() -> anyhow::Result<()> {
         "{}",
         status::render(&status::query_all(&cluster.addrs(), Duration::from_secs(2)))
     );
-    cluster.stop_all();
-    println!(
-        "demo passed; cluster stopped and {} removed",
-        dir.path().display()
-    );
     Ok(())
 }
 
@@ -106,24 +149,55 @@ fn write_phase(
     from: usize,
     acked: &mut Vec<usize>,
     latencies: &mut Latencies,
+    record: &mut DemoRecord,
 ) -> anyhow::Result<()> {
     for i in from..from + WRITES_PER_PHASE {
         let t = Instant::now();
-        if i % 2 == 0 {
-            clerk.put(format!("demo-{i}"), format!("value-{i}"))
+        let (lane, text, result) = if i % 2 == 0 {
+            let (key, value) = (format!("demo-{i}"), format!("value-{i}"));
+            let text = format!("Put({key:?}, {value:?})");
+            ("Put demo-*", text, clerk.put(key, value))
         } else {
-            clerk.append("demo-log", format!("{i},"))
-        }
-        .with_context(|| format!("write {i} was not acknowledged"))?;
+            let value = format!("{i},");
+            let text = format!("Append(\"demo-log\", {value:?})");
+            ("Append demo-log", text, clerk.append("demo-log", value))
+        };
+        record.op(
+            lane,
+            t,
+            text,
+            result
+                .as_ref()
+                .map(|()| "OK".to_string())
+                .map_err(|e| e.to_string()),
+        );
+        result.with_context(|| format!("write {i} was not acknowledged"))?;
         latencies.record(t.elapsed());
         acked.push(i);
     }
     Ok(())
 }
 
-fn verify(clerk: &Clerk, acked: &[usize]) -> anyhow::Result<()> {
+/// A verifying Get, recorded in the timeline.
+fn recorded_get(
+    clerk: &Clerk,
+    key: String,
+    record: &mut DemoRecord,
+) -> anyhow::Result<Option<Vec<u8>>> {
+    let t = Instant::now();
+    let result = clerk.get(key.clone());
+    let shown = match &result {
+        Ok(Some(value)) => Ok(format!("{:?}", String::from_utf8_lossy(value))),
+        Ok(None) => Ok("(none)".to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    record.op("Get (verify)", t, format!("Get({key:?})"), shown);
+    Ok(result?)
+}
+
+fn verify(clerk: &Clerk, acked: &[usize], record: &mut DemoRecord) -> anyhow::Result<()> {
     for &i in acked.iter().filter(|i| *i % 2 == 0) {
-        let got = clerk.get(format!("demo-{i}"))?;
+        let got = recorded_get(clerk, format!("demo-{i}"), record)?;
         ensure!(
             got.as_deref() == Some(format!("value-{i}").as_bytes()),
             "demo-{i} lost: read {:?}",
@@ -135,7 +209,7 @@ fn verify(clerk: &Clerk, acked: &[usize]) -> anyhow::Result<()> {
         .filter(|i| *i % 2 == 1)
         .map(|i| format!("{i},"))
         .collect();
-    let log = clerk.get("demo-log")?.unwrap_or_default();
+    let log = recorded_get(clerk, "demo-log".to_string(), record)?.unwrap_or_default();
     if log != expected.as_bytes() {
         bail!(
             "demo-log differs from the acknowledged appends:\n  read     {}\n  expected {expected}",

@@ -5,15 +5,18 @@
 //! - `node.rs`: `raft-node`, one replica as a process.
 //! - `local_cluster.rs`: N raft-node children with their logs and data dirs,
 //!   for `raftkv`, the demo and the tests.
-//! - `demo.rs`: `raftkv demo`.
+//! - `demo.rs`: `raftkv demo`; `demo_timeline.rs`: what it draws for `--timeline`.
 //! - `caller.rs`: the callerMain workload; `latency.rs`: its percentiles.
 //! - `status.rs`: every node's status, for `kvctl status`.
 //! - `scale_bench/`: `scale-bench`, the whole cluster measured at a size.
 //! - `logging.rs`: timestamped, levelled log lines naming the node.
 //! - `error_line.rs`: the one line a failing program prints.
+//! - `timeline/`: a run drawn as one self-contained HTML page (the demo's, and the test
+//!   harness's when a history is not linearizable).
 
 pub mod caller;
 pub mod demo;
+pub mod demo_timeline;
 mod error_line;
 pub mod latency;
 pub mod local_cluster;
@@ -21,5 +24,6 @@ pub mod logging;
 pub mod node;
 pub mod scale_bench;
 pub mod status;
+pub mod timeline;
 
 pub use error_line::error_line;

@@ -426,8 +426,10 @@ fn a_busy_port_is_a_clear_error() {
 }
 
 #[test]
-fn raftkv_demo_passes() {
-    let output = run(RAFTKV, &["demo"]);
+fn raftkv_demo_passes_and_draws_its_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("demo.html");
+    let output = run(RAFTKV, &["demo", "--timeline", &path(&file)]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -439,6 +441,30 @@ fn raftkv_demo_passes() {
         stdout.contains("verified: all 400 acknowledged writes read back"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains(&format!("timeline written to {}", path(&file))),
+        "{stdout}"
+    );
+
+    let page = std::fs::read_to_string(&file).expect("the timeline file was written");
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    // The kill, the downtime and the restart of the first leader.
+    let killed = (0..3)
+        .find(|i| page.contains(&format!("kill -9 node{i} (pid ")))
+        .unwrap_or_else(|| panic!("the timeline does not mention the kill"));
+    assert!(page.contains(&format!("node{killed} down")));
+    assert!(page.contains(&format!("restart node{killed} from its data dir")));
+    // The election: a leader before the kill and another one after it.
+    let leaders = (0..3)
+        .filter(|i| page.contains(&format!("node{i} leads (term ")))
+        .count();
+    assert!(leaders >= 2, "fewer than two leaders drawn");
+    assert!(page.contains("election: node"), "no election marked");
+    // The writes and the verifying reads, as bars.
+    assert!(page.contains("Put(&quot;demo-0&quot;, &quot;value-0&quot;)"));
+    assert!(page.contains("Append(&quot;demo-log&quot;, &quot;1,&quot;)"));
+    assert!(page.contains("Get(&quot;demo-log&quot;)"));
+    assert!(!page.contains("http://") && !page.contains("https://"));
 }
 
 fn path(p: &Path) -> String {

@@ -13,7 +13,8 @@
 //! - [`kv_harness`]: a cluster of KvServers with clients on simulated ends,
 //!   partitions, crash/restart and 6.5840's GenericTest (`kvraft/config.go`).
 //! - [`linearizability`]: a Porcupine-style checker that KV tests run on
-//!   recorded client histories.
+//!   recorded client histories; a failed check writes an HTML timeline of the
+//!   history and the run's faults (drawn by `raftkv_bin::timeline`).
 //! - [`power_loss`]: the seeds of the power losses a crash simulates: a
 //!   crashed server loses what it never synced, and may keep some of it torn.
 //!

@@ -1,5 +1,5 @@
 //! `raftkv -n N -f CONFIG [-d DIR]` runs a local cluster in the foreground;
-//! `raftkv demo` is the one-command tour.
+//! `raftkv demo [--timeline FILE.html]` is the one-command tour.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -35,13 +35,18 @@ struct Args {
 enum Cmd {
     /// A 3-node cluster in a temp dir: writes, the leader killed, failover,
     /// every acknowledged write verified, everything cleaned up.
-    Demo,
+    Demo {
+        /// Also write the run as a self-contained HTML timeline to this file
+        /// (the writes, the kill, the election, the restart).
+        #[arg(long, value_name = "FILE.html")]
+        timeline: Option<PathBuf>,
+    },
 }
 
 fn main() {
     let args = Args::parse();
     let result = match args.command {
-        Some(Cmd::Demo) => raftkv_bin::demo::run(),
+        Some(Cmd::Demo { timeline }) => raftkv_bin::demo::run(timeline.as_deref()),
         None => run_cluster(&args),
     };
     if let Err(e) = result {

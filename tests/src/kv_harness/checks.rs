@@ -1,9 +1,12 @@
 //! What the KV scenarios assert about values and histories (6.5840's
 //! `checkClntAppends`, `checkConcurrentAppends`, and the Porcupine check).
 
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::linearizability::{check_operations, CheckResult, KvModel, KvRecorder};
+use crate::linearizability::{
+    check_operations_report, draw_timeline, CheckResult, KvModel, KvRecorder,
+};
 
 /// How long the linearizability checker may search (6.5840 allows 1 s; the
 /// loaded 2-core CI machine gets more).
@@ -58,19 +61,76 @@ pub fn check_concurrent_appends(value: &str, counts: &[usize]) {
     }
 }
 
-/// Fails on a non-linearizable history; an inconclusive check passes with a
-/// warning, as in 6.5840.
+/// Fails on a non-linearizable history, or on a check that timed out (it proves
+/// nothing), writing the run's timeline under [`timeline_dir`] and naming the
+/// file in the panic message.
 pub fn check_linearizable(recorder: &KvRecorder) {
+    check_linearizable_in(recorder, &timeline_dir());
+}
+
+/// [`check_linearizable`], writing a failure's timeline into `dir`.
+pub fn check_linearizable_in(recorder: &KvRecorder, dir: &Path) {
     let history = recorder.history();
     let ops = history.len();
-    match check_operations::<KvModel>(history, Some(LINEARIZABILITY_TIMEOUT)) {
-        CheckResult::Ok => {}
-        // A check that could not finish proves nothing: it fails.
+    let report = check_operations_report::<KvModel>(history.clone(), Some(LINEARIZABILITY_TIMEOUT));
+    let failure = match &report.result {
+        CheckResult::Ok => return,
         CheckResult::Unknown => {
-            panic!("the linearizability check of {ops} ops timed out without a verdict")
+            format!("the linearizability check of {ops} ops timed out without a verdict")
         }
-        CheckResult::Illegal(violation) => panic!("{violation}"),
+        CheckResult::Illegal(violation) => violation.to_string(),
+    };
+    let title = format!("raftkv history: {}", test_name());
+    let timeline = draw_timeline::<KvModel>(&title, &history, &recorder.faults(), &report);
+    let path = dir.join(timeline_file_name());
+    match timeline.write(&path) {
+        Ok(()) => panic!("{failure}\ntimeline: {}", path.display()),
+        Err(e) => panic!(
+            "{failure}\n(could not write the timeline to {}: {e})",
+            path.display()
+        ),
     }
+}
+
+/// Where failing checks write their timelines: `$RAFTKV_TIMELINE_DIR` if set,
+/// else `timelines/` beside the test binaries' `deps` directory (e.g.
+/// `target/debug/timelines`), else `raftkv-timelines` in the temp dir.
+pub fn timeline_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("RAFTKV_TIMELINE_DIR") {
+        return PathBuf::from(dir);
+    }
+    let beside_deps = std::env::current_exe().ok().and_then(|exe| {
+        let deps = exe.parent()?;
+        (deps.file_name()? == "deps").then(|| deps.parent().map(|p| p.join("timelines")))?
+    });
+    beside_deps.unwrap_or_else(|| std::env::temp_dir().join("raftkv-timelines"))
+}
+
+/// The running test's name (libtest names its thread after it), or "history".
+fn test_name() -> String {
+    std::thread::current()
+        .name()
+        .filter(|n| *n != "main")
+        .unwrap_or("history")
+        .to_string()
+}
+
+/// `TEST-PID-NANOS.html`, so runs and tests never overwrite each other.
+fn timeline_file_name() -> String {
+    let safe: String = test_name()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{safe}-{}-{nanos}.html", std::process::id())
 }
 
 /// The ends of a long value, for failure messages.

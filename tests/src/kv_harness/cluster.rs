@@ -13,7 +13,7 @@ use proto::raft::RaftRpcServer;
 use raft::{MemoryPersister, RaftConfig};
 
 use super::{KvClient, SimKvTransport};
-use crate::linearizability::KvRecorder;
+use crate::linearizability::{FaultKind, KvRecorder};
 use crate::power_loss::PowerLoss;
 use crate::raft_harness::{test_config, ELECTION_TIMEOUT};
 use crate::sim::{raft_peers_over, ClientEnd, HeldCall, Network, Server};
@@ -51,6 +51,8 @@ struct Slot {
     persister: MemoryPersister,
     /// Names of this incarnation's Raft ends to every server (j → server j).
     ends: Vec<String>,
+    /// A running incarnation was stopped: the next start is a restart.
+    crashed: bool,
 }
 
 fn server_name(i: usize) -> String {
@@ -118,6 +120,7 @@ impl KvCluster {
                 kv: None,
                 persister: MemoryPersister::new(),
                 ends: Vec::new(),
+                crashed: false,
             })
             .collect();
         let cluster = Self {
@@ -263,17 +266,35 @@ impl KvCluster {
             };
         }
         self.apply_links(&topology);
+        self.record_fault(FaultKind::Partition {
+            groups: [p1.to_vec(), p2.to_vec()]
+                .into_iter()
+                .filter(|g| !g.is_empty())
+                .collect(),
+        });
+    }
+
+    /// Notes a fault in the recorded history's timeline, if this cluster records one.
+    fn record_fault(&self, kind: FaultKind) {
+        if let Some(recorder) = &self.recorder {
+            recorder.fault(kind);
+        }
     }
 
     /// Heals every partition and reconnects every client to every server.
     pub fn connect_all(&self) {
         let mut topology = self.topology.lock();
+        let healed = topology.group.iter().any(|&g| g != 0);
         topology.group = vec![0; self.n];
         self.apply_links(&topology);
         for client in &topology.clients {
             for end in client {
                 self.net.enable(end, true);
             }
+        }
+        drop(topology);
+        if healed {
+            self.record_fault(FaultKind::Heal);
         }
     }
 
@@ -295,8 +316,13 @@ impl KvCluster {
         let (kv, ends) = {
             let mut topology = self.topology.lock();
             let slot = &mut topology.slots[i];
-            (slot.kv.take(), std::mem::take(&mut slot.ends))
+            let kv = slot.kv.take();
+            slot.crashed |= kv.is_some();
+            (kv, std::mem::take(&mut slot.ends))
         };
+        if kv.is_some() {
+            self.record_fault(FaultKind::Crash { server: i });
+        }
         self.net.delete_server(&server_name(i));
         // Deleting its ends cuts it off, and wakes its calls sleeping in
         // simulated delays so its shutdown is not held up by them.
@@ -336,7 +362,12 @@ impl KvCluster {
         let slot = &mut topology.slots[i];
         slot.kv = Some(kv);
         slot.ends = names;
+        let restart = std::mem::take(&mut slot.crashed);
         self.apply_links(&topology);
+        drop(topology);
+        if restart {
+            self.record_fault(FaultKind::Restart { server: i });
+        }
     }
 
     /// The leader of the highest term among the running servers, waiting up

@@ -14,7 +14,7 @@ mod transport;
 
 pub use checks::{
     append_value, check_clnt_appends, check_concurrent_appends, check_linearizable,
-    LINEARIZABILITY_TIMEOUT,
+    check_linearizable_in, timeline_dir, LINEARIZABILITY_TIMEOUT,
 };
 pub use client::KvClient;
 pub use cluster::KvCluster;

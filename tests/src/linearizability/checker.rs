@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use super::report::{CheckReport, PartitionReport};
 use super::search::{search, Budget, Outcome, Stuck};
 use super::{Model, Operation};
 
@@ -102,6 +103,15 @@ pub fn check_operations<M: Model>(
     history: Vec<Operation<M::Input, M::Output>>,
     timeout: Option<Duration>,
 ) -> CheckResult {
+    check_operations_report::<M>(history, timeout).result
+}
+
+/// Like [`check_operations`], and also says what the search reached in every partition
+/// (a linearization, the longest linearizable prefix, or nothing), for a timeline.
+pub fn check_operations_report<M: Model>(
+    history: Vec<Operation<M::Input, M::Output>>,
+    timeout: Option<Duration>,
+) -> CheckReport {
     // A timeout too large to add to the clock is no timeout.
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let partitions = M::partition(history);
@@ -116,22 +126,24 @@ pub fn check_operations<M: Model>(
         stop: &stop,
     };
     let next = AtomicUsize::new(0);
-    let verdicts: Mutex<Vec<(usize, Verdict)>> = Mutex::new(Vec::new());
+    let verdicts: Mutex<Vec<(usize, Verdict, PartitionReport)>> = Mutex::new(Vec::new());
 
     let worker = || loop {
         let index = next.fetch_add(1, Ordering::Relaxed);
         let Some(ops) = partitions.get(index) else {
             return;
         };
-        let verdict = match search::<M>(ops, &budget) {
-            Outcome::Linearizable => Verdict::Ok,
-            Outcome::Aborted => Verdict::Unknown,
+        let outcome = search::<M>(ops, &budget);
+        let report = PartitionReport::new::<M>(ops, &outcome);
+        let verdict = match outcome {
+            Outcome::Linearizable(_) => Verdict::Ok,
+            Outcome::Aborted(_) => Verdict::Unknown,
             Outcome::Illegal(stuck) => {
                 stop.store(true, Ordering::Relaxed);
                 Verdict::Illegal(explain::<M>(index, ops, stuck))
             }
         };
-        verdicts.lock().push((index, verdict));
+        verdicts.lock().push((index, verdict, report));
     };
 
     thread::scope(|scope| {
@@ -147,19 +159,32 @@ pub fn check_operations<M: Model>(
 
     let mut verdicts = verdicts.into_inner();
     // Report the lowest-numbered illegal partition found, not whichever thread finished first.
-    verdicts.sort_by_key(|(index, _)| *index);
+    verdicts.sort_by_key(|(index, _, _)| *index);
+    // A partition no thread reached (the check stopped first) is undecided.
+    let mut reports: Vec<PartitionReport> = partitions
+        .iter()
+        .map(|ops| PartitionReport::unsearched::<M>(ops))
+        .collect();
     let mut unknown = verdicts.len() < partitions.len();
-    for (_, verdict) in verdicts {
+    let mut illegal = None;
+    for (index, verdict, report) in verdicts {
+        reports[index] = report;
         match verdict {
-            Verdict::Illegal(violation) => return CheckResult::Illegal(violation),
+            Verdict::Illegal(violation) => {
+                illegal.get_or_insert(violation);
+            }
             Verdict::Unknown => unknown = true,
             Verdict::Ok => {}
         }
     }
-    if unknown {
-        CheckResult::Unknown
-    } else {
-        CheckResult::Ok
+    let result = match illegal {
+        Some(violation) => CheckResult::Illegal(violation),
+        None if unknown => CheckResult::Unknown,
+        None => CheckResult::Ok,
+    };
+    CheckReport {
+        result,
+        partitions: reports,
     }
 }
 
@@ -192,7 +217,7 @@ fn explain<M: Model>(
 }
 
 /// `client 3: Get("k") -> "v" during [1.200000 ms, 1.350000 ms]`.
-fn describe<M: Model>(op: &Operation<M::Input, M::Output>) -> String {
+pub(crate) fn describe<M: Model>(op: &Operation<M::Input, M::Output>) -> String {
     let end = op.return_time.map_or_else(|| "never".to_string(), millis);
     format!(
         "client {}: {} during [{}, {}]",

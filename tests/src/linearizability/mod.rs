@@ -16,22 +16,30 @@
 //! a Raft KV store that returns stale or duplicated values still "works" in a demo.
 //!
 //! Modules: `operation` (one recorded op), `model` (the sequential spec), `kv` (the KV spec),
-//! `recorder` (thread-safe history capture), `entries` (the event list), `bitset`, `cache`
+//! `recorder` (thread-safe history capture, and the faults of the run on the same clock),
+//! `faults` (a partition, crash or restart), `entries` (the event list), `bitset`, `cache`
 //! (visited states), `search` (the DFS on one partition), `checker` (partitions, threads,
-//! timeout, verdict).
+//! timeout, verdict), `report` (what the search reached in each partition), `timeline` (a
+//! checked history and its faults drawn as an HTML timeline).
 
 mod bitset;
 mod cache;
 mod checker;
 mod entries;
+mod faults;
 mod kv;
 mod model;
 mod operation;
 mod recorder;
+mod report;
 mod search;
+mod timeline;
 
-pub use checker::{check_operations, CheckResult, Violation};
+pub use checker::{check_operations, check_operations_report, CheckResult, Violation};
+pub use faults::{Fault, FaultKind};
 pub use kv::{KvInput, KvModel, KvOp, KvOperation, KvOutput, KvRecorder};
 pub use model::Model;
 pub use operation::Operation;
 pub use recorder::{OpId, Recorder};
+pub use report::{CheckReport, OpRef, PartitionReport, PartitionVerdict};
+pub use timeline::draw as draw_timeline;

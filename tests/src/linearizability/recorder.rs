@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 
-use super::Operation;
+use super::{Fault, FaultKind, Operation};
 
 /// A handle to one recorded operation, returned by [`Recorder::begin`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -23,6 +23,8 @@ pub struct Recorder<I, O> {
 struct Inner<I, O> {
     origin: Instant,
     ops: Mutex<Vec<Operation<I, O>>>,
+    /// What the test did to the cluster meanwhile, on the same clock, for a timeline.
+    faults: Mutex<Vec<Fault>>,
 }
 
 impl<I, O> Clone for Recorder<I, O> {
@@ -46,6 +48,7 @@ impl<I, O> Recorder<I, O> {
             inner: Arc::new(Inner {
                 origin: Instant::now(),
                 ops: Mutex::new(Vec::new()),
+                faults: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -90,7 +93,22 @@ impl<I, O> Recorder<I, O> {
         self.inner.ops.lock().clone()
     }
 
-    fn now(&self) -> u64 {
+    /// Records that the test injected `kind` just now.
+    pub fn fault(&self, kind: FaultKind) {
+        let at = self.now();
+        self.inner.faults.lock().push(Fault { at, kind });
+    }
+
+    /// The faults recorded so far, in time order.
+    pub fn faults(&self) -> Vec<Fault> {
+        let mut faults = self.inner.faults.lock().clone();
+        // Two threads may stamp and push in opposite orders.
+        faults.sort_by_key(|f| f.at);
+        faults
+    }
+
+    /// Nanoseconds since the recorder was made: the clock of its history and faults.
+    pub fn now(&self) -> u64 {
         // u64 nanoseconds last 584 years; saturate rather than wrap beyond.
         u64::try_from(self.inner.origin.elapsed().as_nanos()).unwrap_or(u64::MAX - 1)
     }
@@ -113,6 +131,18 @@ mod tests {
         assert!(history[0].return_time.unwrap() >= history[0].call);
         assert_eq!(history[1].output, None);
         assert_eq!(history[1].return_time, None);
+    }
+
+    #[test]
+    fn faults_share_the_history_clock() {
+        let rec: Recorder<&str, u32> = Recorder::new();
+        let op = rec.begin(0, "a");
+        rec.fault(FaultKind::Crash { server: 1 });
+        rec.end(op, 1);
+        let (history, faults) = (rec.history(), rec.faults());
+        assert_eq!(faults.len(), 1);
+        assert!(history[0].call <= faults[0].at);
+        assert!(faults[0].at <= history[0].return_time.unwrap());
     }
 
     #[test]

@@ -53,10 +53,12 @@ pub(crate) struct Stuck<S> {
 /// The verdict on one partition.
 #[derive(Debug)]
 pub(crate) enum Outcome<S> {
-    Linearizable,
+    /// Every operation fits; the order found, as operation indices.
+    Linearizable(Vec<usize>),
     Illegal(Stuck<S>),
-    /// Out of time, or stopped because another partition failed.
-    Aborted,
+    /// Out of time, or stopped because another partition failed; the deepest prefix that had
+    /// reached a dead end by then (empty if none had).
+    Aborted(Vec<usize>),
 }
 
 /// One linearized operation on the undo stack.
@@ -101,7 +103,7 @@ pub(crate) fn search<M: Model>(
     while !search.entries.is_empty() {
         steps += 1;
         if steps & (CHECK_EVERY - 1) == 0 && budget.exhausted() {
-            return Outcome::Aborted;
+            return search.abort();
         }
         if fresh {
             fresh = false;
@@ -143,7 +145,7 @@ pub(crate) fn search<M: Model>(
             }
         }
     }
-    Outcome::Linearizable
+    Outcome::Linearizable(search.path.iter().map(|c| c.op).collect())
 }
 
 impl<M: Model> Search<'_, M> {
@@ -223,6 +225,13 @@ impl<M: Model> Search<'_, M> {
     }
 
     fn give_up(self) -> Outcome<M::State> {
-        self.best.map_or(Outcome::Aborted, Outcome::Illegal)
+        match self.best {
+            Some(best) => Outcome::Illegal(best),
+            None => Outcome::Aborted(Vec::new()),
+        }
+    }
+
+    fn abort(self) -> Outcome<M::State> {
+        Outcome::Aborted(self.best.map(|b| b.prefix).unwrap_or_default())
     }
 }
