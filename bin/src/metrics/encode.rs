@@ -60,7 +60,12 @@ pub fn gauge_one(
     help: &str,
     value: u64,
 ) -> fmt::Result {
-    gauge_signed(encoder, name, help, i64::try_from(value).unwrap_or(i64::MAX))
+    gauge_signed(
+        encoder,
+        name,
+        help,
+        i64::try_from(value).unwrap_or(i64::MAX),
+    )
 }
 
 /// A gauge without labels that may be negative.
@@ -84,12 +89,9 @@ pub fn histogram(
 ) -> fmt::Result {
     let mut family = encoder.encode_descriptor(name, help, None, MetricType::Histogram)?;
     for (labels, h) in series {
-        family.encode_family(labels)?.encode_histogram::<NoLabelSet>(
-            h.sum_seconds,
-            h.count,
-            &per_bucket(h),
-            None,
-        )?;
+        family
+            .encode_family(labels)?
+            .encode_histogram::<NoLabelSet>(h.sum_seconds, h.count, &per_bucket(h), None)?;
     }
     Ok(())
 }

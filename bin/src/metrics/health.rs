@@ -164,10 +164,7 @@ mod tests {
             }
         );
         assert_eq!(ready.answer().0, 200);
-        assert_eq!(
-            readiness(Health::Alive, None, 40, 40),
-            Readiness::NoLeader
-        );
+        assert_eq!(readiness(Health::Alive, None, 40, 40), Readiness::NoLeader);
         assert_eq!(
             readiness(Health::Alive, Some(0), 41, 40),
             Readiness::Behind {

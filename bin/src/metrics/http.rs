@@ -92,8 +92,8 @@ fn serve(server: &Server, node: &Node) {
             Method::Get | Method::Head => respond(request.url(), &registry, node),
             _ => Response::text(405, "only GET is served".into()),
         };
-        let header = Header::from_bytes("Content-Type", answer.content_type)
-            .expect("a valid header");
+        let header =
+            Header::from_bytes("Content-Type", answer.content_type).expect("a valid header");
         let response = tiny_http::Response::from_string(answer.body)
             .with_status_code(answer.code)
             .with_header(header);

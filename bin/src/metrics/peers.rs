@@ -79,7 +79,9 @@ impl PeerRpcs {
 
     /// Calls of `rpc` to `peer` that got no reply so far.
     pub fn failed(&self, peer: usize, rpc: RaftRpc) -> u64 {
-        self.calls[peer][rpc as usize].failed.load(Ordering::Relaxed)
+        self.calls[peer][rpc as usize]
+            .failed
+            .load(Ordering::Relaxed)
     }
 
     fn count<T>(&self, peer: usize, rpc: RaftRpc, reply: &Result<T, PeerError>) {

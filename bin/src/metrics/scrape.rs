@@ -87,11 +87,17 @@ pub fn parse(text: &str) -> Result<Scrape, ParseError> {
     let mut series_seen = HashSet::new();
     let mut closed: HashSet<String> = HashSet::new();
     for (i, line) in text.lines().enumerate() {
-        let fail = |reason: String| ParseError { line: i + 1, reason };
+        let fail = |reason: String| ParseError {
+            line: i + 1,
+            reason,
+        };
         if let Some(rest) = line.strip_prefix("# HELP ") {
             let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
             check_name(name).map_err(fail)?;
-            if helps.insert(name.to_string(), unescape_help(help)).is_some() {
+            if helps
+                .insert(name.to_string(), unescape_help(help))
+                .is_some()
+            {
                 return Err(fail(format!("a second HELP for {name}")));
             }
         } else if let Some(rest) = line.strip_prefix("# TYPE ") {
@@ -221,9 +227,7 @@ fn parse_sample(line: &str) -> Result<Sample, String> {
     if let Some(after) = rest.strip_prefix('{') {
         rest = parse_labels(after, &mut labels)?;
     }
-    let rest = rest
-        .strip_prefix(' ')
-        .ok_or("no space before the value")?;
+    let rest = rest.strip_prefix(' ').ok_or("no space before the value")?;
     let mut fields = rest.split(' ');
     let value = parse_value(fields.next().unwrap_or(""))?;
     if let Some(timestamp) = fields.next() {

@@ -21,7 +21,10 @@ impl Collector for FsyncCollector {
             "Time of each sync to disk: fdatasync is the log's group commit; fsync the hard \
              state, snapshots and directories",
             &[
-                (vec![("call", "fdatasync".into())], self.0.fdatasync.snapshot()),
+                (
+                    vec![("call", "fdatasync".into())],
+                    self.0.fdatasync.snapshot(),
+                ),
                 (vec![("call", "fsync".into())], self.0.fsync.snapshot()),
             ],
         )

@@ -67,14 +67,28 @@ fn a_running_leader_is_healthy_ready_and_scrapes_cleanly() {
 
     let metrics = respond("/metrics?x=1", &registry, &node);
     assert_eq!(metrics.code, 200);
-    assert!(metrics.content_type.starts_with("text/plain; version=0.0.4"));
+    assert!(metrics
+        .content_type
+        .starts_with("text/plain; version=0.0.4"));
     let scrape = parse(&metrics.body).unwrap_or_else(|e| panic!("{e}\n{}", metrics.body));
-    assert_eq!(scrape.sum("raftkv_raft_role", &[("role", "Leader")]), Some(1.0));
+    assert_eq!(
+        scrape.sum("raftkv_raft_role", &[("role", "Leader")]),
+        Some(1.0)
+    );
     assert_eq!(scrape.sum("raftkv_raft_role", &[]), Some(1.0), "one role");
     assert_eq!(scrape.sum("raftkv_raft_leader_id", &[]), Some(0.0));
-    assert_eq!(scrape.sum("raftkv_raft_leader_changes_total", &[]), Some(1.0));
+    assert_eq!(
+        scrape.sum("raftkv_raft_leader_changes_total", &[]),
+        Some(1.0)
+    );
     // A node of one has no peer to count calls to.
-    assert_eq!(scrape.family("raftkv_raft_rpcs_sent_total").unwrap().samples, vec![]);
+    assert_eq!(
+        scrape
+            .family("raftkv_raft_rpcs_sent_total")
+            .unwrap()
+            .samples,
+        vec![]
+    );
 
     assert_eq!(respond("/nothing", &registry, &node).code, 404);
     node.kv.shutdown();
