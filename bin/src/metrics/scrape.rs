@@ -120,9 +120,7 @@ pub fn parse(text: &str) -> Result<Scrape, ParseError> {
                 help: None,
                 samples: Vec::new(),
             });
-        } else if line.starts_with('#') {
-            continue;
-        } else if line.trim().is_empty() {
+        } else if line.starts_with('#') || line.trim().is_empty() {
             continue;
         } else {
             let sample = parse_sample(line).map_err(fail)?;
