@@ -8,6 +8,7 @@
 //! - `demo.rs`: `raftkv demo`; `demo_timeline.rs`: what it draws for `--timeline`.
 //! - `caller.rs`: the callerMain workload; `latency.rs`: its percentiles.
 //! - `status.rs`: every node's status, for `kvctl status`.
+//! - `metrics/`: `raft-node --metrics-addr`: Prometheus metrics, `/health`, `/ready`.
 //! - `scale_bench/`: `scale-bench`, the whole cluster measured at a size.
 //! - `logging.rs`: timestamped, levelled log lines naming the node.
 //! - `error_line.rs`: the one line a failing program prints.
@@ -21,6 +22,7 @@ mod error_line;
 pub mod latency;
 pub mod local_cluster;
 pub mod logging;
+pub mod metrics;
 pub mod node;
 pub mod scale_bench;
 pub mod status;

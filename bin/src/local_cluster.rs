@@ -21,6 +21,9 @@ pub struct NodeProcess {
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
     pub log_path: PathBuf,
+    /// Where it serves `/metrics`, `/health`, `/ready`, once
+    /// [`LocalCluster::enable_metrics`] was called.
+    pub metrics_addr: Option<SocketAddr>,
     child: Option<Child>,
 }
 
@@ -74,6 +77,7 @@ impl LocalCluster {
                 addr,
                 data_dir: dir.join(format!("node{id}")),
                 log_path: dir.join(format!("node{id}.log")),
+                metrics_addr: None,
                 child: None,
             })
             .collect();
@@ -95,6 +99,21 @@ impl LocalCluster {
 
     pub fn config_path(&self) -> &Path {
         &self.config_path
+    }
+
+    /// Gives every node a free loopback port for `--metrics-addr`, used
+    /// from its next start on.
+    pub fn enable_metrics(&mut self) -> anyhow::Result<()> {
+        let addrs = free_loopback_addrs(self.nodes.len())?;
+        for (node, addr) in self.nodes.iter_mut().zip(addrs) {
+            node.metrics_addr = Some(addr);
+        }
+        Ok(())
+    }
+
+    /// Where node `id` serves its metrics, if enabled.
+    pub fn metrics_addr(&self, id: usize) -> Option<SocketAddr> {
+        self.nodes[id].metrics_addr
     }
 
     pub fn start_all(&mut self) -> anyhow::Result<()> {
@@ -121,6 +140,11 @@ impl LocalCluster {
             .arg("-d")
             .arg(&node.data_dir)
             .args(&self.extra_args)
+            .args(
+                node.metrics_addr
+                    .iter()
+                    .flat_map(|addr| ["--metrics-addr".to_string(), addr.to_string()]),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);

@@ -3,8 +3,10 @@
 //!
 //! Start-up order matters, and the original got it wrong (it served RPCs
 //! before its Raft node existed, so a restarted node crashed): open the data
-//! dir, recover Raft and the KvServer, and only then bind the port.
+//! dir, recover Raft and the KvServer, and only then bind the port. With
+//! `--metrics-addr`, the metrics and health server starts last.
 
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +17,8 @@ use kvserver::{KvServer, KvServerConfig};
 use raft::{FilePersister, RaftConfig, RaftPeer, RpcPeer};
 use rpc::{ProviderConfig, RpcChannel, RpcProvider};
 use signal_hook::consts::{SIGINT, SIGTERM};
+
+use crate::metrics::{MetricsServer, PeerRpcs};
 
 /// What `raft-node` needs to run.
 #[derive(Clone, Debug)]
@@ -28,6 +32,8 @@ pub struct NodeOptions {
     pub max_key_bytes: usize,
     /// Largest value of a Put or Append; larger ones get ErrTooLarge.
     pub max_value_bytes: usize,
+    /// Where to serve `/metrics`, `/health` and `/ready` (HOST:PORT); off if `None`.
+    pub metrics_addr: Option<String>,
 }
 
 /// Runs node `id` until SIGTERM or SIGINT, then shuts down cleanly. If the
@@ -52,16 +58,24 @@ pub fn run(options: NodeOptions) -> anyhow::Result<()> {
     let addrs = cluster.resolve_all()?;
     let listen = addrs[options.id];
 
+    let metrics_addr = options
+        .metrics_addr
+        .as_deref()
+        .map(resolve_metrics_addr)
+        .transpose()?;
     let persister = FilePersister::open(&options.data_dir)
         .with_context(|| format!("cannot use data dir {}", options.data_dir.display()))?;
+    let fsyncs = persister.fsync_metrics();
     let raft_config = RaftConfig::default();
+    // Every peer's calls are counted (two relaxed atomic adds per RPC),
+    // whether or not anyone scrapes them.
+    let rpcs = PeerRpcs::new(options.id, n);
     let peers: Vec<Arc<dyn RaftPeer>> = addrs
         .iter()
-        .map(|addr| {
-            Arc::new(RpcPeer::new(
-                RpcChannel::new(*addr),
-                raft_config.rpc_timeout,
-            )) as Arc<dyn RaftPeer>
+        .enumerate()
+        .map(|(id, addr)| {
+            let transport = RpcPeer::new(RpcChannel::new(*addr), raft_config.rpc_timeout);
+            rpcs.wrap(id, Arc::new(transport))
         })
         .collect();
     let config = KvServerConfig {
@@ -96,9 +110,28 @@ pub fn run(options: NodeOptions) -> anyhow::Result<()> {
             );
         }
     };
+    let mut metrics = match metrics_addr {
+        None => None,
+        Some(addr) => {
+            let node = crate::metrics::Node {
+                kv: kv.clone(),
+                fsyncs,
+                peers: rpcs,
+            };
+            match MetricsServer::start(addr, node) {
+                Ok(metrics) => Some(metrics),
+                Err(e) => {
+                    server.shutdown();
+                    kv.shutdown();
+                    return Err(e);
+                }
+            }
+        }
+    };
     tracing::info!(
         id = options.id,
         listen = %server.local_addr(),
+        metrics = ?metrics.as_ref().map(MetricsServer::local_addr),
         data_dir = %options.data_dir.display(),
         nodes = n,
         "node started"
@@ -107,6 +140,10 @@ pub fn run(options: NodeOptions) -> anyhow::Result<()> {
     let stopped = wait_for_signal_or_failure(&mut signals, &kv);
     server.shutdown();
     kv.shutdown();
+    // Last, so /health and /ready say 503 while the node stops.
+    if let Some(metrics) = metrics.as_mut() {
+        metrics.shutdown();
+    }
     match stopped {
         Stopped::Signal(signal) => {
             tracing::info!(signal, "node stopped");
@@ -143,6 +180,14 @@ fn wait_for_signal_or_failure(
             return Stopped::Failed(reason);
         }
     }
+}
+
+/// The address `--metrics-addr` names: an IP or a host name, and a port.
+fn resolve_metrics_addr(addr: &str) -> anyhow::Result<SocketAddr> {
+    addr.to_socket_addrs()
+        .with_context(|| format!("--metrics-addr {addr}: not a HOST:PORT address"))?
+        .next()
+        .with_context(|| format!("--metrics-addr {addr}: the host has no address"))
 }
 
 /// How often the main thread looks for a signal while it waits for a failure.

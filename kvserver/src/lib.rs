@@ -15,7 +15,8 @@
 //! - `waiters.rs`: requests parked until their entry applies;
 //!   `read_waiters.rs`: Gets parked until their read index is confirmed
 //!   and applied.
-//! - `admin.rs`: the node's status for operators.
+//! - `admin.rs`: the node's status for operators; `metrics.rs`: request
+//!   latencies and snapshots counted for monitoring ([`KvServer::metrics`]).
 //! - [`KvServerConfig`] (`config.rs`, with the size limits derived from
 //!   `raft::limits`), [`KvServerError`] (`error.rs`).
 //!
@@ -65,6 +66,7 @@ mod codec;
 mod config;
 mod dedup;
 mod error;
+pub mod metrics;
 mod op;
 mod read_waiters;
 mod server;

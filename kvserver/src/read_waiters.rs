@@ -124,7 +124,10 @@ mod tests {
         ReadWaiter {
             key: key.as_bytes().to_vec(),
             since: Instant::now() - age,
-            reply: Reply::Get(Done::new(Responder::new(|_| {}))),
+            reply: Reply::get(
+                Done::new(Responder::new(|_| {})),
+                std::sync::Arc::new(crate::metrics::KvMetrics::default()).start(crate::OpKind::Get),
+            ),
         }
     }
 

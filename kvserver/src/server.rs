@@ -15,6 +15,7 @@ use raft::{ApplyMsg, LockQueue, Persister, Raft, RaftPeer, StartError};
 use rpc::{Done, RpcStatus};
 
 use crate::codec;
+use crate::metrics::{KvMetrics, KvStats};
 use crate::op::{Command, Op, OpKind};
 use crate::state_machine::{KvStateMachine, Outcome};
 use crate::waiters::{Reply, Waiter, Waiters};
@@ -40,6 +41,7 @@ struct Inner {
     config: KvServerConfig,
     stopping: AtomicBool,
     snapshots: snapshots::Snapshots,
+    metrics: Arc<KvMetrics>,
     /// Wakes the sweeper early at shutdown.
     sweeper_bell: (Mutex<()>, Condvar),
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -73,6 +75,7 @@ impl KvServer {
             config,
             stopping: AtomicBool::new(false),
             snapshots: snapshots::Snapshots::default(),
+            metrics: Arc::default(),
             sweeper_bell: (Mutex::new(()), Condvar::new()),
             threads: Mutex::new(Vec::new()),
         });
@@ -111,6 +114,21 @@ impl KvServer {
     /// The log index of the last entry applied to the state machine.
     pub fn last_applied(&self) -> u64 {
         self.inner.state.lock().last_applied()
+    }
+
+    /// Request latencies and snapshots this server has counted.
+    pub fn metrics(&self) -> &KvMetrics {
+        &self.inner.metrics
+    }
+
+    /// The state machine's applied index, sessions and keys, read at one moment.
+    pub fn stats(&self) -> KvStats {
+        let state = self.inner.state.lock();
+        KvStats {
+            last_applied: state.last_applied(),
+            sessions: state.session_count(),
+            keys: state.len(),
+        }
     }
 
     /// Stops Raft and this server's threads; waiting requests are told to
@@ -314,9 +332,10 @@ impl KvServerRpc for KvServer {
             );
             return;
         };
+        let reply = Reply::put_append(done, self.inner.metrics.start(kind));
         // Refused before Raft sees it: the Clerk returns this at once.
         if !self.inner.fits(&args.key, &args.value) {
-            Reply::PutAppend(done).failed(KvErr::TooLarge, -1);
+            reply.failed(KvErr::TooLarge, -1);
             return;
         }
         let op = Op {
@@ -331,15 +350,16 @@ impl KvServerRpc for KvServer {
         // write its session would refuse, goes through the log: only at its
         // place there, after log time has moved, is the verdict final.
         if self.inner.state.lock().is_duplicate(&op) {
-            Reply::PutAppend(done).applied(None);
+            reply.applied(None);
             return;
         }
-        self.propose(op, Reply::PutAppend(done));
+        self.propose(op, reply);
     }
 
     fn get(&self, args: GetArgs, done: Done<GetReply>) {
+        let reply = Reply::get(done, self.inner.metrics.start(OpKind::Get));
         if !self.inner.fits(&args.key, &[]) {
-            Reply::Get(done).failed(KvErr::TooLarge, -1);
+            reply.failed(KvErr::TooLarge, -1);
             return;
         }
         let op = Op {
@@ -349,6 +369,6 @@ impl KvServerRpc for KvServer {
             client_id: args.client_id,
             request_id: args.request_id,
         };
-        self.read(op, done);
+        self.read(op, reply);
     }
 }

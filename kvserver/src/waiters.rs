@@ -10,47 +10,80 @@ use proto::kv::{GetReply, PutAppendReply};
 use proto::KvErr;
 use rpc::Done;
 
+use crate::metrics::RequestTimer;
 use crate::op::Op;
 use crate::read_waiters::ReadWaiters;
 
-/// The typed `done` of a waiting request.
-pub enum Reply {
+/// How a waiting request is answered: its typed `done`, and the timer
+/// that records its latency when it is.
+pub struct Reply {
+    done: Typed,
+    timer: RequestTimer,
+}
+
+/// The typed `done` of a request.
+enum Typed {
     Get(Done<GetReply>),
     PutAppend(Done<PutAppendReply>),
 }
 
 impl Reply {
+    /// A Get's answer.
+    pub fn get(done: Done<GetReply>, timer: RequestTimer) -> Reply {
+        Reply {
+            done: Typed::Get(done),
+            timer,
+        }
+    }
+
+    /// A Put's or Append's answer.
+    pub fn put_append(done: Done<PutAppendReply>, timer: RequestTimer) -> Reply {
+        Reply {
+            done: Typed::PutAppend(done),
+            timer,
+        }
+    }
+
     /// Answers success; for a Get, `value` is what it read (`None`: no key).
     pub fn applied(self, value: Option<Vec<u8>>) {
-        match self {
-            Reply::Get(done) => done.reply(match value {
-                Some(value) => GetReply {
+        match self.done {
+            Typed::Get(done) => {
+                let found = value.is_some();
+                self.timer
+                    .finish(if found { KvErr::Ok } else { KvErr::NoKey });
+                done.reply(match value {
+                    Some(value) => GetReply {
+                        err: KvErr::Ok.to_wire(),
+                        value,
+                        leader_id: -1,
+                    },
+                    None => GetReply {
+                        err: KvErr::NoKey.to_wire(),
+                        value: Vec::new(),
+                        leader_id: -1,
+                    },
+                })
+            }
+            Typed::PutAppend(done) => {
+                self.timer.finish(KvErr::Ok);
+                done.reply(PutAppendReply {
                     err: KvErr::Ok.to_wire(),
-                    value,
                     leader_id: -1,
-                },
-                None => GetReply {
-                    err: KvErr::NoKey.to_wire(),
-                    value: Vec::new(),
-                    leader_id: -1,
-                },
-            }),
-            Reply::PutAppend(done) => done.reply(PutAppendReply {
-                err: KvErr::Ok.to_wire(),
-                leader_id: -1,
-            }),
+                })
+            }
         }
     }
 
     /// Answers with an error (retryable or not) and this node's guess of the leader.
     pub fn failed(self, err: KvErr, leader_id: i32) {
-        match self {
-            Reply::Get(done) => done.reply(GetReply {
+        self.timer.finish(err);
+        match self.done {
+            Typed::Get(done) => done.reply(GetReply {
                 err: err.to_wire(),
                 value: Vec::new(),
                 leader_id,
             }),
-            Reply::PutAppend(done) => done.reply(PutAppendReply {
+            Typed::PutAppend(done) => done.reply(PutAppendReply {
                 err: err.to_wire(),
                 leader_id,
             }),

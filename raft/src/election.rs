@@ -154,6 +154,7 @@ fn start_campaign(inner: &Arc<Inner>, pre_vote: bool, trigger: Trigger) {
             st.current_term += 1;
             st.voted_for = Some(inner.me);
             st.hard_dirty = true;
+            inner.metrics.started_election();
             tracing::info!(me = inner.me, term = st.current_term, "starts an election");
             if let Some(storage) = storage.as_mut() {
                 if !inner.persist(&mut st, &mut ***storage) {
@@ -177,6 +178,7 @@ fn start_campaign(inner: &Arc<Inner>, pre_vote: bool, trigger: Trigger) {
                 return start_campaign(inner, false, Trigger::PreVoteWon(campaign));
             }
             st.become_leader(config, now);
+            inner.metrics.saw_leader(st.current_term);
             return;
         }
     }
@@ -233,6 +235,7 @@ fn handle_vote_reply(
         start_campaign(inner, false, Trigger::PreVoteWon(campaign));
     } else {
         st.become_leader(&inner.config, Instant::now());
+        inner.metrics.saw_leader(st.current_term);
         drop(st);
         inner.wake_replicators();
         inner.election_cv.notify_one();

@@ -149,6 +149,7 @@ fn hear_leader(inner: &Inner, args: &InstallSnapshotRequest) -> Heard {
     st.observe_term(args.term, &inner.config, now);
     st.become_follower(&inner.config, now);
     st.leader = Some(args.leader_id as usize);
+    inner.metrics.saw_leader(st.current_term);
     st.last_leader_contact = Some(now);
     st.reset_election_deadline(&inner.config, now);
     if Inner::needs_persist(&st) && !inner.persist(&mut st, &mut **storage) {

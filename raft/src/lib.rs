@@ -25,6 +25,7 @@
 //! - `persister/`: the [`Persister`] trait, [`MemoryPersister`], [`FilePersister`].
 //! - `limits.rs`: the largest command, derived from the RPC frame limit.
 //! - `failure.rs`: why a node stopped by itself, for `Raft::failure`.
+//! - `metrics.rs`: counters and latency histograms for monitoring ([`Raft::metrics`]).
 //! - `config.rs`, `error.rs`, `lock_queue.rs`, `defer.rs`, `apply_msg.rs`.
 //!
 //! Threads of a node: the election ticker (sleeps until the election
@@ -66,6 +67,7 @@ pub mod limits;
 mod lock_queue;
 pub mod log;
 mod log_writer;
+pub mod metrics;
 mod node;
 mod peer;
 pub mod persister;

@@ -26,6 +26,7 @@ use crate::failure::{panic_message, Failure};
 use crate::install::{self, Incoming};
 use crate::limits::MAX_COMMAND_BYTES;
 use crate::log::Log;
+use crate::metrics::RaftMetrics;
 use crate::persister::closed::Closed;
 use crate::state::State;
 use crate::{
@@ -73,6 +74,8 @@ pub(crate) struct Inner {
     /// Why the node stopped by itself; none while it runs and after a
     /// clean shutdown.
     failure: Failure,
+    /// What the node counts for monitoring.
+    pub metrics: RaftMetrics,
     /// This very node, for stopping it from inside.
     this: Weak<Inner>,
 }
@@ -288,6 +291,7 @@ impl Raft {
                 .collect(),
             threads: Mutex::new(Vec::new()),
             failure: Failure::default(),
+            metrics: RaftMetrics::default(),
             this: this.clone(),
         });
         let raft = Raft { inner };
@@ -467,6 +471,12 @@ impl Raft {
     /// `None` if it is still running (or was shut down cleanly) by then.
     pub fn wait_failure(&self, timeout: Duration) -> Option<String> {
         self.inner.failure.wait(timeout)
+    }
+
+    /// The events this node has counted (leader changes, elections), for
+    /// monitoring; its gauges come from [`status`](Self::status).
+    pub fn metrics(&self) -> &RaftMetrics {
+        &self.inner.metrics
     }
 
     /// Bytes of Raft state now stored by the persister (for max_raft_state).

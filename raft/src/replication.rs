@@ -385,6 +385,7 @@ fn accept(
         );
     }
     st.leader = Some(args.leader_id as usize);
+    inner.metrics.saw_leader(st.current_term);
     st.last_leader_contact = Some(now);
     st.reset_election_deadline(&inner.config, now);
 

@@ -327,3 +327,30 @@ fn recover_called_again_reads_the_current_state_back() {
     assert_eq!(again.hard_state, hs);
     assert_eq!(again.entries, entries(1..=3, 2));
 }
+
+#[test]
+fn every_sync_is_timed_in_the_fsync_histograms() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = FilePersister::open(tmp.path()).unwrap();
+    let fsyncs = p.fsync_metrics();
+    let (data0, full0) = (
+        fsyncs.fdatasync.snapshot().count,
+        fsyncs.fsync.snapshot().count,
+    );
+    // A group commit of the log: one fdatasync, however many entries.
+    p.append(&entries(1..=10, 1)).unwrap();
+    p.sync().unwrap();
+    assert_eq!(fsyncs.fdatasync.snapshot().count, data0 + 1);
+    // Nothing pending: no system call, nothing timed.
+    p.sync().unwrap();
+    assert_eq!(fsyncs.fdatasync.snapshot().count, data0 + 1);
+    // The hard state is replaced atomically: fsync of the file and its dir.
+    p.save_hard_state(HardState {
+        current_term: 2,
+        voted_for: Some(1),
+    })
+    .unwrap();
+    p.sync().unwrap();
+    assert!(fsyncs.fsync.snapshot().count >= full0 + 2);
+    assert!(fsyncs.fdatasync.snapshot().sum_seconds > 0.0);
+}

@@ -35,6 +35,10 @@ struct Args {
     /// may be at most about 64 MiB, what one Raft log entry can carry.
     #[arg(long, default_value_t = kvserver::DEFAULT_MAX_VALUE_BYTES)]
     max_value_bytes: usize,
+    /// Serve /metrics (Prometheus text format), /health and /ready over
+    /// HTTP on this HOST:PORT (off unless given).
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics_addr: Option<String>,
     /// Log filter, e.g. info, debug, raft=debug (RUST_LOG overrides it).
     #[arg(long, default_value = "info")]
     log_level: String,
@@ -51,6 +55,7 @@ fn main() {
         snapshot_ratio: (args.snapshot_ratio > 0).then_some(args.snapshot_ratio),
         max_key_bytes: args.max_key_bytes,
         max_value_bytes: args.max_value_bytes,
+        metrics_addr: args.metrics_addr,
     };
     if let Err(e) = raftkv_bin::node::run(options) {
         eprintln!("raft-node: error: {}", raftkv_bin::error_line(&e));

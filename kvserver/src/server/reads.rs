@@ -8,10 +8,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::MutexGuard;
-use proto::kv::GetReply;
 use proto::KvErr;
 use raft::{ReadIndexError, ReadStart};
-use rpc::Done;
 
 use super::{Inner, KvServer};
 use crate::op::Op;
@@ -21,10 +19,10 @@ use crate::waiters::{Reply, Waiters};
 impl KvServer {
     /// Serves a Get by ReadIndex: no log entry; answered once the leader
     /// has confirmed its read index and applied through it.
-    pub(super) fn read(&self, op: Op, done: Done<GetReply>) {
+    pub(super) fn read(&self, op: Op, reply: Reply) {
         let inner = &self.inner;
         if inner.stopping.load(Ordering::SeqCst) {
-            Reply::Get(done).failed(KvErr::WrongLeader, -1);
+            reply.failed(KvErr::WrongLeader, -1);
             return;
         }
         // Held across read_index, so the confirmation (on a Raft thread)
@@ -41,7 +39,7 @@ impl KvServer {
         let waiter = ReadWaiter {
             key: op.key.clone(),
             since: Instant::now(),
-            reply: Reply::Get(done),
+            reply,
         };
         match started {
             Ok(ReadStart::Pending { term }) => waiters.reads.park_unconfirmed(id, term, waiter),

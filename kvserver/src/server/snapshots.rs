@@ -126,6 +126,7 @@ impl Inner {
                         let bytes = writer.written();
                         if inner.raft.finish_snapshot(writer) {
                             inner.snapshots.taken.fetch_add(1, Ordering::Relaxed);
+                            inner.metrics.snapshot_taken(started.elapsed());
                             inner.snapshots.last_bytes.store(bytes, Ordering::Relaxed);
                             tracing::info!(
                                 node = inner.me,
@@ -173,6 +174,7 @@ impl Inner {
             }
             *state = restored;
         }
+        self.metrics.snapshot_restored();
         self.snapshots
             .last_bytes
             .store(data.len(), Ordering::Relaxed);

@@ -133,3 +133,27 @@ fn an_undecodable_snapshot_stops_the_node() {
     assert_eq!(err_of(&put(&restarted, "k2", 2)), KvErr::WrongLeader);
     restarted.shutdown();
 }
+
+#[test]
+fn every_answer_is_timed_under_its_operation_and_result() {
+    use crate::OpKind;
+    let persister = MemoryPersister::new();
+    let kv = start(&persister);
+    wait_until("leadership", || kv.raft().get_state().1);
+    assert_eq!(err_of(&put(&kv, "a", 1)), KvErr::Ok);
+    assert_eq!(err_of(&put(&kv, "b", 2)), KvErr::Ok);
+    // A retry answered from the dedup table is timed like any other answer.
+    assert_eq!(err_of(&put(&kv, "b", 2)), KvErr::Ok);
+    let huge = "k".repeat(crate::DEFAULT_MAX_KEY_BYTES + 1);
+    assert_eq!(err_of(&put(&kv, &huge, 3)), KvErr::TooLarge);
+
+    let metrics = kv.metrics();
+    assert_eq!(metrics.requests(OpKind::Put, KvErr::Ok).count, 3);
+    assert_eq!(metrics.requests(OpKind::Put, KvErr::TooLarge).count, 1);
+    assert_eq!(metrics.requests(OpKind::Append, KvErr::Ok).count, 0);
+    assert_eq!(metrics.requests(OpKind::Get, KvErr::Ok).count, 0);
+    let stats = kv.stats();
+    assert_eq!((stats.sessions, stats.keys), (1, 2));
+    assert_eq!(stats.last_applied, kv.last_applied());
+    kv.shutdown();
+}

@@ -187,6 +187,13 @@ impl FilePersister {
         Self::open_on(dir.as_ref(), Disk::default())
     }
 
+    /// How long this persister's fsyncs take, observed from now on by
+    /// every sync it makes (keep the handle: the persister is usually
+    /// boxed and handed to Raft).
+    pub fn fsync_metrics(&self) -> Arc<crate::metrics::FsyncMetrics> {
+        self.disk.fsync_metrics()
+    }
+
     /// The directory this persister owns.
     pub fn dir(&self) -> &Path {
         &self.dir

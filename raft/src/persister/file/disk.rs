@@ -1,23 +1,37 @@
 //! The writes and fsyncs a [`FilePersister`](super::FilePersister) makes, in
 //! one place, so tests can make any of them fail the way a full or dying
-//! disk does (ENOSPC, EIO). In a normal build this is a zero-sized
-//! pass-through to `std::fs`.
+//! disk does (ENOSPC, EIO), and every fsync is timed. In a normal build it
+//! is a pass-through to `std::fs` plus the fsync histograms.
 
 use std::fs::File;
 use std::io::{self, Write};
+use std::sync::Arc;
+use std::time::Instant;
 
-/// How the persister reaches the disk. Clones share the same faults.
+use crate::metrics::FsyncMetrics;
+
+/// How the persister reaches the disk. Clones share the same faults and
+/// the same fsync histograms.
 #[derive(Clone, Debug, Default)]
 pub struct Disk {
     #[cfg(test)]
     faults: std::sync::Arc<super::faults::Faults>,
+    fsyncs: Arc<FsyncMetrics>,
 }
 
 impl Disk {
     /// A disk whose writes and fsyncs fail when `faults` says so.
     #[cfg(test)]
     pub fn faulty(faults: std::sync::Arc<super::faults::Faults>) -> Disk {
-        Disk { faults }
+        Disk {
+            faults,
+            fsyncs: Arc::default(),
+        }
+    }
+
+    /// How long this disk's fsyncs have taken.
+    pub fn fsync_metrics(&self) -> Arc<FsyncMetrics> {
+        self.fsyncs.clone()
     }
 
     /// One `write(2)`: may write only part of `buf`.
@@ -46,14 +60,20 @@ impl Disk {
     pub fn sync_data(&self, file: &File) -> io::Result<()> {
         #[cfg(test)]
         self.faults.on_sync()?;
-        file.sync_data()
+        let started = Instant::now();
+        let synced = file.sync_data();
+        self.fsyncs.fdatasync.observe(started.elapsed());
+        synced
     }
 
     /// `fsync(2)`: the file (or directory) whole.
     pub fn sync_all(&self, file: &File) -> io::Result<()> {
         #[cfg(test)]
         self.faults.on_sync()?;
-        file.sync_all()
+        let started = Instant::now();
+        let synced = file.sync_all();
+        self.fsyncs.fsync.observe(started.elapsed());
+        synced
     }
 }
 
