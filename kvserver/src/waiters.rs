@@ -6,24 +6,34 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use proto::kv::{GetReply, PutAppendReply};
+use proto::kv::{CasReply, DeleteReply, GetReply, KeyValue, PutAppendReply, ScanReply};
 use proto::KvErr;
 use rpc::Done;
 
+use crate::dedup::Decision;
 use crate::op::Op;
-use crate::read_waiters::ReadWaiters;
+use crate::read_waiters::{Query, ReadWaiters};
+use crate::scan::Page;
+use crate::state_machine::Outcome;
 
 /// The typed `done` of a waiting request.
 pub enum Reply {
     Get(Done<GetReply>),
     PutAppend(Done<PutAppendReply>),
+    Delete(Done<DeleteReply>),
+    Cas(Done<CasReply>),
+    Scan(Done<ScanReply>),
 }
 
 impl Reply {
-    /// Answers success; for a Get, `value` is what it read (`None`: no key).
-    pub fn applied(self, value: Option<Vec<u8>>) {
-        match self {
-            Reply::Get(done) => done.reply(match value {
+    /// Answers with what applying the request did: the value a Get read
+    /// (`None`: no key), OK for a Put or Append, a Delete's or Cas's
+    /// decision, or the error that refused it.
+    pub fn settle(self, outcome: Outcome) {
+        match (self, outcome) {
+            (reply, Outcome::Refused) => reply.failed(KvErr::SessionExpired, -1),
+            (reply, Outcome::TooLarge) => reply.failed(KvErr::TooLarge, -1),
+            (Reply::Get(done), Outcome::Read(value)) => done.reply(match value {
                 Some(value) => GetReply {
                     err: KvErr::Ok.to_wire(),
                     value,
@@ -35,24 +45,89 @@ impl Reply {
                     leader_id: -1,
                 },
             }),
-            Reply::PutAppend(done) => done.reply(PutAppendReply {
+            (Reply::PutAppend(done), Outcome::Written | Outcome::Duplicate) => {
+                done.reply(PutAppendReply {
+                    err: KvErr::Ok.to_wire(),
+                    leader_id: -1,
+                })
+            }
+            (Reply::Delete(done), Outcome::Decided(Decision::Deleted { existed })) => {
+                let err = if existed { KvErr::Ok } else { KvErr::NoKey };
+                done.reply(DeleteReply {
+                    err: err.to_wire(),
+                    leader_id: -1,
+                })
+            }
+            (Reply::Cas(done), Outcome::Decided(Decision::Swapped)) => done.reply(CasReply {
                 err: KvErr::Ok.to_wire(),
+                swapped: true,
+                current: Vec::new(),
+                current_absent: false,
                 leader_id: -1,
             }),
+            (Reply::Cas(done), Outcome::Decided(Decision::NotSwapped { current })) => {
+                done.reply(CasReply {
+                    err: KvErr::Ok.to_wire(),
+                    swapped: false,
+                    current_absent: current.is_none(),
+                    current: current.unwrap_or_default(),
+                    leader_id: -1,
+                })
+            }
+            (reply, outcome) => {
+                // The waiter's op matched its entry, so its kind matches the
+                // outcome; should that ever break, the client retries.
+                tracing::error!(?outcome, "an outcome that does not fit its request");
+                reply.failed(KvErr::WrongLeader, -1);
+            }
         }
+    }
+
+    /// Answers a Scan with its page (ErrTooLarge if its first item alone
+    /// would not fit a frame, NextKey naming it).
+    pub fn scanned(self, page: Page) {
+        let Reply::Scan(done) = self else {
+            tracing::error!("a page for a request that is not a Scan");
+            self.failed(KvErr::WrongLeader, -1);
+            return;
+        };
+        let err = if page.too_large {
+            KvErr::TooLarge
+        } else {
+            KvErr::Ok
+        };
+        done.reply(ScanReply {
+            err: err.to_wire(),
+            items: page
+                .items
+                .into_iter()
+                .map(|(key, value)| KeyValue { key, value })
+                .collect(),
+            next_key: page.next_key.unwrap_or_default(),
+            leader_id: -1,
+        });
     }
 
     /// Answers with an error (retryable or not) and this node's guess of the leader.
     pub fn failed(self, err: KvErr, leader_id: i32) {
+        let err = err.to_wire();
         match self {
             Reply::Get(done) => done.reply(GetReply {
-                err: err.to_wire(),
+                err,
                 value: Vec::new(),
                 leader_id,
             }),
-            Reply::PutAppend(done) => done.reply(PutAppendReply {
-                err: err.to_wire(),
+            Reply::PutAppend(done) => done.reply(PutAppendReply { err, leader_id }),
+            Reply::Delete(done) => done.reply(DeleteReply { err, leader_id }),
+            Reply::Cas(done) => done.reply(CasReply {
+                err,
                 leader_id,
+                ..CasReply::default()
+            }),
+            Reply::Scan(done) => done.reply(ScanReply {
+                err,
+                leader_id,
+                ..ScanReply::default()
             }),
         }
     }
@@ -61,6 +136,9 @@ impl Reply {
 /// One request whose entry has not applied yet.
 pub struct Waiter {
     pub op: Op,
+    /// A read put through the log (by a leader with no entry of its term
+    /// committed yet): answered by running it on the state at its index.
+    pub query: Option<Query>,
     /// The term in which the entry was proposed.
     pub term: u64,
     pub since: Instant,
