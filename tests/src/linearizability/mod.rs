@@ -3,7 +3,8 @@
 //! Concurrent clients record every operation with [`Recorder`] (call time, return time, output);
 //! [`check_operations`] then asks whether some total order of the operations, consistent with
 //! real time, explains every output under a sequential [`Model`]. [`KvModel`] is the model of
-//! the replicated KV store (Get/Put/Append), partitioned by key.
+//! the replicated KV store (Get/Put/Append/Delete/Cas on one key, Scan over a range),
+//! partitioned by key, with the keys a Scan covers kept together.
 //!
 //! The search is Wing & Gong's, with Lowe's memoisation of (linearized set, state) pairs, on a
 //! doubly-linked list of call/return events, checked partition by partition and in parallel,
@@ -16,6 +17,7 @@
 //! a Raft KV store that returns stale or duplicated values still "works" in a demo.
 //!
 //! Modules: `operation` (one recorded op), `model` (the sequential spec), `kv` (the KV spec),
+//! `kv_partition` (splitting a KV history by key),
 //! `recorder` (thread-safe history capture), `entries` (the event list), `bitset`, `cache`
 //! (visited states), `search` (the DFS on one partition), `checker` (partitions, threads,
 //! timeout, verdict).
@@ -25,13 +27,14 @@ mod cache;
 mod checker;
 mod entries;
 mod kv;
+mod kv_partition;
 mod model;
 mod operation;
 mod recorder;
 mod search;
 
 pub use checker::{check_operations, CheckResult, Violation};
-pub use kv::{KvInput, KvModel, KvOp, KvOperation, KvOutput, KvRecorder};
+pub use kv::{KvInput, KvModel, KvOp, KvOperation, KvOutput, KvRecorder, KvState};
 pub use model::Model;
 pub use operation::Operation;
 pub use recorder::{OpId, Recorder};
