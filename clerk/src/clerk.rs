@@ -202,6 +202,13 @@ impl Clerk {
             (e, _) => e,
         })?;
         let reply = answer.reply;
+        if !reply.next_key.is_empty() && reply.next_key.as_slice() <= start {
+            // Following it would ask for the same page forever.
+            return Err(ClerkError::Rejected {
+                reason: "a Scan page whose NextKey does not move past its start".to_string(),
+                attempts: 1,
+            });
+        }
         Ok(ScanPage {
             items: reply
                 .items

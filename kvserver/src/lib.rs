@@ -16,7 +16,7 @@
 //! - `op.rs`: the operation carried in log entries, stamped with the
 //!   leader's clock; `codec.rs`: its bytes.
 //! - `waiters.rs`: requests parked until their entry applies;
-//!   `read_waiters.rs`: Gets parked until their read index is confirmed
+//!   `read_waiters.rs`: reads (Gets, Scans) parked until their read index is confirmed
 //!   and applied.
 //! - `admin.rs`: the node's status for operators.
 //! - [`KvServerConfig`] (`config.rs`, with the size limits derived from
