@@ -89,13 +89,17 @@ pub struct KvServerConfig {
     /// least recently used is forgotten. Bounds the memory and snapshot
     /// size of dedup: a Clerk session (32-byte id) takes about 240 bytes
     /// of memory and 48 of snapshot, so the default of 100 000 costs about
-    /// 24 MB and 4.8 MB. Must be equal on all nodes.
+    /// 24 MB and 4.8 MB. A session that has made a Delete or Cas keeps the
+    /// latest one's decision too: about 120 bytes more (40 of snapshot),
+    /// plus the value a failed Cas found. Must be equal on all nodes.
     pub max_sessions: usize,
-    /// A Put, Append or Get whose key is longer is refused with ErrTooLarge
-    /// before it reaches Raft ([`DEFAULT_MAX_KEY_BYTES`]).
+    /// A request whose key (a Scan's start or end key too) is longer is
+    /// refused with ErrTooLarge before it reaches Raft
+    /// ([`DEFAULT_MAX_KEY_BYTES`]).
     pub max_key_bytes: usize,
-    /// A Put or Append whose value is longer is refused with ErrTooLarge
-    /// before it reaches Raft ([`DEFAULT_MAX_VALUE_BYTES`]). Together with
+    /// A Put, Append or Cas whose value (a Cas's expected value too) is
+    /// longer is refused with ErrTooLarge before it reaches Raft
+    /// ([`DEFAULT_MAX_VALUE_BYTES`]). Together with
     /// `max_key_bytes` at most [`MAX_KEY_AND_VALUE_BYTES`].
     pub max_value_bytes: usize,
     pub raft: RaftConfig,
