@@ -118,6 +118,37 @@ fn raftkv_runs_a_cluster_that_kvctl_and_caller_use_and_stops_it_on_sigterm() {
     let (code, out) = kvctl(&config, &["get", "missing"]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("no such key"), "{out}");
+
+    // Delete, Scan and compare-and-swap, with their exit codes.
+    assert_eq!(kvctl(&config, &["put", "k1", "one"]).0, 0);
+    assert_eq!(kvctl(&config, &["put", "k2", "two"]).0, 0);
+    let (code, out) = kvctl(&config, &["cas", "k1", "wrong", "uno"]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.starts_with("one\n"), "{out}");
+    let (code, out) = kvctl(&config, &["cas", "k1", "one", "uno"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = kvctl(&config, &["cas", "--expect-absent", "k1", "x"]);
+    assert_eq!(code, 3, "{out}");
+    assert_eq!(
+        kvctl(&config, &["cas", "--expect-absent", "k3", "three"]).0,
+        0
+    );
+    let (code, out) = kvctl(&config, &["scan", "k"]);
+    assert_eq!((code, out.as_str()), (0, "k1\tuno\nk2\ttwo\nk3\tthree\n"));
+    let (code, out) = kvctl(&config, &["scan", "k1", "k3"]);
+    assert_eq!((code, out.as_str()), (0, "k1\tuno\nk2\ttwo\n"));
+    let (code, out) = kvctl(&config, &["scan", "k", "--limit", "1"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.starts_with("k1\tuno\n") && out.contains("\"k2\""),
+        "{out}"
+    );
+    assert_eq!(kvctl(&config, &["del", "k2"]).0, 0);
+    let (code, out) = kvctl(&config, &["del", "k2"]);
+    assert_eq!(code, 2, "{out}");
+    let (code, out) = kvctl(&config, &["scan", "k"]);
+    assert_eq!((code, out.as_str()), (0, "k1\tuno\nk3\tthree\n"));
+
     let (code, table) = kvctl(&config, &["status"]);
     assert_eq!(code, 0);
     assert_eq!(

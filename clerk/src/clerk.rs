@@ -6,10 +6,11 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use proto::kv::{GetArgs, KvServerRpcClient, PutAppendArgs};
+use proto::kv::{CasArgs, DeleteArgs, GetArgs, KvServerRpcClient, PutAppendArgs, ScanArgs};
 use proto::KvErr;
 use rpc::{RpcChannel, RpcError, RpcStatus};
 
+use crate::scan::{Scan, ScanPage};
 use crate::session::SessionPool;
 use crate::{ClerkConfig, ClerkError, ClusterConfig, KvTransport};
 
@@ -22,12 +23,23 @@ pub struct Clerk {
     config: ClerkConfig,
 }
 
-/// What one server said to one attempt.
-struct Answer {
+/// What a [`Clerk::cas`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CasOutcome {
+    /// The key held the expected value (or was absent, if that was
+    /// expected) and now holds the new one.
+    Swapped,
+    /// Nothing changed: the key held `current` instead (`None`: absent).
+    NotSwapped { current: Option<Vec<u8>> },
+}
+
+/// What one server said to one attempt: the `Err` (parsed and raw), the
+/// leader hint, and the rest of the reply.
+struct Answer<R> {
     err: Option<KvErr>,
     raw_err: Vec<u8>,
     leader_hint: i32,
-    value: Vec<u8>,
+    reply: R,
 }
 
 impl Clerk {
@@ -70,11 +82,15 @@ impl Clerk {
             request_id: session.read_request_id(),
         };
         let answer = self.call_until_answered(|server, timeout| {
-            let reply = self.transport.get(server, &args, timeout)?;
-            Ok(Answer::new(reply.err, reply.leader_id, reply.value))
+            let mut reply = self.transport.get(server, &args, timeout)?;
+            Ok(Answer::new(
+                std::mem::take(&mut reply.err),
+                reply.leader_id,
+                reply.value,
+            ))
         })?;
         Ok(match answer.err {
-            Some(KvErr::Ok) => Some(answer.value),
+            Some(KvErr::Ok) => Some(answer.reply),
             _ => None,
         })
     }
@@ -89,31 +105,163 @@ impl Clerk {
         self.put_append(key.as_ref(), value.as_ref(), "Append")
     }
 
-    /// Sends one write until it is answered. A session the servers no
-    /// longer know (expired, or evicted under load) refuses it: if that was
-    /// the first attempt nothing was ever applied under its request id, so
-    /// the write is sent again once, under a new session; after a retry an
-    /// earlier attempt may have applied, so the caller is told. A write
-    /// that fails retires its session: if it was the session's first, the
-    /// servers may never have heard of the session, and would refuse the
-    /// next write under it.
+    /// Removes `key`; `true` if it existed, `false` if there was nothing
+    /// to remove. Applied exactly once: a retry is told what the first
+    /// attempt found.
+    pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<bool, ClerkError> {
+        let key = key.as_ref();
+        let answer = self.write(|client_id, request_id, server, timeout| {
+            let args = DeleteArgs {
+                key: key.to_vec(),
+                client_id: client_id.to_vec(),
+                request_id,
+            };
+            let mut reply = self.transport.delete(server, &args, timeout)?;
+            Ok(Answer::new(
+                std::mem::take(&mut reply.err),
+                reply.leader_id,
+                (),
+            ))
+        })?;
+        Ok(answer.err == Some(KvErr::Ok))
+    }
+
+    /// Compare-and-swap: sets `key` to `value` if it now holds `expected`
+    /// (`None`: if it is absent). Applied exactly once: a retry is told
+    /// what the first attempt decided.
+    pub fn cas(
+        &self,
+        key: impl AsRef<[u8]>,
+        expected: Option<&[u8]>,
+        value: impl AsRef<[u8]>,
+    ) -> Result<CasOutcome, ClerkError> {
+        let (key, value) = (key.as_ref(), value.as_ref());
+        let answer = self.write(|client_id, request_id, server, timeout| {
+            let args = CasArgs {
+                key: key.to_vec(),
+                expected: expected.unwrap_or_default().to_vec(),
+                expect_absent: expected.is_none(),
+                value: value.to_vec(),
+                client_id: client_id.to_vec(),
+                request_id,
+            };
+            let mut reply = self.transport.cas(server, &args, timeout)?;
+            Ok(Answer::new(
+                std::mem::take(&mut reply.err),
+                reply.leader_id,
+                reply,
+            ))
+        })?;
+        let reply = answer.reply;
+        Ok(if reply.swapped {
+            CasOutcome::Swapped
+        } else {
+            CasOutcome::NotSwapped {
+                current: (!reply.current_absent).then_some(reply.current),
+            }
+        })
+    }
+
+    /// The keys in `[start, end)` in byte order (an empty `end`: to the
+    /// end of the store), as an iterator over pages of at most `limit`
+    /// items (0: the server's default, 1000). Each page is one consistent,
+    /// linearizable view; the pages together are not one snapshot (a key
+    /// written between two pages shows in the later one if it falls there).
+    pub fn scan(&self, start: impl AsRef<[u8]>, end: impl AsRef<[u8]>, limit: u32) -> Scan<'_> {
+        Scan::new(self, start.as_ref().to_vec(), end.as_ref().to_vec(), limit)
+    }
+
+    /// One page of [`scan`](Self::scan): the keys from `start`, below `end`.
+    pub fn scan_page(&self, start: &[u8], end: &[u8], limit: u32) -> Result<ScanPage, ClerkError> {
+        let session = self.sessions.lend(self.config.session_max_idle);
+        let args = ScanArgs {
+            start_key: start.to_vec(),
+            end_key: end.to_vec(),
+            limit,
+            client_id: session.client_id.clone(),
+            request_id: session.read_request_id(),
+        };
+        let mut too_large = None;
+        let answered = self.call_until_answered(|server, timeout| {
+            let mut reply = self.transport.scan(server, &args, timeout)?;
+            if reply.err == KvErr::TooLarge.to_wire() {
+                too_large = Some(std::mem::take(&mut reply.next_key));
+            }
+            Ok(Answer::new(
+                std::mem::take(&mut reply.err),
+                reply.leader_id,
+                reply,
+            ))
+        });
+        let answer = answered.map_err(|e| match (e, too_large) {
+            // Name the entry no reply can carry, so the caller can skip it.
+            (ClerkError::TooLarge(_), Some(key)) => ClerkError::TooLarge(format!(
+                "the entry {:?} is too large for one Scan reply; Get it, or scan on from after it",
+                String::from_utf8_lossy(&key)
+            )),
+            (e, _) => e,
+        })?;
+        let reply = answer.reply;
+        if !reply.next_key.is_empty() && reply.next_key.as_slice() <= start {
+            // Following it would ask for the same page forever.
+            return Err(ClerkError::Rejected {
+                reason: "a Scan page whose NextKey does not move past its start".to_string(),
+                attempts: 1,
+            });
+        }
+        Ok(ScanPage {
+            items: reply
+                .items
+                .into_iter()
+                .map(|kv| (kv.key, kv.value))
+                .collect(),
+            next_key: (!reply.next_key.is_empty()).then_some(reply.next_key),
+        })
+    }
+
+    /// Sends one Put or Append until it is answered.
     fn put_append(&self, key: &[u8], value: &[u8], op: &str) -> Result<(), ClerkError> {
-        let mut session = self.sessions.lend(self.config.session_max_idle);
-        let mut renewed = false;
-        loop {
+        self.write(|client_id, request_id, server, timeout| {
             let args = PutAppendArgs {
                 key: key.to_vec(),
                 value: value.to_vec(),
                 op: op.as_bytes().to_vec(),
-                client_id: session.client_id.clone(),
-                request_id: session.next_request_id(),
+                client_id: client_id.to_vec(),
+                request_id,
             };
+            let mut reply = self.transport.put_append(server, &args, timeout)?;
+            Ok(Answer::new(
+                std::mem::take(&mut reply.err),
+                reply.leader_id,
+                (),
+            ))
+        })
+        .map(|_| ())
+    }
+
+    /// Sends one write (`attempt(client id, request id, server, timeout)`)
+    /// until it is answered. A session the servers no longer know
+    /// (expired, or evicted under load) refuses it: if that was the first
+    /// attempt nothing was ever applied under its request id, so the write
+    /// is sent again once, under a new session; after a retry an earlier
+    /// attempt may have applied, so the caller is told. A write that fails
+    /// retires its session: if it was the session's first, the servers may
+    /// never have heard of the session, and would refuse the next write
+    /// under it.
+    fn write<R>(
+        &self,
+        mut attempt: impl FnMut(&[u8], i64, usize, Duration) -> Result<Answer<R>, RpcError>,
+    ) -> Result<Answer<R>, ClerkError> {
+        let mut session = self.sessions.lend(self.config.session_max_idle);
+        let mut renewed = false;
+        loop {
+            let request_id = session.next_request_id();
+            let client_id = session.client_id.clone();
             let answered = self.call_until_answered(|server, timeout| {
-                let reply = self.transport.put_append(server, &args, timeout)?;
-                Ok(Answer::new(reply.err, reply.leader_id, Vec::new()))
+                attempt(&client_id, request_id, server, timeout)
             });
             match answered {
-                Ok(_) => return Ok(()),
+                Ok(answer) => return Ok(answer),
                 Err(ClerkError::SessionExpired { attempts: 1 }) if !renewed => {
                     tracing::debug!("session unknown to the cluster; resending under a new one");
                     session.renew();
@@ -132,10 +280,10 @@ impl Clerk {
     /// transport failures are retried: on the hinted leader if there is a
     /// hint, else on the next server, pausing after each fruitless round.
     /// Anything else no retry can fix, so it is returned at once.
-    fn call_until_answered(
+    fn call_until_answered<R>(
         &self,
-        mut attempt: impl FnMut(usize, Duration) -> Result<Answer, RpcError>,
-    ) -> Result<Answer, ClerkError> {
+        mut attempt: impl FnMut(usize, Duration) -> Result<Answer<R>, RpcError>,
+    ) -> Result<Answer<R>, ClerkError> {
         let servers = self.transport.server_count();
         if servers == 0 {
             return Err(ClerkError::NoServers);
@@ -252,13 +400,14 @@ fn retryable(e: &RpcError) -> bool {
     }
 }
 
-impl Answer {
-    fn new(raw_err: Vec<u8>, leader_hint: i32, value: Vec<u8>) -> Answer {
+impl<R> Answer<R> {
+    /// The answer carried by `reply`, whose `Err` field was `raw_err`.
+    fn new(raw_err: Vec<u8>, leader_hint: i32, reply: R) -> Answer<R> {
         Answer {
             err: KvErr::from_wire(&raw_err),
             raw_err,
             leader_hint,
-            value,
+            reply,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The Clerk: the blocking client of raftkv (the original's `src/raftClerk`:
 //! clerk.cpp and raftServerRpcUtil.cpp).
 //!
-//! - [`Clerk`] (`clerk.rs`): `get`, `put`, `append`; finds the leader, retries.
+//! - [`Clerk`] (`clerk.rs`): `get`, `put`, `append`, `delete`, `cas`,
+//!   `scan`; finds the leader, retries. [`Scan`] (`scan.rs`): a Scan's pages
+//!   as an iterator.
 //! - [`ClusterConfig`] (`cluster_config.rs`): the original's `test.conf` format.
 //! - [`KvTransport`] (`transport.rs`): how requests reach servers; TCP in
 //!   production, a simulated network in tests.
@@ -20,6 +22,9 @@
 //!   the client; an optional deadline turns "cluster unreachable" into an
 //!   error instead of blocking forever.
 //! - Get of a missing key is `None`, not an empty string.
+//! - Delete, compare-and-swap and Scan (not in the original). Delete and
+//!   Cas are writes, retried like Put under the same request id, so they
+//!   apply once and a retry is told what the first attempt decided.
 //! - Only wrong leader, timeouts and transport failures are retried; what no
 //!   retry can fix (ErrTooLarge, an Err this Clerk does not know, an RPC
 //!   refusal) is returned at once as [`ClerkError::Rejected`]. A write whose
@@ -31,11 +36,13 @@ mod clerk;
 mod cluster_config;
 mod config;
 mod error;
+mod scan;
 mod session;
 mod transport;
 
-pub use clerk::Clerk;
+pub use clerk::{CasOutcome, Clerk};
 pub use cluster_config::{ClusterConfig, ConfigError, NodeAddr};
 pub use config::ClerkConfig;
 pub use error::ClerkError;
+pub use scan::{Scan, ScanPage};
 pub use transport::KvTransport;

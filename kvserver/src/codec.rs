@@ -55,4 +55,19 @@ mod tests {
         long.push(0);
         assert!(decode::<Op>(&long).is_err());
     }
+
+    #[test]
+    fn new_kinds_leave_the_tags_of_logged_entries_alone() {
+        // Entries written before Delete and Cas existed must decode alike.
+        let tags: Vec<Vec<u8>> = [OpKind::Get, OpKind::Put, OpKind::Append, OpKind::Delete]
+            .iter()
+            .map(encode)
+            .collect();
+        assert_eq!(tags, [[0], [1], [2], [3]]);
+        let cas = OpKind::Cas {
+            expected: Some(b"e".to_vec()),
+        };
+        assert_eq!(encode(&cas), [4, 1, 1, b'e']);
+        assert_eq!(decode::<OpKind>(&encode(&cas)).unwrap(), cas);
+    }
 }

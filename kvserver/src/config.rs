@@ -40,6 +40,23 @@ const GET_REPLY_ENVELOPE_BYTES: usize = 4 << 10;
 /// not configured per node: every replica must decide alike.
 pub const MAX_STORED_VALUE_BYTES: usize = MAX_FRAME_BYTES - GET_REPLY_ENVELOPE_BYTES;
 
+/// How many items a Scan page holds when the client asks for 0 (the
+/// server default): after etcd's and TiKV's usual page sizes, a page of
+/// small entries is then one quick reply.
+pub const DEFAULT_SCAN_LIMIT: usize = 1000;
+
+/// About how many bytes of keys and values a Scan page carries: a page
+/// stops before the item that would take it past this, whatever the limit
+/// (the client follows NextKey). As a Raft batch (4 MiB), so one reply
+/// never holds a connection for long.
+pub const SCAN_PAGE_BYTES: usize = 4 << 20;
+
+/// The largest ScanReply a server sends: one frame, with the same headroom
+/// as a GetReply. Only a page of one huge item (a long key with a value
+/// near [`MAX_STORED_VALUE_BYTES`]) comes near it; an item that alone would
+/// not fit is answered ErrTooLarge, NextKey naming it.
+pub const MAX_SCAN_REPLY_BYTES: usize = MAX_FRAME_BYTES - GET_REPLY_ENVELOPE_BYTES;
+
 // Whatever a node accepts in one Put fits in a stored value.
 const _: () = assert!(MAX_KEY_AND_VALUE_BYTES <= MAX_STORED_VALUE_BYTES);
 
@@ -72,13 +89,17 @@ pub struct KvServerConfig {
     /// least recently used is forgotten. Bounds the memory and snapshot
     /// size of dedup: a Clerk session (32-byte id) takes about 240 bytes
     /// of memory and 48 of snapshot, so the default of 100 000 costs about
-    /// 24 MB and 4.8 MB. Must be equal on all nodes.
+    /// 24 MB and 4.8 MB. A session that has made a Delete or Cas keeps the
+    /// latest one's decision too: about 120 bytes more (40 of snapshot),
+    /// plus the value a failed Cas found. Must be equal on all nodes.
     pub max_sessions: usize,
-    /// A Put, Append or Get whose key is longer is refused with ErrTooLarge
-    /// before it reaches Raft ([`DEFAULT_MAX_KEY_BYTES`]).
+    /// A request whose key (a Scan's start or end key too) is longer is
+    /// refused with ErrTooLarge before it reaches Raft
+    /// ([`DEFAULT_MAX_KEY_BYTES`]).
     pub max_key_bytes: usize,
-    /// A Put or Append whose value is longer is refused with ErrTooLarge
-    /// before it reaches Raft ([`DEFAULT_MAX_VALUE_BYTES`]). Together with
+    /// A Put, Append or Cas whose value (a Cas's expected value too) is
+    /// longer is refused with ErrTooLarge before it reaches Raft
+    /// ([`DEFAULT_MAX_VALUE_BYTES`]). Together with
     /// `max_key_bytes` at most [`MAX_KEY_AND_VALUE_BYTES`].
     pub max_value_bytes: usize,
     pub raft: RaftConfig,

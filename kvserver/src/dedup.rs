@@ -32,6 +32,11 @@
 //! Gets too). Tombstones are capped as well ([`TOMBSTONES_PER_SESSION`]
 //! times `max_sessions`), oldest first: only a copy delayed past that many
 //! expiries could apply twice.
+//!
+//! A Delete or Cas answers with what it decided (whether the key existed,
+//! whether it swapped and what it found), so a retry must be told the same:
+//! `dedup/replies.rs` keeps the decision of each session's latest Delete or
+//! Cas. The snapshot stores those after the entries (`snapshot.rs`).
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -39,10 +44,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::op::{Op, OpKind};
+use crate::op::Op;
 
+mod replies;
 mod session;
 
+use replies::Replies;
+pub use replies::{Decision, ReplyImage};
 use session::Session;
 pub use session::{Verdict, WINDOW};
 
@@ -91,6 +99,8 @@ pub struct DedupTable {
     /// fingerprints oldest first (the next to go when over the cap).
     tombstones: HashMap<u64, i64>,
     tombstone_order: VecDeque<u64>,
+    /// The latest Delete or Cas decision of each live session.
+    replies: Replies,
     limits: SessionLimits,
 }
 
@@ -102,6 +112,7 @@ impl PartialEq for DedupTable {
             && self.log_time_ms == other.log_time_ms
             && self.tombstones == other.tombstones
             && self.tombstone_order == other.tombstone_order
+            && self.replies == other.replies
     }
 }
 
@@ -126,7 +137,41 @@ impl DedupTable {
 
     /// Whether this write of this client was applied already.
     pub fn is_duplicate(&self, op: &Op) -> bool {
-        op.kind != OpKind::Get && self.verdict(op) == Verdict::Duplicate
+        op.kind.is_write() && self.verdict(op) == Verdict::Duplicate
+    }
+
+    /// Keeps what the Delete or Cas `op`, just admitted, decided, so its
+    /// retries are told the same.
+    pub fn remember(&mut self, op: &Op, decision: Decision) {
+        if self.sessions.contains_key(&op.client_id) {
+            self.replies
+                .remember(&op.client_id, op.request_id, decision);
+        }
+    }
+
+    /// What the Delete or Cas `op` decided when it applied, if that is
+    /// still kept (it is its session's latest).
+    pub fn recall(&self, op: &Op) -> Option<&Decision> {
+        self.replies.recall(&op.client_id, op.request_id)
+    }
+
+    /// The kept decisions, for a snapshot (written after the entries).
+    pub fn replies_image(&self) -> Vec<ReplyImage> {
+        self.replies.image()
+    }
+
+    /// Takes back the decisions a snapshot kept; `Err` if one belongs to
+    /// no session or is listed twice.
+    pub fn restore_replies(&mut self, image: Vec<ReplyImage>) -> Result<(), String> {
+        for reply in image {
+            if !self.sessions.contains_key(&reply.0) {
+                return Err("a kept reply of no session".to_string());
+            }
+            if !self.replies.insert_image(reply) {
+                return Err("a kept reply listed twice".to_string());
+            }
+        }
+        Ok(())
     }
 
     /// Moves log time to `stamp_ms` (if later) and expires the sessions
@@ -153,6 +198,7 @@ impl DedupTable {
         let Some(session) = self.sessions.remove(client) else {
             return;
         };
+        self.replies.forget(client);
         let print = fingerprint(client);
         if self.tombstones.insert(print, session.max).is_none() {
             self.tombstone_order.push_back(print);
@@ -298,6 +344,7 @@ impl<'de> Deserialize<'de> for DedupTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::op::OpKind;
 
     fn op(client: &str, request_id: i64) -> Op {
         Op {
@@ -467,5 +514,26 @@ mod tests {
         assert_eq!(back.order, table.order);
         assert_eq!(back.verdict(&op("a", 2)), Verdict::New);
         assert_eq!(back.verdict(&op("a", 3)), Verdict::Duplicate);
+    }
+
+    #[test]
+    fn a_forgotten_session_forgets_its_kept_reply() {
+        let mut table = DedupTable::default();
+        table.set_limits(SessionLimits {
+            ttl: Duration::from_secs(10),
+            max_sessions: 100,
+        });
+        assert_eq!(admit(&mut table, 1_000, "c", 1), Verdict::New);
+        table.remember(&op("c", 1), Decision::Swapped);
+        // No session, nothing kept: a refused write leaves no reply.
+        table.remember(&op("never", 1), Decision::Swapped);
+        assert_eq!(table.replies.len(), 1);
+        assert_eq!(table.recall(&op("c", 1)), Some(&Decision::Swapped));
+        table.advance(20_000);
+        assert_eq!(table.recall(&op("c", 1)), None);
+        assert_eq!(table.replies.len(), 0);
+        assert!(table
+            .restore_replies(vec![(b"c".to_vec(), 1, Decision::Swapped)])
+            .is_err());
     }
 }

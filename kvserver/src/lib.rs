@@ -5,15 +5,18 @@
 //!   Raft node; the applier thread applies committed entries and answers the
 //!   requests waiting on them; `server/reads.rs` holds its read path
 //!   (ReadIndex).
-//! - `state_machine.rs`: the skip list and the dedup table; the pure apply step.
+//! - `state_machine.rs`: the skip list and the dedup table; the pure apply
+//!   step (Get, Put, Append, Delete, Cas). `scan.rs`: one Scan page, cut to
+//!   the client's limit and to one reply frame.
 //! - `dedup.rs`: client sessions (which writes each client already had
 //!   applied) and their deterministic expiry; `dedup/session.rs`: one
-//!   session's window of request ids.
+//!   session's window of request ids; `dedup/replies.rs`: what each
+//!   session's latest Delete or Cas decided, told again to its retries.
 //! - `snapshot.rs`: the snapshot format, written and read as a stream.
 //! - `op.rs`: the operation carried in log entries, stamped with the
 //!   leader's clock; `codec.rs`: its bytes.
 //! - `waiters.rs`: requests parked until their entry applies;
-//!   `read_waiters.rs`: Gets parked until their read index is confirmed
+//!   `read_waiters.rs`: reads (Gets, Scans) parked until their read index is confirmed
 //!   and applied.
 //! - `admin.rs`: the node's status for operators; `metrics.rs`: request
 //!   latencies and snapshots counted for monitoring ([`KvServer::metrics`]).
@@ -34,6 +37,11 @@
 //!   leader that has not committed an entry of its term yet puts Gets
 //!   through the log, which commits one.
 //! - Append appends; the original's overwrote the value.
+//! - Delete, Scan and compare-and-swap (Cas), which the original lacked.
+//!   Delete and Cas are writes, applied exactly once; a retry is told what
+//!   the first attempt decided (kept per session). Scan is a read like Get
+//!   (ReadIndex): a page is one consistent view, capped by a limit (default
+//!   [`DEFAULT_SCAN_LIMIT`]) and by bytes ([`SCAN_PAGE_BYTES`]).
 //! - Dedup (`dedup.rs`) keeps, per client session, the highest applied
 //!   request id and a 64-bit bitmap of the ids below it, so a write is
 //!   applied at most once however late a copy of it arrives, and a client
@@ -69,18 +77,20 @@ mod error;
 pub mod metrics;
 mod op;
 mod read_waiters;
+mod scan;
 mod server;
 mod snapshot;
 mod state_machine;
 mod waiters;
 
 pub use config::{
-    KvServerConfig, DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES, MAX_KEY_AND_VALUE_BYTES,
-    MAX_STORED_VALUE_BYTES,
+    KvServerConfig, DEFAULT_MAX_KEY_BYTES, DEFAULT_MAX_VALUE_BYTES, DEFAULT_SCAN_LIMIT,
+    MAX_KEY_AND_VALUE_BYTES, MAX_SCAN_REPLY_BYTES, MAX_STORED_VALUE_BYTES, SCAN_PAGE_BYTES,
 };
-pub use dedup::{SessionLimits, WINDOW as DEDUP_WINDOW};
+pub use dedup::{Decision, SessionLimits, WINDOW as DEDUP_WINDOW};
 pub use error::KvServerError;
 pub use op::{Command, Op, OpKind};
+pub use scan::{Page, ScanQuery};
 pub use server::KvServer;
 pub use snapshot::FrozenState;
 pub use state_machine::{KvStateMachine, Outcome};

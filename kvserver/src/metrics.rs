@@ -9,10 +9,40 @@ use std::time::{Duration, Instant};
 use proto::KvErr;
 use raft::metrics::{Histogram, HistogramSnapshot, LATENCY_BUCKETS, LONG_BUCKETS};
 
-use crate::op::OpKind;
+/// What a request asked for, as its latency is filed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestKind {
+    Get,
+    Put,
+    Append,
+    Delete,
+    Cas,
+    Scan,
+}
+
+impl RequestKind {
+    /// The metric label: the operation's name in lower case.
+    pub fn label(self) -> &'static str {
+        match self {
+            RequestKind::Get => "get",
+            RequestKind::Put => "put",
+            RequestKind::Append => "append",
+            RequestKind::Delete => "delete",
+            RequestKind::Cas => "cas",
+            RequestKind::Scan => "scan",
+        }
+    }
+}
 
 /// Every operation, in the order of [`KvMetrics`]' rows.
-pub const OPS: [OpKind; 3] = [OpKind::Get, OpKind::Put, OpKind::Append];
+pub const OPS: [RequestKind; 6] = [
+    RequestKind::Get,
+    RequestKind::Put,
+    RequestKind::Append,
+    RequestKind::Delete,
+    RequestKind::Cas,
+    RequestKind::Scan,
+];
 
 /// Every result a request can get, in the order of [`KvMetrics`]' columns.
 pub const RESULTS: [KvErr; 6] = [
@@ -24,12 +54,8 @@ pub const RESULTS: [KvErr; 6] = [
     KvErr::TooLarge,
 ];
 
-fn op_slot(op: OpKind) -> usize {
-    match op {
-        OpKind::Get => 0,
-        OpKind::Put => 1,
-        OpKind::Append => 2,
-    }
+fn op_slot(op: RequestKind) -> usize {
+    op as usize
 }
 
 fn result_slot(result: KvErr) -> usize {
@@ -72,7 +98,7 @@ impl Default for KvMetrics {
 impl KvMetrics {
     /// Starts timing a request of kind `op`; the timer is stopped by the
     /// request's answer.
-    pub(crate) fn start(self: &Arc<Self>, op: OpKind) -> RequestTimer {
+    pub(crate) fn start(self: &Arc<Self>, op: RequestKind) -> RequestTimer {
         RequestTimer {
             metrics: self.clone(),
             op,
@@ -81,7 +107,7 @@ impl KvMetrics {
     }
 
     /// The latency histogram of requests of kind `op` that got `result`.
-    pub fn requests(&self, op: OpKind, result: KvErr) -> HistogramSnapshot {
+    pub fn requests(&self, op: RequestKind, result: KvErr) -> HistogramSnapshot {
         self.requests[op_slot(op)][result_slot(result)].snapshot()
     }
 
@@ -108,7 +134,7 @@ impl KvMetrics {
 /// One request being timed; [`finish`](Self::finish) records it.
 pub struct RequestTimer {
     metrics: Arc<KvMetrics>,
-    op: OpKind,
+    op: RequestKind,
     started: Instant,
 }
 
@@ -138,16 +164,16 @@ mod tests {
     #[test]
     fn a_request_is_counted_under_its_operation_and_result() {
         let metrics = Arc::new(KvMetrics::default());
-        metrics.start(OpKind::Put).finish(KvErr::Ok);
-        metrics.start(OpKind::Put).finish(KvErr::Ok);
-        metrics.start(OpKind::Get).finish(KvErr::NoKey);
-        assert_eq!(metrics.requests(OpKind::Put, KvErr::Ok).count, 2);
-        assert_eq!(metrics.requests(OpKind::Get, KvErr::NoKey).count, 1);
+        metrics.start(RequestKind::Put).finish(KvErr::Ok);
+        metrics.start(RequestKind::Put).finish(KvErr::Ok);
+        metrics.start(RequestKind::Get).finish(KvErr::NoKey);
+        assert_eq!(metrics.requests(RequestKind::Put, KvErr::Ok).count, 2);
+        assert_eq!(metrics.requests(RequestKind::Get, KvErr::NoKey).count, 1);
         for op in OPS {
             for result in RESULTS {
                 let expected = match (op, result) {
-                    (OpKind::Put, KvErr::Ok) => 2,
-                    (OpKind::Get, KvErr::NoKey) => 1,
+                    (RequestKind::Put, KvErr::Ok) => 2,
+                    (RequestKind::Get, KvErr::NoKey) => 1,
                     _ => 0,
                 };
                 assert_eq!(metrics.requests(op, result).count, expected);

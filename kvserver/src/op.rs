@@ -3,12 +3,20 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What a client asked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What a client asked for. New kinds go at the end: the variant's
+/// position is its tag in log entries already written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OpKind {
     Get,
     Put,
     Append,
+    /// Remove the key.
+    Delete,
+    /// Set the key to the op's value if it now holds `expected` (`None`:
+    /// if it is absent).
+    Cas {
+        expected: Option<Vec<u8>>,
+    },
 }
 
 impl OpKind {
@@ -19,6 +27,11 @@ impl OpKind {
             b"Append" => Some(OpKind::Append),
             _ => None,
         }
+    }
+
+    /// Whether this kind changes the store (and so is deduplicated).
+    pub fn is_write(&self) -> bool {
+        !matches!(self, OpKind::Get)
     }
 }
 

@@ -1,17 +1,55 @@
-//! Gets on their way through the ReadIndex protocol (see raft's
-//! `read_index.rs`): first waiting for the leader to confirm its read index,
-//! then for the applier to reach it.
+//! Reads (Gets and Scans) on their way through the ReadIndex protocol (see
+//! raft's `read_index.rs`): first waiting for the leader to confirm its read
+//! index, then for the applier to reach it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use proto::KvErr;
 
+use crate::scan::{Page, ScanQuery};
+use crate::state_machine::{KvStateMachine, Outcome};
 use crate::waiters::{Abandoned, Reply};
 
-/// One Get waiting to be read.
+/// What a read asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Query {
+    /// The value of one key.
+    Get(Vec<u8>),
+    /// One page of a key range.
+    Scan(ScanQuery),
+}
+
+/// What a read found, detached from the state so the lock can go before
+/// anyone is answered.
+pub enum ReadResult {
+    Value(Option<Vec<u8>>),
+    Page(Page),
+}
+
+impl Query {
+    /// Runs the read on `state`.
+    pub fn run(&self, state: &KvStateMachine) -> ReadResult {
+        match self {
+            Query::Get(key) => ReadResult::Value(state.read(key).map(<[u8]>::to_vec)),
+            Query::Scan(query) => ReadResult::Page(state.scan(query)),
+        }
+    }
+}
+
+impl ReadResult {
+    /// Answers the read's client.
+    pub fn answer(self, reply: Reply) {
+        match self {
+            ReadResult::Value(value) => reply.settle(Outcome::Read(value)),
+            ReadResult::Page(page) => reply.scanned(page),
+        }
+    }
+}
+
+/// One read waiting to be answered.
 pub struct ReadWaiter {
-    pub key: Vec<u8>,
+    pub query: Query,
     pub since: Instant,
     pub reply: Reply,
 }
@@ -122,11 +160,12 @@ mod tests {
     /// A waiter for `key`, `age` old, whose answer nobody reads.
     fn read_of(key: &str, age: Duration) -> ReadWaiter {
         ReadWaiter {
-            key: key.as_bytes().to_vec(),
+            query: Query::Get(key.as_bytes().to_vec()),
             since: Instant::now() - age,
             reply: Reply::get(
                 Done::new(Responder::new(|_| {})),
-                std::sync::Arc::new(crate::metrics::KvMetrics::default()).start(crate::OpKind::Get),
+                std::sync::Arc::new(crate::metrics::KvMetrics::default())
+                    .start(crate::metrics::RequestKind::Get),
             ),
         }
     }
@@ -134,7 +173,10 @@ mod tests {
     fn keys(reads: &[ReadWaiter]) -> Vec<String> {
         let mut keys: Vec<String> = reads
             .iter()
-            .map(|r| String::from_utf8_lossy(&r.key).into_owned())
+            .map(|r| match &r.query {
+                Query::Get(key) => String::from_utf8_lossy(key).into_owned(),
+                Query::Scan(_) => "scan".to_string(),
+            })
             .collect();
         keys.sort();
         keys

@@ -1,7 +1,8 @@
 //! The KvServer: turns writes into log entries, applies committed entries
 //! to the state machine, and answers each write when its entry applies and
-//! each Get when its read index is confirmed and applied (the original's
-//! `KvServer` in kvServer.cpp).
+//! each read (Get, Scan) when its read index is confirmed and applied (the
+//! original's `KvServer` in kvServer.cpp). The RPC handlers are in
+//! `server/handlers.rs`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -9,18 +10,18 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
-use proto::kv::{GetArgs, GetReply, KvServerRpc, PutAppendArgs, PutAppendReply};
 use proto::KvErr;
 use raft::{ApplyMsg, LockQueue, Persister, Raft, RaftPeer, StartError};
-use rpc::{Done, RpcStatus};
 
 use crate::codec;
 use crate::metrics::{KvMetrics, KvStats};
-use crate::op::{Command, Op, OpKind};
-use crate::state_machine::{KvStateMachine, Outcome};
+use crate::op::{Command, Op};
+use crate::read_waiters::Query;
+use crate::state_machine::KvStateMachine;
 use crate::waiters::{Reply, Waiter, Waiters};
 use crate::{KvServerConfig, KvServerError};
 
+mod handlers;
 mod reads;
 mod snapshots;
 #[cfg(test)]
@@ -158,7 +159,22 @@ impl KvServer {
         self.inner.raft.wait_failure(timeout)
     }
 
-    fn propose(&self, op: Op, reply: Reply) {
+    /// Serves a write (Put, Append, Delete, Cas). A retry of one already
+    /// applied here is committed: it is answered at once with what the
+    /// first attempt did. Anything else, including a write its session
+    /// would refuse, goes through the log: only at its place there, after
+    /// log time has moved, is the verdict final.
+    fn write(&self, op: Op, reply: Reply) {
+        let retried = self.inner.state.lock().duplicate_outcome(&op);
+        match retried {
+            Some(outcome) => reply.settle(outcome),
+            None => self.propose(op, None, reply),
+        }
+    }
+
+    /// Puts `op` into the log and parks `reply` until its entry applies;
+    /// `query` is set for a read that goes through the log.
+    fn propose(&self, op: Op, query: Option<Query>, reply: Reply) {
         let inner = &self.inner;
         if inner.stopping.load(Ordering::SeqCst) {
             reply.failed(KvErr::WrongLeader, -1);
@@ -183,6 +199,7 @@ impl KvServer {
         };
         let waiter = Waiter {
             op,
+            query,
             term,
             since: Instant::now(),
             reply,
@@ -281,13 +298,13 @@ impl Inner {
             if waiter.op != command.op {
                 // Another leader put a different entry at this index.
                 waiter.reply.failed(KvErr::WrongLeader, self.leader_hint());
+            } else if let Some(query) = waiter.query {
+                // Only this thread applies, so the state is still as of
+                // `index`.
+                let result = query.run(&self.state.lock());
+                result.answer(waiter.reply);
             } else {
-                match outcome {
-                    Outcome::Read(value) => waiter.reply.applied(value),
-                    Outcome::Written | Outcome::Duplicate => waiter.reply.applied(None),
-                    Outcome::Refused => waiter.reply.failed(KvErr::SessionExpired, -1),
-                    Outcome::TooLarge => waiter.reply.failed(KvErr::TooLarge, -1),
-                }
+                waiter.reply.settle(outcome);
             }
         }
         self.snapshot_if_large(index, bytes.len());
@@ -317,58 +334,5 @@ impl Inner {
                 gone.reply.failed(gone.err, self.leader_hint());
             }
         }
-    }
-}
-
-impl KvServerRpc for KvServer {
-    fn put_append(&self, args: PutAppendArgs, done: Done<PutAppendReply>) {
-        let Some(kind) = OpKind::from_wire(&args.op) else {
-            done.fail(
-                RpcStatus::BadRequest,
-                format!(
-                    "Op must be \"Put\" or \"Append\", not {:?}",
-                    String::from_utf8_lossy(&args.op)
-                ),
-            );
-            return;
-        };
-        let reply = Reply::put_append(done, self.inner.metrics.start(kind));
-        // Refused before Raft sees it: the Clerk returns this at once.
-        if !self.inner.fits(&args.key, &args.value) {
-            reply.failed(KvErr::TooLarge, -1);
-            return;
-        }
-        let op = Op {
-            kind,
-            key: args.key,
-            value: args.value,
-            client_id: args.client_id,
-            request_id: args.request_id,
-        };
-        // A retry of a write already applied here is committed: say so
-        // without another trip through the log. Anything else, including a
-        // write its session would refuse, goes through the log: only at its
-        // place there, after log time has moved, is the verdict final.
-        if self.inner.state.lock().is_duplicate(&op) {
-            reply.applied(None);
-            return;
-        }
-        self.propose(op, reply);
-    }
-
-    fn get(&self, args: GetArgs, done: Done<GetReply>) {
-        let reply = Reply::get(done, self.inner.metrics.start(OpKind::Get));
-        if !self.inner.fits(&args.key, &[]) {
-            reply.failed(KvErr::TooLarge, -1);
-            return;
-        }
-        let op = Op {
-            kind: OpKind::Get,
-            key: args.key,
-            value: Vec::new(),
-            client_id: args.client_id,
-            request_id: args.request_id,
-        };
-        self.read(op, reply);
     }
 }

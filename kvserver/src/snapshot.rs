@@ -5,23 +5,28 @@
 //! one string under its lock).
 //!
 //! ```text
-//!  +----------------------------------------------+-------------------------------------+
-//!  | header: bincode(Header { last_applied,       | bincode(entries): a count, then     |
-//!  |         dedup })                             | (key, value) byte strings, in order |
-//!  +----------------------------------------------+-------------------------------------+
+//!  +----------------------------------------+-------------------------------------+----------------------+
+//!  | header: bincode(Header { last_applied, | bincode(entries): a count, then     | bincode(replies):    |
+//!  |         dedup })                       | (key, value) byte strings, in order | the kept Delete/Cas  |
+//!  |                                        |                                     | decisions (optional) |
+//!  +----------------------------------------+-------------------------------------+----------------------+
 //! ```
+//!
+//! The replies (`dedup/replies.rs`) come last so that a snapshot written
+//! before Delete and Cas existed, which ends after the entries, still reads
+//! back (with none kept).
 //!
 //! The entries go through one serde sequence (the skip list's own
 //! `Serialize`), streamed straight from the frozen image into the file, and
 //! are read back straight into a skip list built in one sorted pass.
 
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 
 use serde::{Deserialize, Serialize};
 use skiplist::{ByteSkipList, FrozenList};
 
 use crate::codec;
-use crate::dedup::DedupTable;
+use crate::dedup::{DedupTable, ReplyImage};
 use crate::state_machine::KvStateMachine;
 
 /// Bytes written between two checks of whether the writer should give up.
@@ -70,6 +75,7 @@ impl FrozenState {
         };
         let written = codec::encode_into(&header, &mut out)
             .and_then(|()| codec::encode_into(&self.data, &mut out))
+            .and_then(|()| codec::encode_into(&self.dedup.replies_image(), &mut out))
             .and_then(|()| out.flush());
         match written {
             Ok(()) => Ok(true),
@@ -109,13 +115,21 @@ pub fn read_from(input: impl Read) -> Result<KvStateMachine, String> {
     let mut input = BufReader::with_capacity(1 << 20, input);
     let header: Header = codec::decode_from(&mut input).map_err(|e| format!("header: {e}"))?;
     let data: ByteSkipList = codec::decode_from(&mut input).map_err(|e| format!("entries: {e}"))?;
+    let mut dedup = header.dedup;
+    let more = !input.fill_buf().map_err(|e| e.to_string())?.is_empty();
+    if more {
+        let replies: Vec<ReplyImage> =
+            codec::decode_from(&mut input).map_err(|e| format!("replies: {e}"))?;
+        dedup
+            .restore_replies(replies)
+            .map_err(|e| format!("replies: {e}"))?;
+    }
     let mut rest = [0u8; 1];
     if input.read(&mut rest).map_err(|e| e.to_string())? != 0 {
-        return Err(format!("bytes after the {} entries", data.len()));
+        return Err(format!(
+            "bytes after the {} entries and the replies",
+            data.len()
+        ));
     }
-    Ok(KvStateMachine::from_parts(
-        header.last_applied,
-        header.dedup,
-        data,
-    ))
+    Ok(KvStateMachine::from_parts(header.last_applied, dedup, data))
 }

@@ -4,8 +4,9 @@
 use skiplist::ByteSkipList;
 
 use crate::config::MAX_STORED_VALUE_BYTES;
-use crate::dedup::{DedupTable, SessionLimits, Verdict};
+use crate::dedup::{Decision, DedupTable, SessionLimits, Verdict};
 use crate::op::{Command, Op, OpKind};
+use crate::scan::{self, Page, ScanQuery};
 use crate::snapshot::{self, FrozenState};
 
 /// The store's data and what it needs to apply each request at most once.
@@ -27,7 +28,10 @@ pub enum Outcome {
     Written,
     /// A Put or Append was applied before; nothing changed.
     Duplicate,
-    /// A Put or Append too old to tell from a copy, or of an unknown or
+    /// A Delete or Cas applied now, or a retry of one, told what the first
+    /// attempt decided (nothing changed now).
+    Decided(Decision),
+    /// A write too old to tell from a copy, or of an unknown or
     /// expired session: refused, nothing changed (ErrSessionExpired).
     Refused,
     /// A write that would leave a value over [`MAX_STORED_VALUE_BYTES`]:
@@ -51,37 +55,69 @@ impl KvStateMachine {
 
     /// Applies the command committed at `index`.
     ///
-    /// A Put or Append is applied only if its client's session says it is
-    /// new (`dedup.rs`): that is what makes retries safe, however late.
-    /// Gets change nothing, so they are simply executed at their place in
-    /// the log, which makes them linearizable. Every command moves the log
-    /// time, which expires idle sessions.
+    /// A write (Put, Append, Delete, Cas) is applied only if its client's
+    /// session says it is new (`dedup.rs`): that is what makes retries
+    /// safe, however late. Gets change nothing, so they are simply executed
+    /// at their place in the log, which makes them linearizable. Every
+    /// command moves the log time, which expires idle sessions.
     pub fn apply(&mut self, index: u64, command: &Command) -> Outcome {
         self.last_applied = index;
         self.dedup.advance(command.stamp_ms);
         let op = &command.op;
-        match op.kind {
-            OpKind::Get => Outcome::Read(self.data.search(&op.key).map(<[u8]>::to_vec)),
-            OpKind::Put | OpKind::Append => {
-                match self.dedup.verdict(op) {
-                    Verdict::New => {}
-                    Verdict::Duplicate => return Outcome::Duplicate,
-                    Verdict::Stale => return Outcome::Refused,
-                }
-                // Decided from the log alone, so every replica decides
-                // alike; not recorded, so a retry is refused alike.
-                if self.stored_len_after(op) > MAX_STORED_VALUE_BYTES {
-                    return Outcome::TooLarge;
-                }
-                self.dedup.admit(op);
-                if op.kind == OpKind::Put {
-                    self.data.insert_or_set(&op.key, &op.value);
-                } else {
-                    // The original's Append overwrote the value; append it is.
-                    self.data.append(&op.key, &op.value);
-                }
-                Outcome::Written
+        if !op.kind.is_write() {
+            return Outcome::Read(self.data.search(&op.key).map(<[u8]>::to_vec));
+        }
+        match self.dedup.verdict(op) {
+            Verdict::New => {}
+            Verdict::Duplicate => return self.retry_outcome(op),
+            Verdict::Stale => return Outcome::Refused,
+        }
+        // Decided from the log alone, so every replica decides alike; not
+        // recorded, so a retry is refused alike.
+        if self.stored_len_after(op) > MAX_STORED_VALUE_BYTES {
+            return Outcome::TooLarge;
+        }
+        self.dedup.admit(op);
+        let decision = match &op.kind {
+            OpKind::Get => unreachable!("a read returned above"),
+            OpKind::Put => {
+                self.data.insert_or_set(&op.key, &op.value);
+                return Outcome::Written;
             }
+            OpKind::Append => {
+                // The original's Append overwrote the value; append it is.
+                self.data.append(&op.key, &op.value);
+                return Outcome::Written;
+            }
+            OpKind::Delete => Decision::Deleted {
+                existed: self.data.delete(&op.key),
+            },
+            OpKind::Cas { expected } => {
+                let current = self.data.search(&op.key);
+                if current == expected.as_deref() {
+                    self.data.insert_or_set(&op.key, &op.value);
+                    Decision::Swapped
+                } else {
+                    Decision::NotSwapped {
+                        current: current.map(<[u8]>::to_vec),
+                    }
+                }
+            }
+        };
+        self.dedup.remember(op, decision.clone());
+        Outcome::Decided(decision)
+    }
+
+    /// The answer to a write applied before: OK for a Put or Append; for a
+    /// Delete or Cas what it decided then, or a refusal if that is no
+    /// longer kept (an older retry than the session's latest).
+    fn retry_outcome(&self, op: &Op) -> Outcome {
+        match op.kind {
+            OpKind::Put | OpKind::Append | OpKind::Get => Outcome::Duplicate,
+            OpKind::Delete | OpKind::Cas { .. } => self
+                .dedup
+                .recall(op)
+                .map_or(Outcome::Refused, |d| Outcome::Decided(d.clone())),
         }
     }
 
@@ -93,8 +129,19 @@ impl KvStateMachine {
                 .search(&op.key)
                 .map_or(0, <[u8]>::len)
                 .saturating_add(op.value.len()),
-            OpKind::Put | OpKind::Get => op.value.len(),
+            OpKind::Put | OpKind::Cas { .. } => op.value.len(),
+            OpKind::Get | OpKind::Delete => 0,
         }
+    }
+
+    /// If `op` is a write applied already (a retry), the answer it gets
+    /// without another trip through the log; `None` if it must go through
+    /// the log (new, refused, or a retry whose answer is no longer kept).
+    pub fn duplicate_outcome(&self, op: &Op) -> Option<Outcome> {
+        if !self.dedup.is_duplicate(op) {
+            return None;
+        }
+        Some(self.retry_outcome(op)).filter(|o| *o != Outcome::Refused)
     }
 
     /// Whether this write was applied already (a retry): answered OK.
@@ -110,6 +157,11 @@ impl KvStateMachine {
     /// The value of `key` as of the last applied entry.
     pub fn read(&self, key: &[u8]) -> Option<&[u8]> {
         self.data.search(key)
+    }
+
+    /// The page of entries `query` asks for, as of the last applied entry.
+    pub fn scan(&self, query: &ScanQuery) -> Page {
+        scan::page(&self.data, query)
     }
 
     pub fn last_applied(&self) -> u64 {
@@ -163,6 +215,9 @@ impl KvStateMachine {
         }
     }
 }
+
+#[cfg(test)]
+mod delete_cas_tests;
 
 #[cfg(test)]
 mod tests {

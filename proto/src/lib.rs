@@ -7,7 +7,7 @@
 //! per service, a server trait, an `rpc::Service` adapter and a blocking client.
 //!
 //! - [`raft`]: `raftRpc` — AppendEntries, RequestVote, InstallSnapshot.
-//! - [`kv`]: `kvServerRpc` — Get and PutAppend for clients.
+//! - [`kv`]: `kvServerRpc` — Get, PutAppend, Delete, Scan and Cas for clients.
 //! - [`admin`]: `adminRpc` — a node's status for operators (`kvctl status`).
 //! - [`friend`]: `FriendServiceRpc` — the RPC framework's example.
 //! - [`KvErr`]: the KV replies' `Err` strings as a typed enum (hand-written).

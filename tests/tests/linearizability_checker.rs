@@ -322,6 +322,7 @@ fn linearizable_history(
             KvOp::Get => op.output = Some(KvOutput::value(value.clone())),
             KvOp::Put => *value = op.input.value.clone(),
             KvOp::Append => value.push_str(&op.input.value),
+            other => unreachable!("this generator makes no {other:?}"),
         }
     }
     history
@@ -420,6 +421,7 @@ fn brute_force(history: &[KvOperation], state: &str, remaining: &mut Vec<usize>)
             },
             KvOp::Put => op.input.value.clone(),
             KvOp::Append => format!("{state}{}", op.input.value),
+            other => unreachable!("these histories hold no {other:?}"),
         };
         let taken = remaining.remove(pos);
         let found = brute_force(history, &next, remaining);

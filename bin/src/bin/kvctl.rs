@@ -1,10 +1,16 @@
-//! `kvctl -f CONFIG get K | put K V | append K V | status`.
+//! `kvctl -f CONFIG get K | put K V | append K V | del K | scan [START [END]] |
+//! cas K EXPECTED NEW | status`.
+//!
+//! Exit codes: 0 done; 1 an error (one line on stderr); 2 `get` or `del` of
+//! a key that has no value; 3 `cas` that did not swap (the value it found
+//! on stdout, if any).
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use clerk::{Clerk, ClerkConfig, ClusterConfig};
+use clerk::{CasOutcome, Clerk, ClerkConfig, ClusterConfig};
 
 /// Reads, writes and inspects a raftkv cluster.
 #[derive(Parser)]
@@ -28,9 +34,39 @@ enum Cmd {
     Put { key: String, value: String },
     /// Appends VALUE to KEY's value.
     Append { key: String, value: String },
+    /// Deletes KEY (exit code 2 if it had no value).
+    Del { key: String },
+    /// Prints "KEY<TAB>VALUE" for each key in [START, END) in byte order
+    /// (no END: to the last key; no START: from the first).
+    Scan {
+        start: Option<String>,
+        end: Option<String>,
+        /// Print at most N keys (0: all); a note on stderr names the next one.
+        #[arg(long, default_value_t = 0)]
+        limit: usize,
+    },
+    /// Sets KEY to NEW if it holds EXPECTED: `cas KEY EXPECTED NEW`, or
+    /// `cas --expect-absent KEY NEW` to set it only if it has no value.
+    /// Exit code 3 if it did not swap; the value found is printed.
+    Cas {
+        key: String,
+        /// EXPECTED NEW, or just NEW with --expect-absent.
+        #[arg(num_args = 1..=2, required = true)]
+        values: Vec<String>,
+        /// Swap only if KEY has no value (then EXPECTED is left out).
+        #[arg(long)]
+        expect_absent: bool,
+    },
     /// Shows every node: address, role, term, commit and applied index, log, snapshot.
     Status,
 }
+
+/// The exit code of `get` or `del` of a key with no value.
+const EXIT_NO_KEY: i32 = 2;
+/// The exit code of a `cas` that did not swap.
+const EXIT_NOT_SWAPPED: i32 = 3;
+/// Keys per Scan page when no smaller `--limit` is asked for.
+const SCAN_PAGE: usize = 1000;
 
 fn main() {
     let args = Args::parse();
@@ -64,11 +100,92 @@ fn run(args: &Args) -> anyhow::Result<i32> {
             }
             None => {
                 eprintln!("kvctl: {key}: no such key");
-                Ok(2)
+                Ok(EXIT_NO_KEY)
             }
         },
         Cmd::Put { key, value } => clerk.put(key, value).map(|_| 0).map_err(Into::into),
         Cmd::Append { key, value } => clerk.append(key, value).map(|_| 0).map_err(Into::into),
+        Cmd::Del { key } => {
+            if clerk.delete(key)? {
+                Ok(0)
+            } else {
+                eprintln!("kvctl: {key}: no such key");
+                Ok(EXIT_NO_KEY)
+            }
+        }
+        Cmd::Scan { start, end, limit } => scan(
+            &clerk,
+            start.as_deref().unwrap_or(""),
+            end.as_deref().unwrap_or(""),
+            *limit,
+        ),
+        Cmd::Cas {
+            key,
+            values,
+            expect_absent,
+        } => cas(&clerk, key, values, *expect_absent),
         Cmd::Status => unreachable!("handled above"),
+    }
+}
+
+/// Prints the keys of [start, end), at most `limit` of them (0: all).
+fn scan(clerk: &Clerk, start: &str, end: &str, limit: usize) -> anyhow::Result<i32> {
+    let page_size = if limit == 0 {
+        SCAN_PAGE
+    } else {
+        limit.min(SCAN_PAGE)
+    };
+    let mut out = std::io::stdout().lock();
+    let mut printed = 0;
+    let mut next = Some(start.as_bytes().to_vec());
+    while let Some(from) = next.take() {
+        if limit != 0 && printed == limit {
+            eprintln!(
+                "kvctl: stopped after {limit} keys; the next is {:?}",
+                String::from_utf8_lossy(&from)
+            );
+            break;
+        }
+        let want = if limit == 0 {
+            page_size
+        } else {
+            page_size.min(limit - printed)
+        };
+        let page = clerk.scan_page(&from, end.as_bytes(), u32::try_from(want)?)?;
+        for (key, value) in &page.items {
+            writeln!(
+                out,
+                "{}\t{}",
+                String::from_utf8_lossy(key),
+                String::from_utf8_lossy(value)
+            )?;
+        }
+        printed += page.items.len();
+        next = page.next_key;
+    }
+    Ok(0)
+}
+
+/// `cas KEY EXPECTED NEW` or `cas --expect-absent KEY NEW`.
+fn cas(clerk: &Clerk, key: &str, values: &[String], expect_absent: bool) -> anyhow::Result<i32> {
+    let (expected, new) = match (expect_absent, values) {
+        (false, [expected, new]) => (Some(expected.as_bytes()), new),
+        (true, [new]) => (None, new),
+        (false, _) => anyhow::bail!("cas needs KEY EXPECTED NEW (or --expect-absent KEY NEW)"),
+        (true, _) => anyhow::bail!("with --expect-absent, cas takes KEY NEW (no EXPECTED)"),
+    };
+    match clerk.cas(key, expected, new)? {
+        CasOutcome::Swapped => Ok(0),
+        CasOutcome::NotSwapped {
+            current: Some(current),
+        } => {
+            println!("{}", String::from_utf8_lossy(&current));
+            eprintln!("kvctl: {key}: not swapped; it holds the value printed");
+            Ok(EXIT_NOT_SWAPPED)
+        }
+        CasOutcome::NotSwapped { current: None } => {
+            eprintln!("kvctl: {key}: not swapped; it has no value");
+            Ok(EXIT_NOT_SWAPPED)
+        }
     }
 }

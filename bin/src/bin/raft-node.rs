@@ -26,11 +26,12 @@ struct Args {
     /// log; 0 uses --max-raft-state alone.
     #[arg(long, default_value_t = 8)]
     snapshot_ratio: u64,
-    /// Largest key of a Put, Append or Get; larger ones get ErrTooLarge
-    /// (default 64 KiB).
+    /// Largest key of any request (a Scan's start and end key too); larger
+    /// ones get ErrTooLarge (default 64 KiB).
     #[arg(long, default_value_t = kvserver::DEFAULT_MAX_KEY_BYTES)]
     max_key_bytes: usize,
-    /// Largest value of a Put or Append; larger ones get ErrTooLarge
+    /// Largest value of a Put, Append or Cas (and a Cas's expected value);
+    /// larger ones get ErrTooLarge
     /// (default 1.5 MiB, after etcd's request limit). Key and value together
     /// may be at most about 64 MiB, what one Raft log entry can carry.
     #[arg(long, default_value_t = kvserver::DEFAULT_MAX_VALUE_BYTES)]

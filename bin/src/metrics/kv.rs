@@ -5,7 +5,7 @@
 use std::fmt;
 
 use kvserver::metrics::{OPS, RESULTS};
-use kvserver::{KvServer, OpKind};
+use kvserver::KvServer;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
 
@@ -17,14 +17,6 @@ pub struct KvCollector(pub KvServer);
 impl fmt::Debug for KvCollector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("KvCollector")
-    }
-}
-
-fn op_label(op: OpKind) -> &'static str {
-    match op {
-        OpKind::Get => "get",
-        OpKind::Put => "put",
-        OpKind::Append => "append",
     }
 }
 
@@ -57,7 +49,7 @@ impl Collector for KvCollector {
             .filter(|(_, result, h)| *result == proto::KvErr::Ok || h.count > 0)
             .map(|(op, result, h)| {
                 let labels = vec![
-                    ("op", op_label(op).to_string()),
+                    ("op", op.label().to_string()),
                     ("result", result.as_str().to_string()),
                 ];
                 (labels, h)

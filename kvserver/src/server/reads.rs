@@ -1,7 +1,7 @@
-//! The KvServer's read path: Gets served by ReadIndex (raft's
-//! `read_index.rs`) with no log entry. A Get is parked unconfirmed, moved to
-//! "confirmed at index I" when the leader's majority answers, and answered
-//! from the skip list once the applier has applied through I.
+//! The KvServer's read path: Gets and Scans served by ReadIndex (raft's
+//! `read_index.rs`) with no log entry. A read is parked unconfirmed, moved
+//! to "confirmed at index I" when the leader's majority answers, and
+//! answered from the skip list once the applier has applied through I.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -13,13 +13,16 @@ use raft::{ReadIndexError, ReadStart};
 
 use super::{Inner, KvServer};
 use crate::op::Op;
-use crate::read_waiters::ReadWaiter;
+use crate::read_waiters::{Query, ReadResult, ReadWaiter};
 use crate::waiters::{Reply, Waiters};
 
 impl KvServer {
-    /// Serves a Get by ReadIndex: no log entry; answered once the leader
-    /// has confirmed its read index and applied through it.
-    pub(super) fn read(&self, op: Op, reply: Reply) {
+    /// Serves a read by ReadIndex: no log entry; answered once the leader
+    /// has confirmed its read index and applied through it. `op` is the Get
+    /// that goes through the log instead when this leader has no entry of
+    /// its term committed yet (for a Scan, a Get of its start key, whose
+    /// only purpose is its place in the log).
+    pub(super) fn read(&self, op: Op, query: Query, reply: Reply) {
         let inner = &self.inner;
         if inner.stopping.load(Ordering::SeqCst) {
             reply.failed(KvErr::WrongLeader, -1);
@@ -37,7 +40,7 @@ impl KvServer {
         });
         let started = inner.raft.read_index(on_confirmed);
         let waiter = ReadWaiter {
-            key: op.key.clone(),
+            query,
             since: Instant::now(),
             reply,
         };
@@ -50,7 +53,7 @@ impl KvServer {
             }
             Err(ReadIndexError::NoCommitInTerm) => {
                 drop(waiters);
-                self.propose(op, waiter.reply);
+                self.propose(op, Some(waiter.query), waiter.reply);
             }
         }
     }
@@ -70,10 +73,10 @@ impl Inner {
     fn read_at(&self, mut waiters: MutexGuard<'_, Waiters>, index: u64, waiter: ReadWaiter) {
         let state = self.state.lock();
         if state.last_applied() >= index {
-            let value = state.read(&waiter.key).map(<[u8]>::to_vec);
+            let result = waiter.query.run(&state);
             drop(state);
             drop(waiters);
-            waiter.reply.applied(value);
+            result.answer(waiter.reply);
         } else {
             drop(state);
             waiters.reads.park_confirmed(index, waiter);
@@ -86,15 +89,12 @@ impl Inner {
         if reads.is_empty() {
             return;
         }
-        let values: Vec<Option<Vec<u8>>> = {
+        let results: Vec<ReadResult> = {
             let state = self.state.lock();
-            reads
-                .iter()
-                .map(|r| state.read(&r.key).map(<[u8]>::to_vec))
-                .collect()
+            reads.iter().map(|r| r.query.run(&state)).collect()
         };
-        for (read, value) in reads.into_iter().zip(values) {
-            read.reply.applied(value);
+        for (read, result) in reads.into_iter().zip(results) {
+            result.answer(read.reply);
         }
     }
 }

@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use prost::Message;
-use proto::kv::{KvServerRpc, PutAppendArgs, PutAppendReply};
+use proto::kv::{
+    CasArgs, CasReply, DeleteArgs, DeleteReply, KvServerRpc, PutAppendArgs, PutAppendReply,
+    ScanArgs, ScanReply,
+};
 use proto::raft::{
     AppendEntriesArgs, AppendEntriesReply, InstallSnapshotRequest, InstallSnapshotResponse,
     RequestVoteArgs, RequestVoteReply,
@@ -136,7 +139,7 @@ fn an_undecodable_snapshot_stops_the_node() {
 
 #[test]
 fn every_answer_is_timed_under_its_operation_and_result() {
-    use crate::OpKind;
+    use crate::metrics::RequestKind;
     let persister = MemoryPersister::new();
     let kv = start(&persister);
     wait_until("leadership", || kv.raft().get_state().1);
@@ -148,12 +151,132 @@ fn every_answer_is_timed_under_its_operation_and_result() {
     assert_eq!(err_of(&put(&kv, &huge, 3)), KvErr::TooLarge);
 
     let metrics = kv.metrics();
-    assert_eq!(metrics.requests(OpKind::Put, KvErr::Ok).count, 3);
-    assert_eq!(metrics.requests(OpKind::Put, KvErr::TooLarge).count, 1);
-    assert_eq!(metrics.requests(OpKind::Append, KvErr::Ok).count, 0);
-    assert_eq!(metrics.requests(OpKind::Get, KvErr::Ok).count, 0);
+    assert_eq!(metrics.requests(RequestKind::Put, KvErr::Ok).count, 3);
+    assert_eq!(metrics.requests(RequestKind::Put, KvErr::TooLarge).count, 1);
+    assert_eq!(metrics.requests(RequestKind::Append, KvErr::Ok).count, 0);
+    assert_eq!(metrics.requests(RequestKind::Get, KvErr::Ok).count, 0);
     let stats = kv.stats();
     assert_eq!((stats.sessions, stats.keys), (1, 2));
     assert_eq!(stats.last_applied, kv.last_applied());
+    kv.shutdown();
+}
+
+/// Calls one handler and waits for its reply.
+fn call<R: Message + Default + 'static>(send: impl FnOnce(Done<R>)) -> R {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    send(Done::new(Responder::new(move |outcome| {
+        let bytes = outcome.expect("a KV reply, not an RPC error");
+        let _ = tx.send(R::decode(bytes.as_slice()).expect("the reply type"));
+    })));
+    rx.recv_timeout(WAIT).expect("the request was answered")
+}
+
+fn scan(kv: &KvServer, start: &str, limit: u32) -> ScanReply {
+    let args = ScanArgs {
+        start_key: start.into(),
+        end_key: Vec::new(),
+        limit,
+        client_id: b"reader".to_vec(),
+        request_id: 0,
+    };
+    call(|done| kv.scan(args, done))
+}
+
+fn scanned_keys(reply: &ScanReply) -> Vec<String> {
+    reply
+        .items
+        .iter()
+        .map(|kv| String::from_utf8_lossy(&kv.key).into_owned())
+        .collect()
+}
+
+#[test]
+fn a_scan_before_the_terms_first_commit_goes_through_the_log() {
+    let persister = MemoryPersister::new();
+    let kv = start(&persister);
+    wait_until("leadership", || kv.raft().get_state().1);
+    for (i, key) in ["a", "b", "c"].into_iter().enumerate() {
+        assert_eq!(err_of(&put(&kv, key, i as i64 + 1)), KvErr::Ok);
+    }
+    kv.shutdown();
+
+    // A new term with nothing committed in it: ReadIndex cannot serve.
+    let kv = start(&persister);
+    wait_until("leadership", || kv.raft().get_state().1);
+    let before = kv.raft().status().last_log_index;
+    let first = scan(&kv, "", 2);
+    assert_eq!(KvErr::from_wire(&first.err), Some(KvErr::Ok));
+    assert_eq!(scanned_keys(&first), ["a", "b"]);
+    assert_eq!(first.next_key, b"c");
+    assert_eq!(
+        kv.raft().status().last_log_index,
+        before + 1,
+        "the scan took a log entry"
+    );
+    // Now the term has a commit: the next page takes none.
+    let rest = scan(&kv, "c", 0);
+    assert_eq!(scanned_keys(&rest), ["c"]);
+    assert!(rest.next_key.is_empty());
+    assert_eq!(kv.raft().status().last_log_index, before + 1);
+    kv.shutdown();
+}
+
+#[test]
+fn delete_and_cas_handlers_answer_retries_with_the_first_decision() {
+    let persister = MemoryPersister::new();
+    let kv = start(&persister);
+    wait_until("leadership", || kv.raft().get_state().1);
+    assert_eq!(err_of(&put(&kv, "k", 1)), KvErr::Ok);
+    let cas_args = CasArgs {
+        key: b"k".to_vec(),
+        expected: b"v".to_vec(),
+        expect_absent: false,
+        value: b"w".to_vec(),
+        client_id: b"client".to_vec(),
+        request_id: 2,
+    };
+    let cas = |args: &CasArgs| call::<CasReply>(|done| kv.cas(args.clone(), done));
+    let first = cas(&cas_args);
+    assert_eq!(KvErr::from_wire(&first.err), Some(KvErr::Ok));
+    assert!(first.swapped);
+    let retry = cas(&cas_args);
+    assert_eq!(retry, first, "a retry is told the first decision");
+    let missed = cas(&CasArgs {
+        request_id: 3,
+        ..cas_args.clone()
+    });
+    assert!(!missed.swapped);
+    assert_eq!(
+        (missed.current.as_slice(), missed.current_absent),
+        (&b"w"[..], false)
+    );
+
+    let delete = |key: &str, request_id| {
+        let args = DeleteArgs {
+            key: key.into(),
+            client_id: b"client".to_vec(),
+            request_id,
+        };
+        let reply: DeleteReply = call(|done| kv.delete(args, done));
+        KvErr::from_wire(&reply.err).expect("a known Err")
+    };
+    assert_eq!(delete("k", 4), KvErr::Ok);
+    assert_eq!(delete("k", 4), KvErr::Ok, "the retry: it existed");
+    assert_eq!(delete("k", 5), KvErr::NoKey);
+    assert!(kv.inner.state.lock().read(b"k").is_none());
+
+    let too_large = cas(&CasArgs {
+        expected: vec![b'e'; kv.inner.config.max_value_bytes + 1],
+        request_id: 6,
+        ..cas_args
+    });
+    assert_eq!(KvErr::from_wire(&too_large.err), Some(KvErr::TooLarge));
+    // Each answer is timed under its operation and result.
+    use crate::metrics::RequestKind;
+    let metrics = kv.metrics();
+    assert_eq!(metrics.requests(RequestKind::Cas, KvErr::Ok).count, 3);
+    assert_eq!(metrics.requests(RequestKind::Cas, KvErr::TooLarge).count, 1);
+    assert_eq!(metrics.requests(RequestKind::Delete, KvErr::Ok).count, 2);
+    assert_eq!(metrics.requests(RequestKind::Delete, KvErr::NoKey).count, 1);
     kv.shutdown();
 }

@@ -2,7 +2,7 @@
 //! recorded for the linearizability checker when the test asks for it
 //! (6.5840's `Get`/`Put`/`Append` helpers in kvraft/test_test.go).
 
-use clerk::{Clerk, ClerkError};
+use clerk::{CasOutcome, Clerk, ClerkError};
 
 use crate::linearizability::{KvInput, KvOutput, KvRecorder};
 
@@ -73,6 +73,72 @@ impl KvClient {
         self.end(op, KvOutput::default());
     }
 
+    /// Deletes `key`; whether it existed.
+    pub fn delete(&self, key: &str) -> bool {
+        let op = self.begin(KvInput::delete(key));
+        let existed = self
+            .clerk
+            .delete(key)
+            .unwrap_or_else(|e| panic!("Delete({key:?}) failed: {e}"));
+        self.end(op, KvOutput::deleted(existed));
+        existed
+    }
+
+    /// Sets `key` to `value` if it holds `expected` (`None`: if it has no
+    /// value); whether it swapped, and if not what it found.
+    pub fn cas(&self, key: &str, expected: Option<&str>, value: &str) -> CasOutcome {
+        let op = self.begin(KvInput::cas(key, expected, value));
+        let outcome = self
+            .clerk
+            .cas(key, expected.map(str::as_bytes), value)
+            .unwrap_or_else(|e| panic!("Cas({key:?}, {expected:?}, {value:?}) failed: {e}"));
+        let output = match &outcome {
+            CasOutcome::Swapped => KvOutput::swapped(),
+            CasOutcome::NotSwapped { current } => {
+                KvOutput::not_swapped(current.as_deref().map(utf8).as_deref())
+            }
+        };
+        self.end(op, output);
+        outcome
+    }
+
+    /// One Scan page of at most `limit` keys from `start`, below `end` ("":
+    /// to the end): the entries and where the next page starts. Recorded as
+    /// one operation: a page is one linearizable read.
+    pub fn scan_page(
+        &self,
+        start: &str,
+        end: &str,
+        limit: u32,
+    ) -> (Vec<(String, String)>, Option<String>) {
+        let op = self.begin(KvInput::scan(start, end));
+        let page = self
+            .clerk
+            .scan_page(start.as_bytes(), end.as_bytes(), limit)
+            .unwrap_or_else(|e| panic!("Scan({start:?}, {end:?}) failed: {e}"));
+        let items: Vec<(String, String)> =
+            page.items.iter().map(|(k, v)| (utf8(k), utf8(v))).collect();
+        let next = page.next_key.as_deref().map(utf8);
+        let borrowed: Vec<(&str, &str)> = items
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.end(op, KvOutput::page(&borrowed, next.as_deref()));
+        (items, next)
+    }
+
+    /// Every entry in [`start`, `end`), page by page (each page recorded).
+    pub fn scan(&self, start: &str, end: &str, limit: u32) -> Vec<(String, String)> {
+        let mut all = Vec::new();
+        let mut from = Some(start.to_string());
+        while let Some(page_start) = from {
+            let (items, next) = self.scan_page(&page_start, end, limit);
+            all.extend(items);
+            from = next;
+        }
+        all
+    }
+
     /// Appends, giving up when the Clerk's deadline passes: then the append's
     /// outcome is unknown (it stays unanswered in a recorded history), and
     /// it may take effect later, at most once.
@@ -98,4 +164,10 @@ impl KvClient {
             recorder.end(op, output);
         }
     }
+}
+
+/// Test values are text.
+fn utf8(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec())
+        .unwrap_or_else(|e| panic!("the store returned non-UTF-8 bytes: {e}"))
 }

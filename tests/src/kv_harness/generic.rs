@@ -2,15 +2,24 @@
 //! seconds, three times over, while partitions reshuffle and servers crash
 //! between rounds; then every client's appends are checked, and the whole
 //! history for linearizability, in every scenario as 6.5840 does.
+//!
+//! Beyond 6.5840, the mix holds Delete, Cas and Scan too. On its own key a
+//! client makes some appends as read-free compare-and-swaps (it knows the
+//! value, so each must swap: a retried Cas decided twice would fail it) and
+//! reads some values by a one-key Scan. On shared random keys clients also
+//! delete, do read-then-Cas, and scan small fixed groups of keys (two keys
+//! adjacent in byte order, in pages of 1 to 3), so the checker's partitions
+//! stay small (see `linearizability/kv_partition.rs`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use clerk::CasOutcome;
 use rand::Rng;
 
 use super::checks::{append_value, check_clnt_appends, check_linearizable};
-use super::KvCluster;
+use super::{KvClient, KvCluster};
 use crate::linearizability::KvRecorder;
 use crate::raft_harness::ELECTION_TIMEOUT;
 
@@ -188,6 +197,7 @@ impl Generic {
         if !self.random_keys {
             client.put(&own_key, &last);
         }
+        let groups = scan_groups(self.clients);
         let mut rng = rand::rng();
         let mut j = 0;
         while !stop.load(Ordering::SeqCst) {
@@ -197,22 +207,39 @@ impl Generic {
                 own_key.clone()
             };
             let value = append_value(c, j);
-            if rng.random_ratio(1, 2) {
-                client.append(&key, &value);
-                if !self.random_keys {
-                    last.push_str(&value);
+            if !self.random_keys {
+                j += own_key_step(&client, &own_key, &value, &mut last, &mut rng);
+                continue;
+            }
+            match rng.random_range(0..100) {
+                0..50 => {
+                    client.append(&key, &value);
+                    j += 1;
                 }
-                j += 1;
-            } else if self.random_keys && rng.random_ratio(1, 10) {
-                client.put(&key, &value);
-                j += 1;
-            } else {
-                let got = client.get(&key);
-                if !self.random_keys {
-                    assert_eq!(
-                        got, last,
-                        "client {c}: Get({key:?}) returned the wrong value"
-                    );
+                50..55 => {
+                    client.put(&key, &value);
+                    j += 1;
+                }
+                55..58 => {
+                    client.delete(&key);
+                    j += 1;
+                }
+                58..66 => {
+                    // Read, then swap in the value with ours appended: "" is
+                    // an absent key here (no write stores "").
+                    let seen = client.get(&key);
+                    let expected = (!seen.is_empty()).then_some(seen.as_str());
+                    if client.cas(&key, expected, &format!("{seen}{value}")) == CasOutcome::Swapped
+                    {
+                        j += 1;
+                    }
+                }
+                66..72 => {
+                    let (start, end) = &groups[rng.random_range(0..groups.len())];
+                    client.scan(start, end, rng.random_range(1..=3));
+                }
+                _ => {
+                    client.get(&key);
                 }
             }
         }
@@ -220,9 +247,60 @@ impl Generic {
     }
 }
 
+/// One operation of a client on its own key, whose value it knows (`last`):
+/// an Append (half the time), as a Cas a quarter of those, or a read by Get
+/// or by a one-key Scan, each checked. Returns how many appends it made.
+fn own_key_step(
+    client: &KvClient,
+    key: &str,
+    value: &str,
+    last: &mut String,
+    rng: &mut impl Rng,
+) -> usize {
+    if rng.random_ratio(1, 2) {
+        if rng.random_ratio(1, 4) {
+            let appended = format!("{last}{value}");
+            let outcome = client.cas(key, Some(last), &appended);
+            assert_eq!(
+                outcome,
+                CasOutcome::Swapped,
+                "Cas({key:?}) of the only client writing it did not swap"
+            );
+        } else {
+            client.append(key, value);
+        }
+        last.push_str(value);
+        return 1;
+    }
+    if rng.random_ratio(1, 5) {
+        // The range [key, key + "\0") holds exactly the key.
+        let items = client.scan(key, &format!("{key}\0"), 1);
+        assert_eq!(
+            items,
+            [(key.to_string(), last.clone())],
+            "Scan of {key:?} returned the wrong entries"
+        );
+    } else {
+        let got = client.get(key);
+        assert_eq!(got, *last, "Get({key:?}) returned the wrong value");
+    }
+    0
+}
+
+/// The shared keys "0".."clients-1" in byte order, in groups of two
+/// neighbours, each as the Scan range [first, last + "\0") that holds
+/// exactly that group's keys.
+fn scan_groups(clients: usize) -> Vec<(String, String)> {
+    let mut keys: Vec<String> = (0..clients).map(|k| k.to_string()).collect();
+    keys.sort();
+    keys.chunks(2)
+        .map(|group| (group[0].clone(), format!("{}\0", group[group.len() - 1])))
+        .collect()
+}
+
 /// Splits the servers into two random groups about once per election
 /// timeout until told to stop (6.5840's `partitioner`).
-fn partitioner(cluster: &KvCluster, stop: &AtomicBool) {
+pub fn partitioner(cluster: &KvCluster, stop: &AtomicBool) {
     sleep_unless_stopped(PARTITIONER_HEAD_START, stop);
     let mut rng = rand::rng();
     while !stop.load(Ordering::SeqCst) {

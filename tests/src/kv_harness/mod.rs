@@ -18,7 +18,7 @@ pub use checks::{
 };
 pub use client::KvClient;
 pub use cluster::KvCluster;
-pub use generic::{Generic, CLIENT_RUN, ITERATIONS};
+pub use generic::{partitioner, Generic, CLIENT_RUN, ITERATIONS};
 pub use speed::{speed_test, MAX_TIME_PER_OP, SPEED_OPS};
 pub use tcp::{LatePeer, TcpCluster};
 pub use transport::{SimKvTransport, KV_SERVICE};

@@ -5,7 +5,10 @@
 use std::time::Duration;
 
 use prost::Message;
-use proto::kv::{GetArgs, GetReply, PutAppendArgs, PutAppendReply};
+use proto::kv::{
+    CasArgs, CasReply, DeleteArgs, DeleteReply, GetArgs, GetReply, PutAppendArgs, PutAppendReply,
+    ScanArgs, ScanReply,
+};
 use rpc::RpcError;
 
 use crate::sim::{CallError, ClientEnd};
@@ -71,5 +74,27 @@ impl clerk::KvTransport for SimKvTransport {
         _timeout: Duration,
     ) -> Result<PutAppendReply, RpcError> {
         self.call(server, "PutAppend", args)
+    }
+
+    fn delete(
+        &self,
+        server: usize,
+        args: &DeleteArgs,
+        _timeout: Duration,
+    ) -> Result<DeleteReply, RpcError> {
+        self.call(server, "Delete", args)
+    }
+
+    fn scan(
+        &self,
+        server: usize,
+        args: &ScanArgs,
+        _timeout: Duration,
+    ) -> Result<ScanReply, RpcError> {
+        self.call(server, "Scan", args)
+    }
+
+    fn cas(&self, server: usize, args: &CasArgs, _timeout: Duration) -> Result<CasReply, RpcError> {
+        self.call(server, "Cas", args)
     }
 }

@@ -1,26 +1,40 @@
-//! The model of the KV store: one string per key, Get/Put/Append, keys independent.
+//! The model of the KV store: one string per key (or none), Get/Put/Append/Delete/Cas on one
+//! key and Scan over a key range; partitioned by key (`kv_partition.rs`).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Bound;
 
 use super::{Model, Operation};
 
 /// The kind of a KV request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KvOp {
-    /// Read the key's value ("" if never written).
+    /// Read the key's value ("" if it has none).
     Get,
     /// Replace the key's value.
     Put,
     /// Concatenate to the key's value.
     Append,
+    /// Remove the key; the answer says whether it existed.
+    Delete,
+    /// Set the key to `value` if it holds `expected` (`None`: if it is absent).
+    Cas,
+    /// Read one page of the keys in [`key`, `end`) (`end` empty: to the end).
+    Scan,
 }
 
-/// A KV request as the clerk sends it; `value` is ignored for Get.
+/// A KV request as the clerk sends it. `key` is the start key of a Scan; `value` is ignored
+/// for Get, Delete and Scan.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct KvInput {
     pub op: KvOp,
     pub key: String,
     pub value: String,
+    /// Cas: the value the key must hold to be swapped; `None`: it must be absent.
+    pub expected: Option<String>,
+    /// Scan: the end of the range (exclusive); empty: to the end of the store.
+    pub end: String,
 }
 
 /// One recorded KV operation.
@@ -29,38 +43,71 @@ pub type KvOperation = Operation<KvInput, KvOutput>;
 /// A recorder of KV operations, shared by the clerks of a test.
 pub type KvRecorder = super::Recorder<KvInput, KvOutput>;
 
-/// A KV answer: the value read, for Get; ignored for Put and Append.
+/// A KV answer. Get: `value` (the value read, "" if none). Delete: `absent` (the answer was
+/// ErrNoKey). Cas: `swapped`, and if not, `value` and `absent` (what it found). Scan: `items`
+/// and `next_key`. Put and Append: nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct KvOutput {
     pub value: String,
+    pub absent: bool,
+    pub swapped: bool,
+    pub items: Vec<(String, String)>,
+    /// Scan: where the page stopped (exclusive); `None`: it covered the whole range.
+    pub next_key: Option<String>,
 }
 
 impl KvInput {
+    fn new(op: KvOp, key: impl Into<String>, value: impl Into<String>) -> Self {
+        KvInput {
+            op,
+            key: key.into(),
+            value: value.into(),
+            expected: None,
+            end: String::new(),
+        }
+    }
+
     /// `Get(key)`.
     pub fn get(key: impl Into<String>) -> Self {
-        KvInput {
-            op: KvOp::Get,
-            key: key.into(),
-            value: String::new(),
-        }
+        KvInput::new(KvOp::Get, key, "")
     }
 
     /// `Put(key, value)`.
     pub fn put(key: impl Into<String>, value: impl Into<String>) -> Self {
-        KvInput {
-            op: KvOp::Put,
-            key: key.into(),
-            value: value.into(),
-        }
+        KvInput::new(KvOp::Put, key, value)
     }
 
     /// `Append(key, value)`.
     pub fn append(key: impl Into<String>, value: impl Into<String>) -> Self {
+        KvInput::new(KvOp::Append, key, value)
+    }
+
+    /// `Delete(key)`.
+    pub fn delete(key: impl Into<String>) -> Self {
+        KvInput::new(KvOp::Delete, key, "")
+    }
+
+    /// `Cas(key, expected, value)`; `expected` `None`: swap only if the key is absent.
+    pub fn cas(key: impl Into<String>, expected: Option<&str>, value: impl Into<String>) -> Self {
         KvInput {
-            op: KvOp::Append,
-            key: key.into(),
-            value: value.into(),
+            expected: expected.map(str::to_string),
+            ..KvInput::new(KvOp::Cas, key, value)
         }
+    }
+
+    /// `Scan(start, end)`: one page; an empty `end` is the end of the store.
+    pub fn scan(start: impl Into<String>, end: impl Into<String>) -> Self {
+        KvInput {
+            end: end.into(),
+            ..KvInput::new(KvOp::Scan, start, "")
+        }
+    }
+
+    /// Whether this Scan, answered `output`, covered `key`: the page spans from the start
+    /// key to where it stopped (its `next_key`), or to the range's end if it did not stop.
+    pub fn covers(&self, output: &KvOutput, key: &str) -> bool {
+        let end = output.next_key.as_deref().unwrap_or(&self.end);
+        key >= self.key.as_str() && (end.is_empty() || key < end)
     }
 }
 
@@ -69,116 +116,225 @@ impl KvOutput {
     pub fn value(value: impl Into<String>) -> Self {
         KvOutput {
             value: value.into(),
+            ..KvOutput::default()
+        }
+    }
+
+    /// The answer to a Delete: whether the key existed.
+    pub fn deleted(existed: bool) -> Self {
+        KvOutput {
+            absent: !existed,
+            ..KvOutput::default()
+        }
+    }
+
+    /// The answer to a Cas that swapped.
+    pub fn swapped() -> Self {
+        KvOutput {
+            swapped: true,
+            ..KvOutput::default()
+        }
+    }
+
+    /// The answer to a Cas that did not swap: what it found (`None`: no key).
+    pub fn not_swapped(current: Option<&str>) -> Self {
+        KvOutput {
+            value: current.unwrap_or_default().to_string(),
+            absent: current.is_none(),
+            ..KvOutput::default()
+        }
+    }
+
+    /// The answer to a Scan: its page and where it stopped (`None`: the range is done).
+    pub fn page(items: &[(&str, &str)], next_key: Option<&str>) -> Self {
+        KvOutput {
+            items: items
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            next_key: next_key.map(str::to_string),
+            ..KvOutput::default()
         }
     }
 }
 
-/// The KV store's sequential specification; each partition holds one key, so the state is
-/// that key's value.
+/// The values of the keys of one partition; a key that is absent has no entry.
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+pub struct KvState(BTreeMap<String, String>);
+
+impl fmt::Debug for KvState {
+    /// A partition of one key shows just its value, as when the state was one string.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.len() {
+            1 => write!(f, "{:?}", self.0.values().next().expect("one entry")),
+            _ => write!(f, "{:?}", self.0),
+        }
+    }
+}
+
+/// The KV store's sequential specification. A partition holds one key, or the keys that some
+/// Scan covers together, so the state is those keys' values.
 #[derive(Debug, Clone, Copy)]
 pub struct KvModel;
 
 impl Model for KvModel {
-    type State = String;
+    type State = KvState;
     type Input = KvInput;
     type Output = KvOutput;
 
-    fn init() -> String {
-        String::new()
+    fn init() -> KvState {
+        KvState::default()
     }
 
-    fn step(state: &String, input: &KvInput, output: Option<&KvOutput>) -> Option<String> {
+    fn step(state: &KvState, input: &KvInput, output: Option<&KvOutput>) -> Option<KvState> {
+        let current = state.0.get(&input.key);
+        let with = |value: Option<String>| {
+            let mut next = state.clone();
+            match value {
+                Some(value) => next.0.insert(input.key.clone(), value),
+                None => next.0.remove(&input.key),
+            };
+            Some(next)
+        };
         match input.op {
             KvOp::Get => match output {
-                Some(out) if out.value != *state => None,
+                Some(out) if out.value != current.map_or("", String::as_str) => None,
                 _ => Some(state.clone()),
             },
-            KvOp::Put => Some(input.value.clone()),
-            KvOp::Append => {
-                let mut next = String::with_capacity(state.len() + input.value.len());
-                next.push_str(state);
-                next.push_str(&input.value);
-                Some(next)
+            KvOp::Put => with(Some(input.value.clone())),
+            KvOp::Append => with(Some(format!(
+                "{}{}",
+                current.map_or("", String::as_str),
+                input.value
+            ))),
+            KvOp::Delete => match output {
+                Some(out) if out.absent != current.is_none() => None,
+                _ => with(None),
+            },
+            KvOp::Cas => {
+                let matches = current == input.expected.as_ref();
+                match output {
+                    Some(out) if out.swapped != matches => None,
+                    Some(out)
+                        if !matches
+                            && (out.absent != current.is_none()
+                                || current.is_some_and(|c| *c != out.value)) =>
+                    {
+                        None
+                    }
+                    _ if matches => with(Some(input.value.clone())),
+                    _ => Some(state.clone()),
+                }
             }
+            KvOp::Scan => match output {
+                Some(out) if !page_matches(state, input, out) => None,
+                _ => Some(state.clone()),
+            },
         }
     }
 
     fn is_read_only(input: &KvInput) -> bool {
-        input.op == KvOp::Get
+        matches!(input.op, KvOp::Get | KvOp::Scan)
     }
 
-    fn state_bytes(state: &String) -> usize {
-        std::mem::size_of::<String>() + state.len()
+    fn state_bytes(state: &KvState) -> usize {
+        std::mem::size_of::<KvState>()
+            + state
+                .0
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 2 * std::mem::size_of::<String>())
+                .sum::<usize>()
     }
 
-    /// One partition per key, in order of first appearance, without the unanswered operations
-    /// that provably make no difference:
-    /// - Gets: they change nothing and any answer fits, so they can always go last.
-    /// - Puts and Appends whose (non-empty) value no Get of the key ever saw, not even inside a
-    ///   longer value: had one taken effect, every read until the next Put would contain its
-    ///   value, so no read came before the next Put, and dropping it changes no read. Keeping
-    ///   them would let the search try each one at every step, which explodes with many.
     fn partition(
         history: Vec<Operation<KvInput, KvOutput>>,
     ) -> Vec<Vec<Operation<KvInput, KvOutput>>> {
-        let mut index: HashMap<String, usize> = HashMap::new();
-        let mut parts: Vec<Vec<Operation<KvInput, KvOutput>>> = Vec::new();
-        for op in history {
-            if op.input.op == KvOp::Get && op.output.is_none() {
-                continue;
-            }
-            let slot = *index.entry(op.input.key.clone()).or_insert_with(|| {
-                parts.push(Vec::new());
-                parts.len() - 1
-            });
-            parts[slot].push(op);
-        }
-        for part in &mut parts {
-            drop_unseen_lost_writes(part);
-        }
-        parts
+        super::kv_partition::partition(history)
     }
 
-    /// `Get("k") -> "v"`, `Put("k", "v")`, `Append("k", "v")`, `Get("k") -> ?`.
+    /// `Get("k") -> "v"`, `Put("k", "v")`, `Delete("k") -> existed`,
+    /// `Cas("k", "e" => "v") -> swapped`, `Scan("a".."c") -> [("a", "1")] next "b"`, `… -> ?`.
     fn describe_operation(input: &KvInput, output: Option<&KvOutput>) -> String {
-        match (input.op, output) {
-            (KvOp::Get, Some(out)) => format!("Get({:?}) -> {:?}", input.key, out.value),
-            (KvOp::Get, None) => format!("Get({:?}) -> ?", input.key),
-            (op, _) => format!("{op:?}({:?}, {:?})", input.key, input.value),
+        let call = match input.op {
+            KvOp::Get | KvOp::Delete => format!("{:?}({:?})", input.op, input.key),
+            KvOp::Put | KvOp::Append => {
+                format!("{:?}({:?}, {:?})", input.op, input.key, input.value)
+            }
+            KvOp::Cas => match &input.expected {
+                Some(expected) => {
+                    format!("Cas({:?}, {expected:?} => {:?})", input.key, input.value)
+                }
+                None => format!("Cas({:?}, absent => {:?})", input.key, input.value),
+            },
+            KvOp::Scan => format!("Scan({:?}..{:?})", input.key, input.end),
+        };
+        let Some(out) = output else {
+            return match input.op {
+                KvOp::Put | KvOp::Append => call,
+                _ => format!("{call} -> ?"),
+            };
+        };
+        match input.op {
+            KvOp::Get => format!("{call} -> {:?}", out.value),
+            KvOp::Put | KvOp::Append => call,
+            KvOp::Delete if out.absent => format!("{call} -> no key"),
+            KvOp::Delete => format!("{call} -> existed"),
+            KvOp::Cas if out.swapped => format!("{call} -> swapped"),
+            KvOp::Cas if out.absent => format!("{call} -> not swapped, absent"),
+            KvOp::Cas => format!("{call} -> not swapped, found {:?}", out.value),
+            KvOp::Scan => match &out.next_key {
+                Some(next) => format!("{call} -> {:?} next {next:?}", out.items),
+                None => format!("{call} -> {:?}", out.items),
+            },
         }
     }
 
     fn describe_partition(partition: &[Operation<KvInput, KvOutput>]) -> String {
-        partition
-            .first()
-            .map(|op| format!("key {:?}", op.input.key))
-            .unwrap_or_default()
+        super::kv_partition::describe(partition)
     }
 }
 
-/// Removes the unanswered writes of one key whose value no answered Get contains.
-fn drop_unseen_lost_writes(part: &mut Vec<Operation<KvInput, KvOutput>>) {
-    let lost_write = |op: &Operation<KvInput, KvOutput>| {
-        op.output.is_none() && op.input.op != KvOp::Get && !op.input.value.is_empty()
+/// Whether a Scan's page is exactly the state's entries in the range it covered.
+fn page_matches(state: &KvState, input: &KvInput, out: &KvOutput) -> bool {
+    let end = out.next_key.as_deref().unwrap_or(&input.end);
+    let upper = if end.is_empty() {
+        Bound::Unbounded
+    } else {
+        Bound::Excluded(end)
     };
-    if !part.iter().any(lost_write) {
-        return;
+    if !end.is_empty() && end < input.key.as_str() {
+        // An inverted range: nothing.
+        return out.items.is_empty();
     }
-    let reads: Vec<String> = part
-        .iter()
-        .filter(|op| op.input.op == KvOp::Get)
-        .filter_map(|op| op.output.as_ref().map(|out| out.value.clone()))
-        .collect();
-    part.retain(|op| !lost_write(op) || reads.iter().any(|r| r.contains(&op.input.value)));
+    let mut expected = state
+        .0
+        .range::<str, _>((Bound::Included(input.key.as_str()), upper));
+    let mut found = out.items.iter();
+    loop {
+        match (expected.next(), found.next()) {
+            (None, None) => return true,
+            (Some((k, v)), Some((fk, fv))) if k == fk && v == fv => {}
+            _ => return false,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn state(entries: &[(&str, &str)]) -> KvState {
+        KvState(
+            entries
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
     #[test]
     fn get_must_read_the_state_unless_its_answer_is_unknown() {
-        let state = "ab".to_string();
+        let state = state(&[("k", "ab")]);
         let get = KvInput::get("k");
         assert_eq!(
             KvModel::step(&state, &get, Some(&KvOutput::value("ab"))),
@@ -189,48 +345,100 @@ mod tests {
             None
         );
         assert_eq!(KvModel::step(&state, &get, None), Some(state.clone()));
+        assert_eq!(format!("{state:?}"), "\"ab\"");
     }
 
     #[test]
     fn put_replaces_and_append_concatenates() {
-        let state = "ab".to_string();
+        let state = state(&[("k", "ab")]);
         let out = KvOutput::default();
+        let put = KvModel::step(&state, &KvInput::put("k", "x"), Some(&out)).unwrap();
+        assert_eq!(format!("{put:?}"), "\"x\"");
+        let appended = KvModel::step(&state, &KvInput::append("k", "c"), None).unwrap();
+        assert_eq!(format!("{appended:?}"), "\"abc\"");
+        let fresh = KvModel::step(&KvState::default(), &KvInput::append("j", "c"), None);
+        assert_eq!(fresh, Some(super::tests::state(&[("j", "c")])));
+    }
+
+    #[test]
+    fn delete_must_say_whether_the_key_existed() {
+        let full = state(&[("k", "v")]);
+        let empty = KvState::default();
+        let delete = KvInput::delete("k");
         assert_eq!(
-            KvModel::step(&state, &KvInput::put("k", "x"), Some(&out)).as_deref(),
-            Some("x")
+            KvModel::step(&full, &delete, Some(&KvOutput::deleted(true))),
+            Some(empty.clone())
         );
         assert_eq!(
-            KvModel::step(&state, &KvInput::append("k", "c"), None).as_deref(),
-            Some("abc")
+            KvModel::step(&full, &delete, Some(&KvOutput::deleted(false))),
+            None
+        );
+        assert_eq!(
+            KvModel::step(&empty, &delete, Some(&KvOutput::deleted(false))),
+            Some(empty.clone())
+        );
+        assert_eq!(KvModel::step(&full, &delete, None), Some(empty));
+    }
+
+    #[test]
+    fn cas_swaps_exactly_when_the_value_matches() {
+        let full = state(&[("k", "v")]);
+        let swap = KvInput::cas("k", Some("v"), "w");
+        let after = KvModel::step(&full, &swap, Some(&KvOutput::swapped()));
+        assert_eq!(after, Some(state(&[("k", "w")])));
+        assert_eq!(KvModel::step(&full, &swap, None), after);
+        assert_eq!(
+            KvModel::step(&full, &swap, Some(&KvOutput::not_swapped(Some("v")))),
+            None
+        );
+        let miss = KvInput::cas("k", Some("x"), "w");
+        assert_eq!(
+            KvModel::step(&full, &miss, Some(&KvOutput::not_swapped(Some("v")))),
+            Some(full.clone())
+        );
+        assert_eq!(
+            KvModel::step(&full, &miss, Some(&KvOutput::not_swapped(Some("u")))),
+            None,
+            "it must report what it found"
+        );
+        assert_eq!(
+            KvModel::step(&full, &miss, Some(&KvOutput::not_swapped(None))),
+            None
+        );
+        assert_eq!(
+            KvModel::step(&full, &miss, Some(&KvOutput::swapped())),
+            None
+        );
+        let absent = KvInput::cas("k", None, "w");
+        assert_eq!(
+            KvModel::step(&KvState::default(), &absent, Some(&KvOutput::swapped())),
+            Some(state(&[("k", "w")]))
+        );
+        assert_eq!(
+            KvModel::step(&state(&[("k", "")]), &absent, Some(&KvOutput::swapped())),
+            None,
+            "an empty value is not absent"
         );
     }
 
     #[test]
-    fn partition_groups_by_key_and_drops_unanswered_gets() {
-        let out = KvOutput::default;
-        let history = vec![
-            Operation::completed(0, KvInput::put("a", "1"), 0, out(), 1),
-            Operation::completed(1, KvInput::put("b", "2"), 0, out(), 1),
-            Operation::unanswered(2, KvInput::get("a"), 2),
-            Operation::completed(0, KvInput::get("a"), 2, KvOutput::value("1"), 3),
-        ];
-        let parts = KvModel::partition(history);
-        assert_eq!(parts.len(), 2);
-        assert_eq!(parts[0].len(), 2);
-        assert_eq!(parts[1].len(), 1);
-        assert_eq!(KvModel::describe_partition(&parts[1]), "key \"b\"");
-    }
-
-    #[test]
-    fn partition_drops_lost_writes_no_read_saw() {
-        let history = vec![
-            Operation::unanswered(0, KvInput::append("k", "seen"), 0),
-            Operation::unanswered(1, KvInput::put("k", "unseen"), 0),
-            Operation::unanswered(2, KvInput::append("k", ""), 0),
-            Operation::completed(3, KvInput::get("k"), 5, KvOutput::value("xseenx"), 9),
-        ];
-        let parts = KvModel::partition(history);
-        let kept: Vec<usize> = parts[0].iter().map(|op| op.client_id).collect();
-        assert_eq!(kept, vec![0, 2, 3]);
+    fn a_scan_page_must_be_the_covered_part_of_the_state() {
+        let s = state(&[("a", "1"), ("b", "2"), ("c", "3")]);
+        let scan = KvInput::scan("a", "");
+        let ok = |out: KvOutput| KvModel::step(&s, &scan, Some(&out)).is_some();
+        assert!(ok(KvOutput::page(
+            &[("a", "1"), ("b", "2"), ("c", "3")],
+            None
+        )));
+        assert!(ok(KvOutput::page(&[("a", "1")], Some("b"))));
+        assert!(ok(KvOutput::page(&[("a", "1")], Some("a0"))));
+        assert!(!ok(KvOutput::page(&[("a", "1")], None)), "missing b and c");
+        assert!(!ok(KvOutput::page(&[("a", "1")], Some("c"))), "missing b");
+        assert!(!ok(KvOutput::page(&[("a", "1"), ("b", "9")], Some("c"))));
+        assert!(!ok(KvOutput::page(&[("b", "2"), ("a", "1")], Some("c"))));
+        let bounded = KvInput::scan("b", "c");
+        assert!(KvModel::step(&s, &bounded, Some(&KvOutput::page(&[("b", "2")], None))).is_some());
+        assert!(bounded.covers(&KvOutput::page(&[], None), "b"));
+        assert!(!bounded.covers(&KvOutput::page(&[], None), "c"));
     }
 }

@@ -3,7 +3,8 @@
 //! Concurrent clients record every operation with [`Recorder`] (call time, return time, output);
 //! [`check_operations`] then asks whether some total order of the operations, consistent with
 //! real time, explains every output under a sequential [`Model`]. [`KvModel`] is the model of
-//! the replicated KV store (Get/Put/Append), partitioned by key.
+//! the replicated KV store (Get/Put/Append/Delete/Cas on one key, Scan over a range),
+//! partitioned by key, with the keys a Scan covers kept together.
 //!
 //! The search is Wing & Gong's, with Lowe's memoisation of (linearized set, state) pairs, on a
 //! doubly-linked list of call/return events, checked partition by partition and in parallel,
@@ -16,6 +17,7 @@
 //! a Raft KV store that returns stale or duplicated values still "works" in a demo.
 //!
 //! Modules: `operation` (one recorded op), `model` (the sequential spec), `kv` (the KV spec),
+//! `kv_partition` (splitting a KV history by key),
 //! `recorder` (thread-safe history capture, and the faults of the run on the same clock),
 //! `faults` (a partition, crash or restart), `entries` (the event list), `bitset`, `cache`
 //! (visited states), `search` (the DFS on one partition), `checker` (partitions, threads,
@@ -28,6 +30,7 @@ mod checker;
 mod entries;
 mod faults;
 mod kv;
+mod kv_partition;
 mod model;
 mod operation;
 mod recorder;
@@ -37,7 +40,7 @@ mod timeline;
 
 pub use checker::{check_operations, check_operations_report, CheckResult, Violation};
 pub use faults::{Fault, FaultKind};
-pub use kv::{KvInput, KvModel, KvOp, KvOperation, KvOutput, KvRecorder};
+pub use kv::{KvInput, KvModel, KvOp, KvOperation, KvOutput, KvRecorder, KvState};
 pub use model::Model;
 pub use operation::Operation;
 pub use recorder::{OpId, Recorder};
