@@ -12,6 +12,8 @@
 //!   locking rules.
 //! - `state.rs`: role, terms, volatile state, per-peer progress, role transitions.
 //! - `log.rs`: the in-memory log, absolute indexes over a snapshot offset (§5.3).
+//! - `membership/`: the cluster's configuration (voters, learners, addresses),
+//!   single-server changes, and the quorum rules as pure functions of it.
 //! - `election.rs`: election timeout ticker, pre-vote, RequestVote (§5.2, §5.4.1).
 //! - `replication.rs`: per-peer replicators, AppendEntries, commit rule (§5.3, §5.4.2).
 //! - `sender.rs`: the threads that make a replicator's RPCs.
@@ -66,6 +68,7 @@ pub mod limits;
 mod lock_queue;
 pub mod log;
 mod log_writer;
+pub mod membership;
 mod node;
 mod peer;
 pub mod persister;

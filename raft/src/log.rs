@@ -105,6 +105,7 @@ impl Log {
             command,
             log_term: term,
             log_index: index,
+            config: None,
         });
         index
     }
@@ -239,6 +240,7 @@ pub(crate) mod tests {
             command: vec![index as u8],
             log_term: term,
             log_index: index,
+            config: None,
         }
     }
 

@@ -57,6 +57,7 @@ fn entries(from: u64, terms: &[u64]) -> Vec<LogEntry> {
             command: vec![from as u8 + i as u8],
             log_term: t,
             log_index: from + i as u64,
+            config: None,
         })
         .collect()
 }
