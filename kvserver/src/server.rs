@@ -236,6 +236,10 @@ impl Inner {
             let applied = match message {
                 ApplyMsg::Command { index, command, .. } => self.apply_command(index, &command),
                 ApplyMsg::Snapshot { index, data, .. } => self.install_snapshot(index, &data),
+                ApplyMsg::Membership { index, .. } => {
+                    self.apply_membership(index);
+                    Ok(())
+                }
             };
             if let Err(reason) = applied {
                 self.fail(reason);
@@ -274,6 +278,26 @@ impl Inner {
         }
         self.snapshot_if_large(index, bytes.len());
         Ok(())
+    }
+
+    /// A committed membership change at `index`: the state machine only
+    /// counts it applied; a request parked there lost its place to it.
+    fn apply_membership(self: &Arc<Self>, index: u64) {
+        {
+            let mut state = self.state.lock();
+            if index <= state.last_applied() {
+                return;
+            }
+            state.skip(index);
+        }
+        let (waiter, reads) = {
+            let mut waiters = self.waiters.lock();
+            (waiters.take(index), waiters.reads.take_through(index))
+        };
+        self.answer_reads(reads);
+        if let Some(waiter) = waiter {
+            waiter.reply.failed(KvErr::WrongLeader, self.leader_hint());
+        }
     }
 
     /// Answers waiting requests that can no longer succeed here.

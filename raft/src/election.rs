@@ -57,16 +57,16 @@ fn leader_alive(st: &State, config: &RaftConfig, now: Instant) -> bool {
             .is_some_and(|t| now.duration_since(t) < config.election_timeout_min)
 }
 
-/// Check-quorum: a leader counts itself and every peer that answered within
-/// the last `window`.
+/// Check-quorum: a leader counts itself (if it votes) and every voter that
+/// answered within the last `window`; learners keep no one in office.
 pub(crate) fn has_quorum(st: &State, now: Instant, window: std::time::Duration) -> bool {
-    let heard = st
-        .progress
-        .iter()
-        .enumerate()
-        .filter(|&(i, p)| i == st.me || now.duration_since(p.last_ack) <= window)
-        .count();
-    heard >= st.majority()
+    st.is_majority(|id| {
+        id == st.me
+            || st
+                .progress
+                .get(&id)
+                .is_some_and(|p| now.duration_since(p.last_ack) <= window)
+    })
 }
 
 /// The election timeout ticker: sleeps until the election deadline (or, on
@@ -103,6 +103,11 @@ pub(crate) fn election_timeout_ticker(inner: Arc<Inner>) {
             inner.election_cv.wait_until(&mut st, wake);
             continue;
         }
+        if now >= st.election_deadline && !st.is_voter() {
+            // Learners (and removed or joining nodes) never campaign.
+            st.reset_election_deadline(config, now);
+            continue;
+        }
         if now >= st.election_deadline {
             drop(st);
             start_campaign(&inner, config.pre_vote, Trigger::Timeout);
@@ -131,19 +136,22 @@ fn start_campaign(inner: &Arc<Inner>, pre_vote: bool, trigger: Trigger) {
     let now = Instant::now();
     let args;
     let campaign;
+    let voters;
     {
         // A real election changes term and vote: persist before asking.
         let mut storage = (!pre_vote).then(|| inner.storage.lock());
         let mut st = inner.state.lock();
         let still_wanted = match trigger {
-            Trigger::Timeout => st.role != Role::Leader && now >= st.election_deadline,
+            Trigger::Timeout => {
+                st.role != Role::Leader && now >= st.election_deadline && st.is_voter()
+            }
             Trigger::PreVoteWon(id) => st.role == Role::PreCandidate && st.campaign == id,
         };
         if st.dead || !still_wanted {
             return;
         }
         st.campaign += 1;
-        st.votes = 1;
+        st.granted = [inner.me].into();
         st.leader = None;
         st.reset_election_deadline(config, now);
         if pre_vote {
@@ -169,8 +177,8 @@ fn start_campaign(inner: &Arc<Inner>, pre_vote: bool, trigger: Trigger) {
             last_log_term: st.log.last_term(),
             pre_vote,
         };
-        if st.votes >= st.majority() {
-            // A cluster of one.
+        if st.is_majority(|id| st.granted.contains(&id)) {
+            // A cluster of one voter.
             if pre_vote {
                 drop(st);
                 drop(storage);
@@ -179,17 +187,20 @@ fn start_campaign(inner: &Arc<Inner>, pre_vote: bool, trigger: Trigger) {
             st.become_leader(config, now);
             return;
         }
+        voters = st.config().voters().filter(|&v| v != inner.me).collect::<Vec<_>>();
     }
-    for peer in (0..inner.peers.len()).filter(|&p| p != inner.me) {
+    // Only voters are asked: no one else's answer counts.
+    for link in voters.into_iter().filter_map(|v| inner.link(v)) {
         let inner = inner.clone();
+        let args = args.clone();
         let spawned = thread::Builder::new()
             .name(format!("raft{}-vote", inner.me))
             .spawn(move || {
                 if inner.is_dead() {
                     return;
                 }
-                let reply = inner.peers[peer].request_vote(&args);
-                handle_vote_reply(&inner, &args, campaign, reply);
+                let reply = link.peer.request_vote(&args);
+                handle_vote_reply(&inner, link.id, &args, campaign, reply);
             });
         if let Err(e) = spawned {
             tracing::warn!(error = %e, "cannot spawn a vote request thread");
@@ -201,6 +212,7 @@ fn start_campaign(inner: &Arc<Inner>, pre_vote: bool, trigger: Trigger) {
 /// campaign under the lock; replies to an older campaign or term are dropped.
 fn handle_vote_reply(
     inner: &Arc<Inner>,
+    voter: usize,
     args: &RequestVoteArgs,
     campaign: u64,
     reply: Result<RequestVoteReply, PeerError>,
@@ -223,8 +235,9 @@ fn handle_vote_reply(
     if !reply.vote_granted || st.campaign != campaign || (st.role, args.term) != expected {
         return;
     }
-    st.votes += 1;
-    if st.votes != st.majority() {
+    let had_majority = st.is_majority(|id| st.granted.contains(&id));
+    st.granted.insert(voter);
+    if had_majority || !st.is_majority(|id| st.granted.contains(&id)) {
         return;
     }
     if args.pre_vote {
@@ -298,6 +311,7 @@ fn reply(term: u64, vote_granted: bool, vote_state: i32) -> RequestVoteReply {
 mod tests {
     use super::*;
     use crate::log::tests::log_of;
+    use crate::membership::Configuration;
     use crate::HardState;
 
     fn ask(term: u64, candidate: i32, last_index: u64, last_term: u64) -> RequestVoteArgs {
@@ -340,13 +354,14 @@ mod tests {
     #[test]
     fn quorum_counts_recent_acks_and_self() {
         let now = Instant::now();
-        let mut st = State::new(0, 5, Log::new(), HardState::default(), now);
+        let five = Configuration::voters_of((0..5).map(|i| (i, String::new())));
+        let mut st = State::new(0, five, Log::new(), HardState::default(), now);
         let window = std::time::Duration::from_millis(100);
         assert!(has_quorum(&st, now, window));
         let later = now + std::time::Duration::from_millis(200);
         assert!(!has_quorum(&st, later, window));
-        st.progress[3].last_ack = later;
-        st.progress[4].last_ack = later;
+        st.progress.get_mut(&3).unwrap().last_ack = later;
+        st.progress.get_mut(&4).unwrap().last_ack = later;
         assert!(has_quorum(&st, later, window));
     }
 }

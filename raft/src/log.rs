@@ -110,6 +110,18 @@ impl Log {
         index
     }
 
+    /// Appends a configuration entry (no command) and returns its index.
+    pub fn append_config(&mut self, term: u64, config: proto::raft::Configuration) -> u64 {
+        let index = self.last_index() + 1;
+        self.entries.push(LogEntry {
+            command: Vec::new(),
+            log_term: term,
+            log_index: index,
+            config: Some(config),
+        });
+        index
+    }
+
     /// Appends entries that continue the log (their indexes are rewritten to
     /// be safe against a sender that numbered them wrongly).
     pub fn extend(&mut self, entries: impl IntoIterator<Item = LogEntry>) {

@@ -1,6 +1,7 @@
 //! A node's state under its one mutex: role, terms, the log, volatile
 //! indexes, per-peer progress, and the role transitions (Figure 2).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -8,6 +9,7 @@ use rand::Rng;
 
 use crate::config::RaftConfig;
 use crate::log::Log;
+use crate::membership::{quorum, Configuration, History};
 use crate::read_index::ReadQueue;
 use crate::sender::LANES;
 use crate::transfer::Transfer;
@@ -46,6 +48,8 @@ pub struct RaftStatus {
     pub snapshot_index: u64,
     pub leader: Option<usize>,
     pub raft_state_bytes: u64,
+    /// The configuration in force (the latest in the log).
+    pub configuration: Configuration,
 }
 
 /// What a leader knows about one follower (§5.3).
@@ -82,7 +86,7 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
-    fn new(next_index: u64, now: Instant) -> Self {
+    pub(crate) fn new(next_index: u64, now: Instant) -> Self {
         Self {
             next_index,
             match_index: 0,
@@ -142,10 +146,21 @@ pub(crate) struct State {
     /// Identifies the current (pre-)campaign, so late replies of an older
     /// one are not counted.
     pub campaign: u64,
-    pub votes: usize,
+    /// Who granted this campaign's (pre-)vote, the candidate included.
+    pub granted: BTreeSet<usize>,
 
-    // Volatile state on leaders.
-    pub progress: Vec<Progress>,
+    /// The configurations of the snapshot and the log; the latest rules.
+    pub membership: History,
+    /// The set of members changed: the node's links to its peers (threads,
+    /// transports) must follow, outside the state lock (`Inner::refresh_links`).
+    pub links_stale: bool,
+    /// Some configuration of this node's has held it (a joining node's
+    /// has not, until its addition reaches it): only then can it be removed.
+    pub member_seen: bool,
+
+    // Volatile state on leaders (kept for every other member, so a new
+    // leader and a new member start from fresh progress).
+    pub progress: BTreeMap<usize, Progress>,
     pub quorum_check_at: Instant,
     /// Reads waiting for a majority to confirm this leader (§6.4).
     pub reads: ReadQueue,
@@ -154,10 +169,21 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub fn new(me: usize, peers: usize, log: Log, hard: HardState, now: Instant) -> Self {
+    /// A node's state after recovery: `base` is the configuration in force
+    /// at the log's snapshot index; configuration entries in `log` follow it.
+    pub fn new(me: usize, base: Configuration, log: Log, hard: HardState, now: Instant) -> Self {
         let last = log.last_index();
         let snap = log.snapshot_index();
-        Self {
+        let mut membership = History::new(snap, base);
+        for e in log.slice(snap + 1, last) {
+            if let Some(c) = &e.config {
+                match Configuration::from_proto(c) {
+                    Ok(c) => membership.push(e.log_index, c),
+                    Err(err) => tracing::error!(me, index = e.log_index, %err, "bad configuration entry"),
+                }
+            }
+        }
+        let mut st = Self {
             me,
             role: Role::Follower,
             current_term: hard.current_term,
@@ -176,11 +202,77 @@ impl State {
             election_deadline: now,
             last_leader_contact: None,
             campaign: 0,
-            votes: 0,
-            progress: (0..peers).map(|_| Progress::new(last + 1, now)).collect(),
+            granted: BTreeSet::new(),
+            membership,
+            links_stale: true,
+            member_seen: false,
+            progress: BTreeMap::new(),
             quorum_check_at: now,
             reads: ReadQueue::default(),
             dead: false,
+        };
+        st.sync_progress(now);
+        st
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Configuration {
+        self.membership.current()
+    }
+
+    /// Whether this node may vote, campaign and count toward majorities.
+    pub fn is_voter(&self) -> bool {
+        self.config().is_voter(self.me)
+    }
+
+    /// The members this node keeps progress for and links to: those of the
+    /// latest configuration and of the committed one (so a member being
+    /// removed still hears that its removal committed), itself excluded.
+    pub fn peer_ids(&self) -> BTreeSet<usize> {
+        let committed = self.membership.at(self.commit_index);
+        self.config()
+            .ids()
+            .chain(committed.ids())
+            .filter(|&id| id != self.me)
+            .collect()
+    }
+
+    /// Makes `progress` cover exactly [`peer_ids`](Self::peer_ids); a new
+    /// member starts from the end of the log, as after an election.
+    pub fn sync_progress(&mut self, now: Instant) {
+        self.member_seen |= self.config().contains(self.me);
+        let wanted = self.peer_ids();
+        let before = self.progress.len();
+        self.progress.retain(|id, _| wanted.contains(id));
+        let mut changed = self.progress.len() != before;
+        let next = self.log.last_index() + 1;
+        for id in wanted {
+            self.progress.entry(id).or_insert_with(|| {
+                changed = true;
+                Progress::new(next, now)
+            });
+        }
+        self.links_stale |= changed;
+    }
+
+    /// Records the configuration entries among the log's entries from
+    /// `from` on (just appended), which take effect at once (thesis §4.1).
+    pub fn track_configs(&mut self, from: u64, now: Instant) {
+        let mut found = false;
+        for e in self.log.slice(from, self.log.last_index()) {
+            if let Some(c) = &e.config {
+                match Configuration::from_proto(c) {
+                    Ok(c) => {
+                        tracing::info!(me = self.me, index = e.log_index, config = %c, "configuration changes");
+                        self.membership.push(e.log_index, c);
+                        found = true;
+                    }
+                    Err(err) => tracing::error!(me = self.me, index = e.log_index, %err, "bad configuration entry"),
+                }
+            }
+        }
+        if found {
+            self.sync_progress(now);
         }
     }
 
@@ -191,8 +283,37 @@ impl State {
         }
     }
 
-    pub fn majority(&self) -> usize {
-        self.progress.len() / 2 + 1
+    /// Moves the commit index forward to `to` (never back); a committed
+    /// configuration changes who still gets the log.
+    pub fn advance_commit(&mut self, to: u64) -> bool {
+        if to <= self.commit_index {
+            return false;
+        }
+        let before = self.commit_index;
+        self.commit_index = to;
+        let index = self.membership.current_index();
+        if index > before && self.membership.at(before) != self.membership.at(to) {
+            self.sync_progress(Instant::now());
+        }
+        true
+    }
+
+    /// The index of the committed configuration that removed this node,
+    /// if it has been removed for good: neither the committed nor the
+    /// latest configuration holds it, though an earlier one did (a joining
+    /// node replays configurations from before its addition).
+    pub fn removed_at(&self) -> Option<u64> {
+        let committed = self.membership.at(self.commit_index);
+        let gone = self.member_seen
+            && !committed.contains(self.me)
+            && !self.config().contains(self.me);
+        gone.then(|| self.membership.current_index())
+    }
+
+    /// Whether the voters among `yes` (this node included when it says so)
+    /// are a majority of the configuration in force.
+    pub fn is_majority(&self, yes: impl Fn(usize) -> bool) -> bool {
+        quorum::is_majority(self.config(), yes)
     }
 
     pub fn reset_election_deadline(&mut self, config: &RaftConfig, now: Instant) {
@@ -203,6 +324,12 @@ impl State {
     /// straight (the persister truncates at the next persist).
     pub fn truncate_log(&mut self, from: u64) {
         self.log.truncate_from(from);
+        if self.membership.truncate_from(from) {
+            // §4.1: a node uses the latest configuration in its log, so
+            // dropping one reverts to the one before.
+            tracing::info!(me = self.me, config = %self.config(), "configuration reverts");
+            self.sync_progress(Instant::now());
+        }
         if from <= self.written_index {
             self.pending_truncate = Some(self.pending_truncate.map_or(from, |t| t.min(from)));
             self.written_index = from - 1;
@@ -253,7 +380,7 @@ impl State {
         self.role = Role::Leader;
         self.leader = Some(self.me);
         let next = self.log.last_index() + 1;
-        for p in &mut self.progress {
+        for p in self.progress.values_mut() {
             p.next_index = next;
             p.match_index = 0;
             p.last_send = None;
@@ -267,17 +394,13 @@ impl State {
         self.quorum_check_at = now + config.election_timeout_max;
     }
 
-    /// The matchIndex of every node, the leader's own being what it has synced.
-    pub fn match_indexes(&self) -> Vec<u64> {
-        (0..self.progress.len())
-            .map(|i| {
-                if i == self.me {
-                    self.durable_index
-                } else {
-                    self.progress[i].match_index
-                }
-            })
-            .collect()
+    /// The matchIndex of a member, the leader's own being what it has synced.
+    pub fn match_index(&self, id: usize) -> u64 {
+        if id == self.me {
+            self.durable_index
+        } else {
+            self.progress.get(&id).map_or(0, |p| p.match_index)
+        }
     }
 
     pub fn status(&self, raft_state_bytes: u64) -> RaftStatus {
@@ -291,6 +414,7 @@ impl State {
             snapshot_index: self.log.snapshot_index(),
             leader: self.leader,
             raft_state_bytes,
+            configuration: self.config().clone(),
         }
     }
 }
@@ -306,6 +430,10 @@ pub(crate) fn random_timeout(config: &RaftConfig) -> Duration {
 mod tests {
     use super::*;
 
+    fn three() -> Configuration {
+        Configuration::voters_of((0..3).map(|i| (i, String::new())))
+    }
+
     #[test]
     fn random_timeouts_stay_in_range() {
         let c = RaftConfig::default();
@@ -319,7 +447,7 @@ mod tests {
     fn higher_term_forgets_the_vote_and_steps_down() {
         let c = RaftConfig::default();
         let now = Instant::now();
-        let mut s = State::new(0, 3, Log::new(), HardState::default(), now);
+        let mut s = State::new(0, three(), Log::new(), HardState::default(), now);
         s.current_term = 2;
         s.voted_for = Some(0);
         s.role = Role::Leader;
@@ -339,7 +467,7 @@ mod tests {
         for _ in 0..5 {
             log.append_new(1, vec![]);
         }
-        let mut s = State::new(0, 3, log, HardState::default(), now);
+        let mut s = State::new(0, three(), log, HardState::default(), now);
         assert_eq!((s.written_index, s.durable_index), (5, 5));
         s.truncate_log(4);
         s.truncate_log(3);

@@ -66,9 +66,9 @@ pub enum ChangeError {
     NotReady,
     #[error("learner {id} lags: it has index {matched}, the leader {last}; retry once it has caught up")]
     Lagging { id: usize, matched: u64, last: u64 },
-    /// A leadership transfer is under way; changes wait for it to end.
-    #[error("a leadership transfer is under way; retry in a moment")]
-    Transferring,
+    /// The change did not commit in time; it may still commit later.
+    #[error("the change was not committed within {0:?}; check `member list`")]
+    Timeout(std::time::Duration),
 }
 
 /// The configuration after `change`, or why the change is invalid for
