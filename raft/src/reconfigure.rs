@@ -45,8 +45,11 @@ impl Raft {
             let window = inner.config.election_timeout_max;
             let now = Instant::now();
             let last = st.log.last_index();
+            // A learner that never acknowledged an entry (its match index
+            // is 0, as after a leader change) has not been heard from yet.
             let (matched, recent) = st.progress.get(id).map_or((0, false), |p| {
-                (p.match_index, now.duration_since(p.last_ack) <= window)
+                let heard = p.match_index > 0 && now.duration_since(p.last_ack) <= window;
+                (p.match_index, heard)
             });
             if !caught_up(matched, last, PROMOTE_MAX_LAG, recent) {
                 return Err(ChangeError::Lagging {

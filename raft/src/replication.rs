@@ -106,6 +106,12 @@ pub(crate) fn replicator(inner: Arc<Inner>, link: Arc<Link>) {
             continue;
         }
         let now = Instant::now();
+        if st.farewells.get(&peer).is_some_and(|f| now >= f.until) && st.end_farewell(peer) {
+            drop(st);
+            inner.refresh_links();
+            st = inner.state.lock();
+            continue;
+        }
         if send_if_due(&inner, &mut st, peer, now) {
             continue;
         }
@@ -245,6 +251,14 @@ pub(crate) fn handle_append_reply(
         let matched = args.prev_log_index + args.entries.len() as u64;
         pr.match_index = pr.match_index.max(matched);
         pr.next_index = pr.next_index.max(matched + 1);
+        // A removed member that now knows its removal committed is done.
+        let told = st
+            .farewells
+            .get(&out.peer)
+            .is_some_and(|f| args.leader_commit >= f.index && matched >= f.index);
+        if told {
+            st.end_farewell(out.peer);
+        }
         if maybe_commit(&mut st) {
             inner.committed(&mut st);
         }

@@ -105,6 +105,18 @@ impl Progress {
     }
 }
 
+/// A removed member the leader still owes the news of its removal.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Farewell {
+    /// The commit index that tells it (the removal's index or later).
+    pub index: u64,
+    pub until: Instant,
+}
+
+/// How long a leader keeps sending to a member whose removal committed, so
+/// it learns of it (longer than a few heartbeats, shorter than anyone waits).
+pub(crate) const FAREWELL_FOR: Duration = Duration::from_secs(2);
+
 /// A snapshot received from a leader that the applier has yet to deliver.
 pub(crate) struct PendingSnapshot {
     pub index: u64,
@@ -157,6 +169,10 @@ pub(crate) struct State {
     /// Some configuration of this node's has held it (a joining node's
     /// has not, until its addition reaches it): only then can it be removed.
     pub member_seen: bool,
+    /// Members a committed configuration removed, which this leader keeps
+    /// telling the commit index (so they learn of their removal and stop)
+    /// until one of them acknowledges it or the deadline passes.
+    pub farewells: BTreeMap<usize, Farewell>,
 
     // Volatile state on leaders (kept for every other member, so a new
     // leader and a new member start from fresh progress).
@@ -206,6 +222,7 @@ impl State {
             membership,
             links_stale: true,
             member_seen: false,
+            farewells: BTreeMap::new(),
             progress: BTreeMap::new(),
             quorum_check_at: now,
             reads: ReadQueue::default(),
@@ -233,6 +250,7 @@ impl State {
         self.config()
             .ids()
             .chain(committed.ids())
+            .chain(self.farewells.keys().copied())
             .filter(|&id| id != self.me)
             .collect()
     }
@@ -293,7 +311,19 @@ impl State {
         self.commit_index = to;
         let index = self.membership.current_index();
         if index > before && self.membership.at(before) != self.membership.at(to) {
-            self.sync_progress(Instant::now());
+            let now = Instant::now();
+            if self.role == Role::Leader {
+                let (old, new) = (self.membership.at(before), self.membership.at(to));
+                let gone: Vec<usize> = old
+                    .ids()
+                    .filter(|&id| !new.contains(id) && !self.config().contains(id))
+                    .collect();
+                for id in gone {
+                    let until = now + FAREWELL_FOR;
+                    self.farewells.insert(id, Farewell { index: to, until });
+                }
+            }
+            self.sync_progress(now);
         }
         true
     }
@@ -308,6 +338,16 @@ impl State {
             && !committed.contains(self.me)
             && !self.config().contains(self.me);
         gone.then(|| self.membership.current_index())
+    }
+
+    /// Ends the farewell to `id` (it heard, or it is too late); true if
+    /// there was one.
+    pub fn end_farewell(&mut self, id: usize) -> bool {
+        if self.farewells.remove(&id).is_none() {
+            return false;
+        }
+        self.sync_progress(Instant::now());
+        true
     }
 
     /// Whether the voters among `yes` (this node included when it says so)
@@ -365,6 +405,10 @@ impl State {
             if self.role == Role::Leader {
                 self.reset_election_deadline(config, now);
                 self.reads.abandon();
+                if !self.farewells.is_empty() {
+                    self.farewells.clear();
+                    self.sync_progress(now);
+                }
             }
             self.role = Role::Follower;
         }
