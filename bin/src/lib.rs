@@ -18,6 +18,7 @@ mod error_line;
 pub mod latency;
 pub mod local_cluster;
 pub mod logging;
+pub mod member;
 pub mod node;
 pub mod scale_bench;
 pub mod status;

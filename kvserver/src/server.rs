@@ -55,11 +55,22 @@ impl KvServer {
         persister: Box<dyn Persister>,
         config: KvServerConfig,
     ) -> Result<KvServer, KvServerError> {
+        Self::start_member(me, raft::Cluster::of_peers(peers), persister, config)
+    }
+
+    /// Like [`start`](Self::start), for a cluster whose membership changes
+    /// (see `raft::Raft::make_member`).
+    pub fn start_member(
+        me: usize,
+        cluster: raft::Cluster,
+        persister: Box<dyn Persister>,
+        config: KvServerConfig,
+    ) -> Result<KvServer, KvServerError> {
         config.validate()?;
         let apply_queue = Arc::new(LockQueue::new());
-        let raft = Raft::make(
+        let raft = Raft::make_member(
             me,
-            peers,
+            cluster,
             persister,
             apply_queue.clone(),
             config.raft.clone(),
@@ -158,7 +169,10 @@ impl KvServer {
                 match e {
                     // Key and value passed our limits: an oversized client id.
                     StartError::TooLarge { .. } => reply.failed(KvErr::TooLarge, -1),
-                    StartError::NotLeader => reply.failed(KvErr::WrongLeader, inner.leader_hint()),
+                    // A leader handing over takes no writes: ask the next one.
+                    StartError::NotLeader | StartError::Transferring => {
+                        reply.failed(KvErr::WrongLeader, inner.leader_hint())
+                    }
                 }
                 return;
             }

@@ -119,12 +119,20 @@ pub(crate) fn election_timeout_ticker(inner: Arc<Inner>) {
     }
 }
 
+/// Starts a real election at once, without pre-vote: the leader of `term`
+/// handed leadership to this node (TimeoutNow, thesis §3.10).
+pub(crate) fn campaign_now(inner: &Arc<Inner>, term: u64) {
+    start_campaign(inner, false, Trigger::TimeoutNow(term));
+}
+
 /// Why a campaign starts; rechecked under the lock, since a leader may
 /// have been heard from since.
 #[derive(Clone, Copy)]
 enum Trigger {
     /// The election deadline passed.
     Timeout,
+    /// The leader of this term told us to take over.
+    TimeoutNow(u64),
     /// This pre-vote campaign won a majority.
     PreVoteWon(u64),
 }
@@ -146,6 +154,9 @@ fn start_campaign(inner: &Arc<Inner>, pre_vote: bool, trigger: Trigger) {
                 st.role != Role::Leader && now >= st.election_deadline && st.is_voter()
             }
             Trigger::PreVoteWon(id) => st.role == Role::PreCandidate && st.campaign == id,
+            Trigger::TimeoutNow(term) => {
+                st.role == Role::Follower && st.current_term == term && st.is_voter()
+            }
         };
         if st.dead || !still_wanted {
             return;
@@ -246,6 +257,16 @@ fn handle_vote_reply(
         start_campaign(inner, false, Trigger::PreVoteWon(campaign));
     } else {
         st.become_leader(&inner.config, Instant::now());
+        // A configuration left uncommitted by the last leader is committed
+        // at once, by restating it in this term: until then no change can
+        // start, and whoever asked for it is waiting.
+        if st.membership.pending(st.commit_index).is_some() {
+            let term = st.current_term;
+            let same = st.config().to_proto();
+            let index = st.log.append_config(term, same);
+            st.track_configs(index, Instant::now());
+            inner.writer_cv.notify_one();
+        }
         drop(st);
         inner.wake_replicators();
         inner.election_cv.notify_one();

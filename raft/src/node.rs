@@ -434,6 +434,9 @@ impl Raft {
         if st.dead || st.role != Role::Leader {
             return Err(StartError::NotLeader);
         }
+        if st.handover.is_some() {
+            return Err(StartError::Transferring);
+        }
         let term = st.current_term;
         let index = st.log.append_new(term, command);
         drop(st);

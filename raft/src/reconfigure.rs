@@ -23,23 +23,31 @@ impl Raft {
         if st.dead || st.role != Role::Leader {
             return Err(ChangeError::NotLeader);
         }
-        if let Some(index) = st.membership.pending(st.commit_index) {
-            return Err(ChangeError::Pending(index));
+        if st.handover.is_some() {
+            return Err(ChangeError::NotReady);
         }
-        let next = apply_change(st.config(), change)?;
         let term = st.current_term;
         if st.log.term(st.commit_index) != Some(term) {
             // An earlier leader's change may be uncommitted in some log;
             // until an entry of this term commits, this leader cannot know
-            // which configuration a majority holds. Restating the current
-            // configuration commits one (a leader appends no no-op itself).
-            let same = st.config().to_proto();
-            let index = st.log.append_config(term, same);
-            st.track_configs(index, Instant::now());
-            drop(st);
-            inner.writer_cv.notify_one();
-            inner.wake_replicators();
+            // which configuration a majority holds (the thesis' one-change
+            // rule, as corrected). Restating the configuration in force
+            // commits one without changing who votes (this leader appends
+            // no no-op of its own), and commits any change before it.
+            if st.log.last_term() != term {
+                let same = st.config().to_proto();
+                let index = st.log.append_config(term, same);
+                st.track_configs(index, Instant::now());
+                drop(st);
+                inner.writer_cv.notify_one();
+                inner.wake_replicators();
+            }
             return Err(ChangeError::NotReady);
+        }
+        // Checked against the configuration in force (the latest).
+        let next = apply_change(st.config(), change)?;
+        if let Some(index) = st.membership.pending(st.commit_index) {
+            return Err(ChangeError::Pending(index));
         }
         if let ConfChange::Promote { id } = change {
             let window = inner.config.election_timeout_max;
@@ -121,6 +129,12 @@ impl Raft {
             }
             std::thread::sleep(POLL);
         }
+    }
+
+    /// Whether this node was removed from the cluster by a committed
+    /// configuration (it then stops by itself; see [`failure`](Self::failure)).
+    pub fn is_removed(&self) -> bool {
+        self.inner.state.lock().removed_at().is_some()
     }
 
     /// The configuration in force on this node, and whether it is committed.

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use crate::config::RaftConfig;
+use crate::leadership::Handover;
 use crate::log::Log;
 use crate::membership::{quorum, Configuration, History};
 use crate::read_index::ReadQueue;
@@ -173,6 +174,11 @@ pub(crate) struct State {
     /// telling the commit index (so they learn of their removal and stop)
     /// until one of them acknowledges it or the deadline passes.
     pub farewells: BTreeMap<usize, Farewell>,
+    /// A leadership transfer under way: no new commands meanwhile (§3.10).
+    pub handover: Option<Handover>,
+    /// The deadline of the transfer that ended when this node stepped
+    /// down, so the transferring caller knows how long to wait for news.
+    pub handover_ended: Option<Instant>,
 
     // Volatile state on leaders (kept for every other member, so a new
     // leader and a new member start from fresh progress).
@@ -223,6 +229,8 @@ impl State {
             links_stale: true,
             member_seen: false,
             farewells: BTreeMap::new(),
+            handover: None,
+            handover_ended: None,
             progress: BTreeMap::new(),
             quorum_check_at: now,
             reads: ReadQueue::default(),
@@ -340,6 +348,15 @@ impl State {
         gone.then(|| self.membership.current_index())
     }
 
+    /// Until when a transfer started in this node's leadership may still
+    /// be waited for (`fallback` from now if none is known).
+    pub fn handover_deadline(&self, now: Instant, fallback: Duration) -> Instant {
+        self.handover
+            .map(|h| h.deadline)
+            .or(self.handover_ended)
+            .unwrap_or(now + fallback)
+    }
+
     /// Ends the farewell to `id` (it heard, or it is too late); true if
     /// there was one.
     pub fn end_farewell(&mut self, id: usize) -> bool {
@@ -405,6 +422,7 @@ impl State {
             if self.role == Role::Leader {
                 self.reset_election_deadline(config, now);
                 self.reads.abandon();
+                self.handover_ended = self.handover.take().map(|h| h.deadline);
                 if !self.farewells.is_empty() {
                     self.farewells.clear();
                     self.sync_progress(now);

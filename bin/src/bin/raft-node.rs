@@ -35,6 +35,11 @@ struct Args {
     /// may be at most about 64 MiB, what one Raft log entry can carry.
     #[arg(long, default_value_t = kvserver::DEFAULT_MAX_VALUE_BYTES)]
     max_value_bytes: usize,
+    /// Join a running cluster: start with no configuration and learn it
+    /// from the leader, after `kvctl member add-learner ID HOST:PORT` added
+    /// this node (use with an empty data dir; see README, Replacing a machine).
+    #[arg(long)]
+    join: bool,
     /// Log filter, e.g. info, debug, raft=debug (RUST_LOG overrides it).
     #[arg(long, default_value = "info")]
     log_level: String,
@@ -51,6 +56,7 @@ fn main() {
         snapshot_ratio: (args.snapshot_ratio > 0).then_some(args.snapshot_ratio),
         max_key_bytes: args.max_key_bytes,
         max_value_bytes: args.max_value_bytes,
+        join: args.join,
     };
     if let Err(e) = raftkv_bin::node::run(options) {
         eprintln!("raft-node: error: {}", raftkv_bin::error_line(&e));
