@@ -138,7 +138,10 @@ fn a_node_is_replaced_under_load_and_every_acknowledged_write_reads_back() {
     };
 
     // 1. Node 3 joins as a learner.
-    let out = kvctl(&config, &["member", "add-learner", "3", &format!("127.0.0.1:{port}")]);
+    let out = kvctl(
+        &config,
+        &["member", "add-learner", "3", &format!("127.0.0.1:{port}")],
+    );
     assert!(out.status.success(), "add-learner: {}", text(&out.stderr));
     let log = File::create(dir.path().join("node3.log")).unwrap();
     let _node3 = Guard(
@@ -165,7 +168,10 @@ fn a_node_is_replaced_under_load_and_every_acknowledged_write_reads_back() {
         let words: Vec<&str> = line.split(' ').collect();
         assert_eq!((words[0], words[2]), (id, "voter"), "{list}");
     }
-    assert!(list.contains(&format!("3 127.0.0.1:{port} voter")), "{list}");
+    assert!(
+        list.contains(&format!("3 127.0.0.1:{port} voter")),
+        "{list}"
+    );
     // The removed node stops by itself, with exit code 0 and one line.
     let deadline = Instant::now() + Duration::from_secs(10);
     let exited = loop {
@@ -173,12 +179,18 @@ fn a_node_is_replaced_under_load_and_every_acknowledged_write_reads_back() {
         if let Some((_, status)) = exited.into_iter().find(|(id, _)| *id == 1) {
             break status;
         }
-        assert!(Instant::now() < deadline, "node 1 did not stop after its removal");
+        assert!(
+            Instant::now() < deadline,
+            "node 1 did not stop after its removal"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(exited.success(), "{exited:?}");
     let node1_log = std::fs::read_to_string(dir.path().join("node1.log")).unwrap();
-    assert!(node1_log.contains("removed from the cluster"), "{node1_log}");
+    assert!(
+        node1_log.contains("removed from the cluster"),
+        "{node1_log}"
+    );
 
     // Writes go on through the new configuration.
     std::thread::sleep(Duration::from_millis(500));
@@ -188,7 +200,12 @@ fn a_node_is_replaced_under_load_and_every_acknowledged_write_reads_back() {
     let caller_status = caller.0.wait().unwrap();
     let mut caller_err = String::new();
     use std::io::Read;
-    let _ = caller.0.stderr.take().unwrap().read_to_string(&mut caller_err);
+    let _ = caller
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut caller_err);
     assert!(caller_status.success(), "caller failed: {caller_err}");
 
     // Every acknowledged write reads back, through the new members.

@@ -198,12 +198,15 @@ fn start_campaign(inner: &Arc<Inner>, pre_vote: bool, trigger: Trigger) {
             st.become_leader(config, now);
             return;
         }
-        voters = st.config().voters().filter(|&v| v != inner.me).collect::<Vec<_>>();
+        voters = st
+            .config()
+            .voters()
+            .filter(|&v| v != inner.me)
+            .collect::<Vec<_>>();
     }
     // Only voters are asked: no one else's answer counts.
     for link in voters.into_iter().filter_map(|v| inner.link(v)) {
         let inner = inner.clone();
-        let args = args.clone();
         let spawned = thread::Builder::new()
             .name(format!("raft{}-vote", inner.me))
             .spawn(move || {

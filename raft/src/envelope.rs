@@ -51,7 +51,9 @@ pub(crate) fn open(data: &SnapshotData) -> Result<(Option<Configuration>, Snapsh
     }
     let len = u32::from_le_bytes([magic[8], magic[9], magic[10], magic[11]]);
     if len > MAX_CONFIG_BYTES || 12 + u64::from(len) > data.len() {
-        return Err(format!("snapshot configuration header of {len} bytes is damaged"));
+        return Err(format!(
+            "snapshot configuration header of {len} bytes is damaged"
+        ));
     }
     let mut body = vec![0u8; len as usize];
     data.read_at(12, &mut body)
@@ -125,7 +127,10 @@ mod tests {
         assert_eq!(found, Some(config));
         assert_eq!(view.to_vec().unwrap(), b"service state");
         assert_eq!(view.meta(), meta);
-        assert_eq!(view, SnapshotData::from_bytes(meta, b"service state".to_vec()));
+        assert_eq!(
+            view,
+            SnapshotData::from_bytes(meta, b"service state".to_vec())
+        );
     }
 
     #[test]

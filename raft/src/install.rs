@@ -205,7 +205,10 @@ fn install(inner: &Inner, term: u64, writer: Box<dyn SnapshotWriter>) -> Install
         let (config, view) = match envelope::open(&data) {
             Ok(opened) => opened,
             Err(e) => {
-                inner.fail(&mut st, format!("the snapshot through index {index} from the leader: {e}"));
+                inner.fail(
+                    &mut st,
+                    format!("the snapshot through index {index} from the leader: {e}"),
+                );
                 return reply(st.current_term, false, 0);
             }
         };

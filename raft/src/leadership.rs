@@ -51,7 +51,12 @@ impl Raft {
             }
             let deadline = Instant::now() + timeout;
             st.handover = Some(Handover { deadline });
-            tracing::info!(me = inner.me, target, term = st.current_term, "hands leadership over");
+            tracing::info!(
+                me = inner.me,
+                target,
+                term = st.current_term,
+                "hands leadership over"
+            );
             st.current_term
         };
         inner.wake_replicators();
@@ -111,14 +116,17 @@ impl Raft {
     pub fn timeout_now(&self, args: TimeoutNowArgs) -> TimeoutNowReply {
         let inner = &self.inner;
         let st = inner.state.lock();
-        let accepted = !st.dead
-            && args.term == st.current_term
-            && st.role == Role::Follower
-            && st.is_voter();
+        let accepted =
+            !st.dead && args.term == st.current_term && st.role == Role::Follower && st.is_voter();
         let term = st.current_term;
         drop(st);
         if accepted {
-            tracing::info!(me = inner.me, term, from = args.leader_id, "told to take over");
+            tracing::info!(
+                me = inner.me,
+                term,
+                from = args.leader_id,
+                "told to take over"
+            );
             let inner = inner.clone();
             let spawned = thread::Builder::new()
                 .name(format!("raft{}-takeover", inner.me))

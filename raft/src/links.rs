@@ -79,7 +79,11 @@ pub(crate) fn refresh(inner: &Arc<Inner>) {
     links.retain(|id, link| {
         let keep = wanted.iter().any(|(w, _)| w == id);
         if !keep {
-            tracing::info!(me = inner.me, peer = id, "drops its link to a former member");
+            tracing::info!(
+                me = inner.me,
+                peer = id,
+                "drops its link to a former member"
+            );
             link.retire();
         }
         keep
@@ -96,7 +100,9 @@ pub(crate) fn refresh(inner: &Arc<Inner>) {
             Ok(link) => {
                 links.insert(id, link);
             }
-            Err(e) => tracing::error!(me = inner.me, peer = id, error = %e, "cannot start a member's threads"),
+            Err(e) => {
+                tracing::error!(me = inner.me, peer = id, error = %e, "cannot start a member's threads")
+            }
         }
     }
     drop(links);

@@ -25,11 +25,11 @@ use crate::config::SHUTDOWN_JOIN_TIMEOUT;
 use crate::failure::{panic_message, Failure};
 use crate::install::{self, Incoming};
 use crate::limits::MAX_COMMAND_BYTES;
+use crate::links::{self, Link, Links, PeerFactory};
 use crate::log::Log;
+use crate::membership::Configuration;
 use crate::persister::closed::Closed;
 use crate::state::State;
-use crate::links::{self, Link, Links, PeerFactory};
-use crate::membership::Configuration;
 use crate::{
     applier, election, envelope, log_writer, replication, snapshot, ApplyMsg, LockQueue,
     PersistError, Persister, RaftConfig, RaftError, RaftPeer, RaftStatus, Role, SnapshotWriter,

@@ -28,7 +28,9 @@ pub trait RaftPeer: Send + Sync + 'static {
     /// transport that cannot carry it fails the call, and the transfer
     /// gives up after its timeout.
     fn timeout_now(&self, _args: &TimeoutNowArgs) -> Result<TimeoutNowReply, PeerError> {
-        Err(PeerError("TimeoutNow is not supported by this transport".into()))
+        Err(PeerError(
+            "TimeoutNow is not supported by this transport".into(),
+        ))
     }
 }
 

@@ -17,9 +17,9 @@ use proto::raft::{
 };
 
 use crate::config::MAX_INFLIGHT_PER_PEER;
+use crate::links::Link;
 use crate::log::AppendCheck;
 use crate::membership::quorum;
-use crate::links::Link;
 use crate::node::Inner;
 use crate::read_index;
 use crate::sender::{send, Outgoing, Rpc};

@@ -201,7 +201,9 @@ impl State {
             if let Some(c) = &e.config {
                 match Configuration::from_proto(c) {
                     Ok(c) => membership.push(e.log_index, c),
-                    Err(err) => tracing::error!(me, index = e.log_index, %err, "bad configuration entry"),
+                    Err(err) => {
+                        tracing::error!(me, index = e.log_index, %err, "bad configuration entry")
+                    }
                 }
             }
         }
@@ -293,7 +295,9 @@ impl State {
                         self.membership.push(e.log_index, c);
                         found = true;
                     }
-                    Err(err) => tracing::error!(me = self.me, index = e.log_index, %err, "bad configuration entry"),
+                    Err(err) => {
+                        tracing::error!(me = self.me, index = e.log_index, %err, "bad configuration entry")
+                    }
                 }
             }
         }
@@ -342,9 +346,8 @@ impl State {
     /// node replays configurations from before its addition).
     pub fn removed_at(&self) -> Option<u64> {
         let committed = self.membership.at(self.commit_index);
-        let gone = self.member_seen
-            && !committed.contains(self.me)
-            && !self.config().contains(self.me);
+        let gone =
+            self.member_seen && !committed.contains(self.me) && !self.config().contains(self.me);
         gone.then(|| self.membership.current_index())
     }
 

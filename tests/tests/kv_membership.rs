@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rand::Rng;
 use raft::{ChangeError, ConfChange};
 use raftkv_tests::kv_harness::{check_linearizable, KvCluster};
 use raftkv_tests::linearizability::KvRecorder;
 use raftkv_tests::raft_harness::run_test;
+use rand::Rng;
 
 const CLIENTS: usize = 5;
 const KEYS: usize = 3;
@@ -86,7 +86,11 @@ fn a_server_replaced_under_load_keeps_the_history_linearizable() {
         });
         assert!(ops > 50, "too little load: {ops} operations");
         let (config, _) = cluster.server(0).unwrap().raft().configuration();
-        assert_eq!(config.voters().collect::<Vec<_>>(), vec![0, 2, 3], "{config}");
+        assert_eq!(
+            config.voters().collect::<Vec<_>>(),
+            vec![0, 2, 3],
+            "{config}"
+        );
         check_linearizable(&recorder);
         eprintln!("  ... Passed -- {ops} operations");
     });

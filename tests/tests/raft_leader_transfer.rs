@@ -22,7 +22,11 @@ fn a_transfer_hands_over_in_one_term() {
         let result = cluster.raft(old).unwrap().transfer_leadership(target);
         assert_eq!(result, Ok(()));
         // Far less than an election timeout of silence.
-        assert!(started.elapsed() < Duration::from_millis(300), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_millis(300),
+            "{:?}",
+            started.elapsed()
+        );
         assert_eq!(cluster.state(target), Some((term + 1, true)));
         cluster.one(cmd(2), 3, true);
         assert_eq!(cluster.check_one_leader(), target);
@@ -80,7 +84,10 @@ fn a_dead_target_makes_the_leader_give_up_and_lead_on() {
         };
         assert!(refused, "the leader took commands while handing over");
         let result = transfer.join().unwrap();
-        assert!(matches!(result, Err(TransferError::TimedOut(t, _)) if t == target), "{result:?}");
+        assert!(
+            matches!(result, Err(TransferError::TimedOut(t, _)) if t == target),
+            "{result:?}"
+        );
         // The old leader still leads, in the same term, and takes commands again.
         assert_eq!(cluster.state(old), Some((term, true)));
         cluster.one(cmd(3), 2, true);

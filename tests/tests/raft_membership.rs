@@ -91,7 +91,11 @@ fn a_learner_never_counts_and_never_campaigns() {
         cluster.disconnect(leader);
         let (term, _) = cluster.state(3).unwrap();
         thread::sleep(2 * ELECTION_TIMEOUT);
-        assert_eq!(cluster.state(3), Some((term, false)), "the learner campaigned");
+        assert_eq!(
+            cluster.state(3),
+            Some((term, false)),
+            "the learner campaigned"
+        );
         for i in 0..3 {
             cluster.connect(i);
         }
@@ -168,7 +172,9 @@ fn a_change_in_a_minority_partition_never_commits_and_is_undone() {
         );
         // The majority goes on, and makes its own change.
         eventually("the majority elects a leader", || {
-            majority.iter().any(|&i| cluster.state(i).is_some_and(|s| s.1))
+            majority
+                .iter()
+                .any(|&i| cluster.state(i).is_some_and(|s| s.1))
         });
         let leader = *majority
             .iter()

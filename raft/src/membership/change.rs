@@ -64,7 +64,9 @@ pub enum ChangeError {
     /// earlier leader's uncommitted change may still be in force somewhere.
     #[error("the leader has not committed an entry of its term yet; retry in a moment")]
     NotReady,
-    #[error("learner {id} lags: it has index {matched}, the leader {last}; retry once it has caught up")]
+    #[error(
+        "learner {id} lags: it has index {matched}, the leader {last}; retry once it has caught up"
+    )]
     Lagging { id: usize, matched: u64, last: u64 },
     /// The change did not commit in time; it may still commit later.
     #[error("the change was not committed within {0:?}; check `member list`")]
@@ -73,7 +75,10 @@ pub enum ChangeError {
 
 /// The configuration after `change`, or why the change is invalid for
 /// `config` (the leader's checks of timing and lag come separately).
-pub fn apply_change(config: &Configuration, change: &ConfChange) -> Result<Configuration, ChangeError> {
+pub fn apply_change(
+    config: &Configuration,
+    change: &ConfChange,
+) -> Result<Configuration, ChangeError> {
     let mut next = config.clone();
     match change {
         ConfChange::AddLearner { id, address } => {
@@ -119,7 +124,12 @@ fn is_host_port(address: &str) -> bool {
 /// answer heard within the last round (`answered_recently`). A learner
 /// promoted while far behind would count toward majorities it cannot yet
 /// help form, and could stall commits (thesis §4.2.1).
-pub(crate) fn caught_up(matched: u64, last_index: u64, max_lag: u64, answered_recently: bool) -> bool {
+pub(crate) fn caught_up(
+    matched: u64,
+    last_index: u64,
+    max_lag: u64,
+    answered_recently: bool,
+) -> bool {
     answered_recently && matched.saturating_add(max_lag) >= last_index
 }
 
@@ -174,8 +184,14 @@ mod tests {
             id,
             address: address.into(),
         };
-        assert_eq!(apply_change(&c, &add(1, "h:1")), Err(ChangeError::AlreadyMember(1)));
-        assert_eq!(apply_change(&c, &add(3, "h:1")), Err(ChangeError::AlreadyMember(3)));
+        assert_eq!(
+            apply_change(&c, &add(1, "h:1")),
+            Err(ChangeError::AlreadyMember(1))
+        );
+        assert_eq!(
+            apply_change(&c, &add(3, "h:1")),
+            Err(ChangeError::AlreadyMember(3))
+        );
         assert_eq!(
             apply_change(&c, &add(5, "nohost")),
             Err(ChangeError::BadAddress("nohost".into()))

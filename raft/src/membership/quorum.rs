@@ -77,7 +77,10 @@ mod tests {
         let v = values(&[(0, 9), (1, 5), (2, 1), (3, 50), (4, 50)]);
         assert_eq!(quorum_value(&c, v), 5);
         let c = conf(&[0, 1, 2, 3], &[]);
-        assert_eq!(quorum_value(&c, values(&[(0, 9), (1, 7), (2, 3), (3, 1)])), 3);
+        assert_eq!(
+            quorum_value(&c, values(&[(0, 9), (1, 7), (2, 3), (3, 1)])),
+            3
+        );
         assert_eq!(quorum_value(&conf(&[], &[1]), values(&[(1, 9)])), 0);
     }
 
