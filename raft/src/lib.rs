@@ -14,6 +14,11 @@
 //! - `log.rs`: the in-memory log, absolute indexes over a snapshot offset (§5.3).
 //! - `membership/`: the cluster's configuration (voters, learners, addresses),
 //!   single-server changes, and the quorum rules as pure functions of it.
+//! - `reconfigure.rs`: the leader's side of a change (`propose_change`,
+//!   `change_membership`); `envelope.rs`: the configuration at the head of
+//!   every snapshot; `links.rs`: one link (transport, replicator, senders)
+//!   per other member, following the configuration.
+//! - `leadership.rs`: leadership transfer (TimeoutNow, thesis §3.10).
 //! - `election.rs`: election timeout ticker, pre-vote, RequestVote (§5.2, §5.4.1).
 //! - `replication.rs`: per-peer replicators, AppendEntries, commit rule (§5.3, §5.4.2).
 //! - `sender.rs`: the threads that make a replicator's RPCs.
@@ -55,6 +60,9 @@
 //!   one heartbeat round shared by every read that arrives meanwhile.
 //! - Pre-vote and check-quorum (Ongaro's thesis §9.6, §6.2) keep a node
 //!   returning from a partition from deposing a healthy leader.
+//! - Its members were fixed by a config file; here membership is in the
+//!   log (single-server changes, learners, removal of any member) and a
+//!   leader can hand leadership over ([`Raft::transfer_leadership`]).
 
 mod applier;
 mod apply_msg;

@@ -2,7 +2,7 @@
 //! every thread works on (the original's `Raft` class in raft.h).
 //!
 //! Locking: `storage` (the persister) is always taken before `state`, never
-//! the other way round. Whoever changes what must be durable holds both, so
+//! the other way round; `links` (see `links.rs`) only after `state`, or alone. Whoever changes what must be durable holds both, so
 //! the persister sees writes in the order the log saw them; the leader's log
 //! writer and a follower's AppendEntries handler hold only `storage` while
 //! they sync, so `start`, heartbeats, reads and the applier keep going
