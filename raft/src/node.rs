@@ -91,6 +91,9 @@ pub(crate) struct Inner {
     /// The other members: transport, replicator wake-up, sender lanes
     /// (see `links.rs`). Taken after `state` when both are needed.
     pub links: Links,
+    /// A reply handler left `State::links_stale` set: the sender thread
+    /// refreshes the links once it holds no lock (saves a state lock per RPC).
+    pub links_dirty: AtomicBool,
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// Why the node stopped by itself; none while it runs and after a
     /// clean shutdown.
@@ -369,6 +372,7 @@ impl Raft {
             apply_cv: Condvar::new(),
             writer_cv: Condvar::new(),
             links: Mutex::new(Default::default()),
+            links_dirty: AtomicBool::new(false),
             threads: Mutex::new(Vec::new()),
             failure: Failure::default(),
             this: this.clone(),

@@ -285,6 +285,9 @@ pub(crate) fn handle_append_reply(
             pr.next_index = hint;
         }
     }
+    if st.links_stale {
+        inner.links_dirty.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
     drop(st);
     read_index::answer(confirmed_reads);
 }
@@ -314,6 +317,9 @@ pub(crate) fn handle_snapshot_reply(
         }
     } else {
         transfer::resume_at(&mut pr.transfer, args, reply.next_offset);
+    }
+    if st.links_stale {
+        inner.links_dirty.store(true, std::sync::atomic::Ordering::SeqCst);
     }
     drop(st);
     read_index::answer(confirmed_reads);
