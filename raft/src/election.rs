@@ -195,7 +195,10 @@ fn start_campaign(inner: &Arc<Inner>, pre_vote: bool, trigger: Trigger) {
                 drop(storage);
                 return start_campaign(inner, false, Trigger::PreVoteWon(campaign));
             }
-            st.become_leader(config, now);
+            take_office(inner, &mut st);
+            drop(st);
+            drop(storage);
+            inner.wake_replicators();
             return;
         }
         voters = st
@@ -259,20 +262,25 @@ fn handle_vote_reply(
         drop(st);
         start_campaign(inner, false, Trigger::PreVoteWon(campaign));
     } else {
-        st.become_leader(&inner.config, Instant::now());
-        // A configuration left uncommitted by the last leader is committed
-        // at once, by restating it in this term: until then no change can
-        // start, and whoever asked for it is waiting.
-        if st.membership.pending(st.commit_index).is_some() {
-            let term = st.current_term;
-            let same = st.config().to_proto();
-            let index = st.log.append_config(term, same);
-            st.track_configs(index, Instant::now());
-            inner.writer_cv.notify_one();
-        }
+        take_office(inner, &mut st);
         drop(st);
         inner.wake_replicators();
         inner.election_cv.notify_one();
+    }
+}
+
+/// Becomes the leader of the current term. A configuration left
+/// uncommitted by the last leader is committed at once, by restating it in
+/// this term: until then no change can start, and whoever asked for it is
+/// waiting.
+fn take_office(inner: &Inner, st: &mut State) {
+    st.become_leader(&inner.config, Instant::now());
+    if st.membership.pending(st.commit_index).is_some() {
+        let term = st.current_term;
+        let same = st.config().to_proto();
+        let index = st.log.append_config(term, same);
+        st.track_configs(index, Instant::now());
+        inner.writer_cv.notify_one();
     }
 }
 

@@ -286,7 +286,9 @@ pub(crate) fn handle_append_reply(
         }
     }
     if st.links_stale {
-        inner.links_dirty.store(true, std::sync::atomic::Ordering::SeqCst);
+        inner
+            .links_dirty
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
     drop(st);
     read_index::answer(confirmed_reads);
@@ -319,7 +321,9 @@ pub(crate) fn handle_snapshot_reply(
         transfer::resume_at(&mut pr.transfer, args, reply.next_offset);
     }
     if st.links_stale {
-        inner.links_dirty.store(true, std::sync::atomic::Ordering::SeqCst);
+        inner
+            .links_dirty
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
     drop(st);
     read_index::answer(confirmed_reads);

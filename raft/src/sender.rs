@@ -51,7 +51,10 @@ pub(crate) fn sender(inner: Arc<Inner>, jobs: crossbeam_channel::Receiver<Outgoi
     while let Ok(out) = jobs.recv() {
         deliver(&inner, out);
         // A reply may have committed a configuration.
-        if inner.links_dirty.swap(false, std::sync::atomic::Ordering::SeqCst) {
+        if inner
+            .links_dirty
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
             inner.refresh_links();
         }
     }
