@@ -21,6 +21,8 @@ pub struct NodeProcess {
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
     pub log_path: PathBuf,
+    /// Started with `--join` (added to a running cluster).
+    pub join: bool,
     child: Option<Child>,
 }
 
@@ -74,6 +76,7 @@ impl LocalCluster {
                 addr,
                 data_dir: dir.join(format!("node{id}")),
                 log_path: dir.join(format!("node{id}.log")),
+                join: false,
                 child: None,
             })
             .collect();
@@ -95,6 +98,40 @@ impl LocalCluster {
 
     pub fn config_path(&self) -> &Path {
         &self.config_path
+    }
+
+    /// Adds node N (the next id) on a free loopback port: its lines go into
+    /// the config file, and it starts with `--join`, waiting to be added to
+    /// the configuration (`kvctl member add-learner`). Returns its id.
+    pub fn add_joining_node(&mut self) -> anyhow::Result<usize> {
+        let addr = free_loopback_addrs(1)?[0];
+        let id = self.nodes.len();
+        let dir = self.nodes[0]
+            .data_dir
+            .parent()
+            .map_or_else(PathBuf::new, Path::to_path_buf);
+        self.nodes.push(NodeProcess {
+            id,
+            addr,
+            data_dir: dir.join(format!("node{id}")),
+            log_path: dir.join(format!("node{id}.log")),
+            join: true,
+            child: None,
+        });
+        let config = ClusterConfig {
+            nodes: self
+                .nodes
+                .iter()
+                .map(|n| NodeAddr {
+                    host: n.addr.ip().to_string(),
+                    port: n.addr.port(),
+                })
+                .collect(),
+        };
+        std::fs::write(&self.config_path, config.render())
+            .with_context(|| format!("cannot write {}", self.config_path.display()))?;
+        self.start(id)?;
+        Ok(id)
     }
 
     pub fn start_all(&mut self) -> anyhow::Result<()> {
@@ -121,6 +158,7 @@ impl LocalCluster {
             .arg("-d")
             .arg(&node.data_dir)
             .args(&self.extra_args)
+            .args(node.join.then_some("--join"))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
