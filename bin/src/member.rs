@@ -7,7 +7,7 @@
 //! next attempt first asks the leader whether the cluster already is as
 //! asked, so `remove` of the leader exits 0 once its removal committed.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -43,10 +43,22 @@ const STATUS_TIMEOUT: Duration = Duration::from_secs(1);
 /// Between attempts while there is no leader or it asks to retry.
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
-/// The leader's address, found by asking every node the file lists.
+/// The leader's address, found by asking every node the file lists; if
+/// none of them leads (the leader joined after the file was written), the
+/// address the configuration gives the leader they name.
 fn find_leader(addrs: &[SocketAddr]) -> Option<SocketAddr> {
     let statuses = query_all(addrs, STATUS_TIMEOUT);
-    leader(&statuses).map(|id| addrs[id])
+    if let Some(id) = leader(&statuses) {
+        return Some(addrs[id]);
+    }
+    statuses.iter().find_map(|s| {
+        let hint = u64::try_from(s.status.as_ref().ok()?.leader_id).ok()?;
+        let members = client(s.addr)
+            .member_list(&MemberListArgs {}, STATUS_TIMEOUT)
+            .ok()?;
+        let member = members.members.iter().find(|m| m.id == hint)?;
+        member.address.to_socket_addrs().ok()?.next()
+    })
 }
 
 fn client(addr: SocketAddr) -> AdminRpcClient {
