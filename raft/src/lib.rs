@@ -19,6 +19,8 @@
 //!   every snapshot; `links.rs`: one link (transport, replicator, senders)
 //!   per other member, following the configuration.
 //! - `leadership.rs`: leadership transfer (TimeoutNow, thesis §3.10).
+//! - `members.rs`: membership as the state sees it (who gets progress and
+//!   links, what a committed configuration changes).
 //! - `election.rs`: election timeout ticker, pre-vote, RequestVote (§5.2, §5.4.1).
 //! - `replication.rs`: per-peer replicators, AppendEntries, commit rule (§5.3, §5.4.2).
 //! - `sender.rs`: the threads that make a replicator's RPCs.
@@ -79,6 +81,7 @@ mod links;
 mod lock_queue;
 pub mod log;
 mod log_writer;
+mod members;
 pub mod membership;
 mod node;
 mod peer;
