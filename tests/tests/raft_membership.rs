@@ -304,3 +304,35 @@ fn a_removed_node_cut_off_and_healed_deposes_no_one() {
         cluster.end();
     });
 }
+
+#[test]
+fn check_quorum_counts_voters_not_learners() {
+    run_test(|| {
+        let cluster = RaftCluster::with_voters(5, 3, true, false);
+        cluster.begin("Membership: a leader that hears only learners steps down");
+        cluster.one(cmd(1), 3, false);
+        cluster.change(add_learner(3));
+        cluster.change(add_learner(4));
+        cluster.one(cmd(2), 5, true);
+        let leader = cluster.check_one_leader();
+        let voters: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
+        // Three of five servers, but one of three voters.
+        cluster.partition(&[&[leader, 3, 4], &voters]);
+        let (term, _) = cluster.state(leader).unwrap();
+        eventually("the cut-off leader steps down", || {
+            cluster
+                .state(leader)
+                .is_some_and(|(_, is_leader)| !is_leader)
+        });
+        // The two voters elect one of themselves; learners never lead.
+        eventually("the voters elect a leader", || {
+            voters
+                .iter()
+                .any(|&v| cluster.state(v).is_some_and(|(t, l)| l && t > term))
+        });
+        assert!(!cluster.state(3).unwrap().1 && !cluster.state(4).unwrap().1);
+        cluster.heal();
+        cluster.one(cmd(3), 5, true);
+        cluster.end();
+    });
+}
