@@ -78,6 +78,14 @@ pub(crate) fn election_timeout_ticker(inner: Arc<Inner>) {
         if st.dead {
             return;
         }
+        if st.links_stale {
+            // A safety net: whoever changed the members normally refreshes
+            // the links at once; this catches any path that did not.
+            drop(st);
+            inner.refresh_links();
+            st = inner.state.lock();
+            continue;
+        }
         let now = Instant::now();
         if st.role == Role::Leader {
             if config.check_quorum && now >= st.quorum_check_at {
