@@ -1,7 +1,8 @@
 //! `raftkv demo`: the one-command tour. A 3-node cluster in a temp dir takes
 //! writes, loses its leader to kill -9, elects another, keeps taking writes,
-//! gets the dead node back, and proves no acknowledged write was lost. With `--timeline FILE`
-//! it also draws all of that on one time axis (`demo_timeline.rs`).
+//! gets the dead node back, proves no acknowledged write was lost, and
+//! replaces a node by a new one without stopping. With `--timeline FILE` it
+//! also draws all of that on one time axis (`demo_timeline.rs`).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -12,8 +13,8 @@ use clerk::{Clerk, ClerkConfig};
 use crate::demo_timeline::{DemoRecord, LeaderWatch};
 use crate::latency::Latencies;
 use crate::local_cluster::{sibling_binary, LocalCluster};
-use crate::status;
 use crate::timeline::EventKind;
+use crate::{member, status};
 
 const NODES: usize = 3;
 const WRITES_PER_PHASE: usize = 200;
@@ -124,20 +125,92 @@ fn tour(cluster: &mut LocalCluster, record: &mut DemoRecord) -> anyhow::Result<(
     println!("node{first_leader} caught up");
 
     verify(&clerk, &acked, record)?;
-    let elapsed = started.elapsed();
     println!(
         "verified: all {} acknowledged writes read back, the append log is complete and in order",
         acked.len()
     );
+    replace_a_node(cluster, first_leader, &acked, record)?;
+    let elapsed = started.elapsed();
     println!(
         "summary: {} writes and {} verifying reads in {:.1} s; write latency {latencies}",
         acked.len(),
         acked.iter().filter(|i| *i % 2 == 0).count() + 1,
         elapsed.as_secs_f64()
     );
+    let statuses = status::query_all(&cluster.addrs(), Duration::from_secs(2));
     println!(
-        "{}",
-        status::render(&status::query_all(&cluster.addrs(), Duration::from_secs(2)))
+        "{}{}",
+        status::render(&statuses),
+        status::render_members(&statuses)
+    );
+    Ok(())
+}
+
+/// Replaces node `victim` by a new machine, one single-server change at a
+/// time, as README's "Replacing a machine" says: a new node joins as a
+/// learner, is promoted once caught up, and `victim` is removed; then every
+/// acknowledged write reads back through the new membership.
+fn replace_a_node(
+    cluster: &mut LocalCluster,
+    victim: usize,
+    acked: &[usize],
+    record: &mut DemoRecord,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let timeout = Duration::from_secs(20);
+    let id = cluster.add_joining_node()?;
+    let addr = cluster.nodes()[id].addr;
+    let addrs = cluster.addrs();
+    let add = member::Change::AddLearner {
+        id: id as u64,
+        address: addr.to_string(),
+    };
+    member::change(&addrs, &add, timeout)?;
+    let lane = format!("node{id}");
+    record.event(
+        &lane,
+        EventKind::Note,
+        format!("node{id} joins as a learner"),
+    );
+    println!("node{id} ({addr}) joined as a learner");
+    // Refused while it lags: retry until it has caught up.
+    let promote = member::Change::Promote { id: id as u64 };
+    let deadline = Instant::now() + timeout;
+    while let Err(e) = member::change(&addrs, &promote, timeout) {
+        ensure!(Instant::now() < deadline, "node{id} was not promoted: {e}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    record.event(
+        &lane,
+        EventKind::Note,
+        format!("node{id} promoted to voter"),
+    );
+    println!("node{id} caught up and was promoted to voter");
+    member::change(
+        &addrs,
+        &member::Change::Remove { id: victim as u64 },
+        timeout,
+    )?;
+    record.event(
+        &format!("node{victim}"),
+        EventKind::Note,
+        format!("node{victim} removed from the cluster"),
+    );
+    println!(
+        "node{victim} was removed; the members are now:\n{}",
+        member::list(&addrs, timeout)?.trim_end()
+    );
+    let clerk = Clerk::with_config(
+        addrs,
+        ClerkConfig {
+            deadline: Some(timeout),
+            ..ClerkConfig::default()
+        },
+    );
+    verify(&clerk, acked, record)?;
+    println!(
+        "replaced node{victim} by node{id} in {:.1} s; every acknowledged write reads back",
+        started.elapsed().as_secs_f64()
     );
     Ok(())
 }

@@ -22,6 +22,7 @@ mod error_line;
 pub mod latency;
 pub mod local_cluster;
 pub mod logging;
+pub mod member;
 pub mod metrics;
 pub mod node;
 pub mod scale_bench;

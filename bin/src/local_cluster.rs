@@ -24,6 +24,8 @@ pub struct NodeProcess {
     /// Where it serves `/metrics`, `/health`, `/ready`, once
     /// [`LocalCluster::enable_metrics`] was called.
     pub metrics_addr: Option<SocketAddr>,
+    /// Started with `--join` (added to a running cluster).
+    pub join: bool,
     child: Option<Child>,
 }
 
@@ -78,6 +80,7 @@ impl LocalCluster {
                 data_dir: dir.join(format!("node{id}")),
                 log_path: dir.join(format!("node{id}.log")),
                 metrics_addr: None,
+                join: false,
                 child: None,
             })
             .collect();
@@ -116,6 +119,41 @@ impl LocalCluster {
         self.nodes[id].metrics_addr
     }
 
+    /// Adds node N (the next id) on a free loopback port: its lines go into
+    /// the config file, and it starts with `--join`, waiting to be added to
+    /// the configuration (`kvctl member add-learner`). Returns its id.
+    pub fn add_joining_node(&mut self) -> anyhow::Result<usize> {
+        let addr = free_loopback_addrs(1)?[0];
+        let id = self.nodes.len();
+        let dir = self.nodes[0]
+            .data_dir
+            .parent()
+            .map_or_else(PathBuf::new, Path::to_path_buf);
+        self.nodes.push(NodeProcess {
+            id,
+            addr,
+            data_dir: dir.join(format!("node{id}")),
+            log_path: dir.join(format!("node{id}.log")),
+            metrics_addr: None,
+            join: true,
+            child: None,
+        });
+        let config = ClusterConfig {
+            nodes: self
+                .nodes
+                .iter()
+                .map(|n| NodeAddr {
+                    host: n.addr.ip().to_string(),
+                    port: n.addr.port(),
+                })
+                .collect(),
+        };
+        std::fs::write(&self.config_path, config.render())
+            .with_context(|| format!("cannot write {}", self.config_path.display()))?;
+        self.start(id)?;
+        Ok(id)
+    }
+
     pub fn start_all(&mut self) -> anyhow::Result<()> {
         (0..self.nodes.len()).try_for_each(|id| self.start(id))
     }
@@ -145,6 +183,7 @@ impl LocalCluster {
                     .iter()
                     .flat_map(|addr| ["--metrics-addr".to_string(), addr.to_string()]),
             )
+            .args(node.join.then_some("--join"))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);

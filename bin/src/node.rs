@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clerk::ClusterConfig;
 use kvserver::{KvServer, KvServerConfig};
-use raft::{FilePersister, RaftConfig, RaftPeer, RpcPeer};
+use raft::{Configuration, FilePersister, PeerFactory, RaftConfig, RpcPeer};
 use rpc::{ProviderConfig, RpcChannel, RpcProvider};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
@@ -34,6 +34,10 @@ pub struct NodeOptions {
     pub max_value_bytes: usize,
     /// Where to serve `/metrics`, `/health` and `/ready` (HOST:PORT); off if `None`.
     pub metrics_addr: Option<String>,
+    /// Start as a node joining a running cluster: no configuration of its
+    /// own (the file only gives addresses) until the leader, which added it
+    /// as a learner, sends it the log or a snapshot.
+    pub join: bool,
 }
 
 /// Runs node `id` until SIGTERM or SIGINT, then shuts down cleanly. If the
@@ -70,14 +74,13 @@ pub fn run(options: NodeOptions) -> anyhow::Result<()> {
     // Every peer's calls are counted (two relaxed atomic adds per RPC),
     // whether or not anyone scrapes them.
     let rpcs = PeerRpcs::new(options.id, n);
-    let peers: Vec<Arc<dyn RaftPeer>> = addrs
-        .iter()
-        .enumerate()
-        .map(|(id, addr)| {
-            let transport = RpcPeer::new(RpcChannel::new(*addr), raft_config.rpc_timeout);
-            rpcs.wrap(id, Arc::new(transport))
-        })
-        .collect();
+    let membership = cluster_of(
+        &cluster,
+        &addrs,
+        options.join,
+        raft_config.rpc_timeout,
+        &rpcs,
+    );
     let config = KvServerConfig {
         max_raft_state: options.max_raft_state,
         snapshot_ratio: options.snapshot_ratio,
@@ -86,7 +89,7 @@ pub fn run(options: NodeOptions) -> anyhow::Result<()> {
         raft: raft_config,
         ..KvServerConfig::default()
     };
-    let kv = KvServer::start(options.id, peers, Box::new(persister), config)
+    let kv = KvServer::start_member(options.id, membership, Box::new(persister), config)
         .context("cannot start the node")?;
 
     let mut provider = RpcProvider::new(ProviderConfig::default());
@@ -138,6 +141,9 @@ pub fn run(options: NodeOptions) -> anyhow::Result<()> {
     );
 
     let stopped = wait_for_signal_or_failure(&mut signals, &kv);
+    if let Stopped::Signal(_) = stopped {
+        hand_over_if_leading(&kv);
+    }
     server.shutdown();
     kv.shutdown();
     // Last, so /health and /ready say 503 while the node stops.
@@ -149,10 +155,62 @@ pub fn run(options: NodeOptions) -> anyhow::Result<()> {
             tracing::info!(signal, "node stopped");
             Ok(())
         }
+        // Removed by an operator: done, not failed.
+        Stopped::Failed(reason) if kv.raft().is_removed() => {
+            eprintln!("raft-node: node{} stopped: {reason}", options.id);
+            Ok(())
+        }
         // A node that stopped by itself would answer ErrWrongLeader
         // forever: exit instead, so a supervisor sees it and an operator
         // reads why.
         Stopped::Failed(reason) => bail!("node{} stopped: {reason}", options.id),
+    }
+}
+
+/// The cluster as Raft starts it: the file's nodes as voters (or, joining,
+/// no configuration), reached over TCP at the address a configuration gives
+/// (the file's, for a member it names without one).
+fn cluster_of(
+    file: &ClusterConfig,
+    addrs: &[SocketAddr],
+    join: bool,
+    rpc_timeout: Duration,
+    rpcs: &Arc<PeerRpcs>,
+) -> raft::Cluster {
+    let initial = if join {
+        Configuration::default()
+    } else {
+        Configuration::voters_of(
+            file.nodes
+                .iter()
+                .enumerate()
+                .map(|(id, node)| (id, node.to_string())),
+        )
+    };
+    let known = addrs.to_vec();
+    let rpcs = rpcs.clone();
+    let connect: PeerFactory = Arc::new(move |id, address| {
+        let addr = if address.is_empty() {
+            known.get(id).copied()
+        } else {
+            address.to_socket_addrs().ok().and_then(|mut a| a.next())
+        }?;
+        let transport = RpcPeer::new(RpcChannel::new(addr), rpc_timeout);
+        Some(rpcs.wrap(id, Arc::new(transport)))
+    });
+    raft::Cluster { initial, connect }
+}
+
+/// A leader stopped on purpose hands leadership to the most up-to-date
+/// voter first (thesis §3.10), so the cluster does not wait an election
+/// timeout for a new one.
+fn hand_over_if_leading(kv: &KvServer) {
+    if !kv.raft().get_state().1 {
+        return;
+    }
+    match kv.raft().step_aside() {
+        Ok(to) => tracing::info!(to, "handed leadership over"),
+        Err(e) => tracing::warn!(error = %e, "could not hand leadership over"),
     }
 }
 

@@ -98,6 +98,29 @@ pub fn render(statuses: &[NodeStatus]) -> String {
     out
 }
 
+/// The configuration as the leader (or, with none, the first node that
+/// answered) sees it: `voters: 0 1 2` and `learners: 3` lines.
+pub fn render_members(statuses: &[NodeStatus]) -> String {
+    let source = leader(statuses)
+        .and_then(|id| statuses.iter().find(|s| s.id == id))
+        .or_else(|| statuses.iter().find(|s| s.status.is_ok()));
+    let Some(Ok(reply)) = source.map(|s| &s.status) else {
+        return String::new();
+    };
+    let words = |ids: &[u64]| {
+        if ids.is_empty() {
+            " -".to_string()
+        } else {
+            ids.iter().map(|id| format!(" {id}")).collect()
+        }
+    };
+    format!(
+        "voters:{}\nlearners:{}\n",
+        words(&reply.voters),
+        words(&reply.learners)
+    )
+}
+
 /// One line of the table: left-aligned words, right-aligned numbers.
 fn row(out: &mut String, cells: [String; 9], note: Option<&str>) {
     let [id, addr, reachable, role, term, commit, applied, log_len, snapshot] = cells;

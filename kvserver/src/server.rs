@@ -58,11 +58,22 @@ impl KvServer {
         persister: Box<dyn Persister>,
         config: KvServerConfig,
     ) -> Result<KvServer, KvServerError> {
+        Self::start_member(me, raft::Cluster::of_peers(peers), persister, config)
+    }
+
+    /// Like [`start`](Self::start), for a cluster whose membership changes
+    /// (see `raft::Raft::make_member`).
+    pub fn start_member(
+        me: usize,
+        cluster: raft::Cluster,
+        persister: Box<dyn Persister>,
+        config: KvServerConfig,
+    ) -> Result<KvServer, KvServerError> {
         config.validate()?;
         let apply_queue = Arc::new(LockQueue::new());
-        let raft = Raft::make(
+        let raft = Raft::make_member(
             me,
-            peers,
+            cluster,
             persister,
             apply_queue.clone(),
             config.raft.clone(),
@@ -192,7 +203,10 @@ impl KvServer {
                 match e {
                     // Key and value passed our limits: an oversized client id.
                     StartError::TooLarge { .. } => reply.failed(KvErr::TooLarge, -1),
-                    StartError::NotLeader => reply.failed(KvErr::WrongLeader, inner.leader_hint()),
+                    // A leader handing over takes no writes: ask the next one.
+                    StartError::NotLeader | StartError::Transferring => {
+                        reply.failed(KvErr::WrongLeader, inner.leader_hint())
+                    }
                 }
                 return;
             }
@@ -271,6 +285,10 @@ impl Inner {
             let applied = match message {
                 ApplyMsg::Command { index, command, .. } => self.apply_command(index, &command),
                 ApplyMsg::Snapshot { index, data, .. } => self.install_snapshot(index, &data),
+                ApplyMsg::Membership { index, .. } => {
+                    self.apply_membership(index);
+                    Ok(())
+                }
             };
             if let Err(reason) = applied {
                 self.fail(reason);
@@ -309,6 +327,26 @@ impl Inner {
         }
         self.snapshot_if_large(index, bytes.len());
         Ok(())
+    }
+
+    /// A committed membership change at `index`: the state machine only
+    /// counts it applied; a request parked there lost its place to it.
+    fn apply_membership(self: &Arc<Self>, index: u64) {
+        {
+            let mut state = self.state.lock();
+            if index <= state.last_applied() {
+                return;
+            }
+            state.skip(index);
+        }
+        let (waiter, reads) = {
+            let mut waiters = self.waiters.lock();
+            (waiters.take(index), waiters.reads.take_through(index))
+        };
+        self.answer_reads(reads);
+        if let Some(waiter) = waiter {
+            waiter.reply.failed(KvErr::WrongLeader, self.leader_hint());
+        }
     }
 
     /// Answers waiting requests that can no longer succeed here.

@@ -18,6 +18,7 @@ fn entry(index: u64) -> LogEntry {
         command: vec![b'x'; COMMAND_LEN],
         log_term: 1,
         log_index: index,
+        config: None,
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::config::APPLY_BATCH;
 use crate::node::Inner;
-use crate::ApplyMsg;
+use crate::{ApplyMsg, Configuration};
 
 /// Sleeps until the commit index moves or a snapshot arrives, then pushes
 /// the messages without holding the state lock (the service may call
@@ -29,10 +29,17 @@ pub(crate) fn applier_ticker(inner: Arc<Inner>) {
         } else if st.last_applied < st.commit_index {
             let from = st.last_applied + 1;
             let to = st.commit_index.min(from + APPLY_BATCH as u64 - 1);
-            batch.extend(st.log.slice(from, to).iter().map(|e| ApplyMsg::Command {
-                index: e.log_index,
-                term: e.log_term,
-                command: e.command.clone(),
+            batch.extend(st.log.slice(from, to).iter().map(|e| match &e.config {
+                Some(c) => ApplyMsg::Membership {
+                    index: e.log_index,
+                    term: e.log_term,
+                    config: Configuration::from_proto(c).unwrap_or_default(),
+                },
+                None => ApplyMsg::Command {
+                    index: e.log_index,
+                    term: e.log_term,
+                    command: e.command.clone(),
+                },
             }));
             match batch.last() {
                 Some(last) => st.last_applied = last.index(),

@@ -1,6 +1,6 @@
 //! What Raft hands to the service above it (the original's `ApplyMsg`).
 
-use crate::SnapshotData;
+use crate::{Configuration, SnapshotData};
 
 /// One step for the state machine, delivered in log order through the apply
 /// queue. Unlike the original's struct of two halves with valid flags, each
@@ -21,13 +21,23 @@ pub enum ApplyMsg {
         /// Read it as a stream: a snapshot may be larger than memory allows twice.
         data: SnapshotData,
     },
+    /// A committed configuration entry (a membership change): nothing for
+    /// the state machine to do, but the index counts as applied, so reads
+    /// waiting for it and the next command's index line up.
+    Membership {
+        index: u64,
+        term: u64,
+        config: Configuration,
+    },
 }
 
 impl ApplyMsg {
     /// The log index this message brings the state machine to.
     pub fn index(&self) -> u64 {
         match self {
-            ApplyMsg::Command { index, .. } | ApplyMsg::Snapshot { index, .. } => *index,
+            ApplyMsg::Command { index, .. }
+            | ApplyMsg::Snapshot { index, .. }
+            | ApplyMsg::Membership { index, .. } => *index,
         }
     }
 }

@@ -18,6 +18,11 @@ pub(crate) const APPLY_BATCH: usize = 256;
 /// so a chunk and its header always fit.
 pub(crate) const MAX_SNAPSHOT_CHUNK: usize = crate::limits::MAX_FRAME_BYTES / 4;
 
+/// A learner is promoted only if its log is within this many entries of
+/// the leader's (see `membership::caught_up`): a voter further behind would
+/// count toward majorities it cannot yet help form.
+pub(crate) const PROMOTE_MAX_LAG: u64 = 1000;
+
 /// How long [`Raft::shutdown`](crate::Raft::shutdown) waits for the node's
 /// threads before giving up on joining them.
 pub(crate) const SHUTDOWN_JOIN_TIMEOUT: Duration = Duration::from_secs(5);

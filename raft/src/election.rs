@@ -57,16 +57,16 @@ fn leader_alive(st: &State, config: &RaftConfig, now: Instant) -> bool {
             .is_some_and(|t| now.duration_since(t) < config.election_timeout_min)
 }
 
-/// Check-quorum: a leader counts itself and every peer that answered within
-/// the last `window`.
+/// Check-quorum: a leader counts itself (if it votes) and every voter that
+/// answered within the last `window`; learners keep no one in office.
 pub(crate) fn has_quorum(st: &State, now: Instant, window: std::time::Duration) -> bool {
-    let heard = st
-        .progress
-        .iter()
-        .enumerate()
-        .filter(|&(i, p)| i == st.me || now.duration_since(p.last_ack) <= window)
-        .count();
-    heard >= st.majority()
+    st.is_majority(|id| {
+        id == st.me
+            || st
+                .progress
+                .get(&id)
+                .is_some_and(|p| now.duration_since(p.last_ack) <= window)
+    })
 }
 
 /// The election timeout ticker: sleeps until the election deadline (or, on
@@ -77,6 +77,14 @@ pub(crate) fn election_timeout_ticker(inner: Arc<Inner>) {
     loop {
         if st.dead {
             return;
+        }
+        if st.links_stale {
+            // A safety net: whoever changed the members normally refreshes
+            // the links at once; this catches any path that did not.
+            drop(st);
+            inner.refresh_links();
+            st = inner.state.lock();
+            continue;
         }
         let now = Instant::now();
         if st.role == Role::Leader {
@@ -103,6 +111,11 @@ pub(crate) fn election_timeout_ticker(inner: Arc<Inner>) {
             inner.election_cv.wait_until(&mut st, wake);
             continue;
         }
+        if now >= st.election_deadline && !st.is_voter() {
+            // Learners (and removed or joining nodes) never campaign.
+            st.reset_election_deadline(config, now);
+            continue;
+        }
         if now >= st.election_deadline {
             drop(st);
             start_campaign(&inner, config.pre_vote, Trigger::Timeout);
@@ -114,12 +127,20 @@ pub(crate) fn election_timeout_ticker(inner: Arc<Inner>) {
     }
 }
 
+/// Starts a real election at once, without pre-vote: the leader of `term`
+/// handed leadership to this node (TimeoutNow, thesis §3.10).
+pub(crate) fn campaign_now(inner: &Arc<Inner>, term: u64) {
+    start_campaign(inner, false, Trigger::TimeoutNow(term));
+}
+
 /// Why a campaign starts; rechecked under the lock, since a leader may
 /// have been heard from since.
 #[derive(Clone, Copy)]
 enum Trigger {
     /// The election deadline passed.
     Timeout,
+    /// The leader of this term told us to take over.
+    TimeoutNow(u64),
     /// This pre-vote campaign won a majority.
     PreVoteWon(u64),
 }
@@ -131,19 +152,25 @@ fn start_campaign(inner: &Arc<Inner>, pre_vote: bool, trigger: Trigger) {
     let now = Instant::now();
     let args;
     let campaign;
+    let voters;
     {
         // A real election changes term and vote: persist before asking.
         let mut storage = (!pre_vote).then(|| inner.storage.lock());
         let mut st = inner.state.lock();
         let still_wanted = match trigger {
-            Trigger::Timeout => st.role != Role::Leader && now >= st.election_deadline,
+            Trigger::Timeout => {
+                st.role != Role::Leader && now >= st.election_deadline && st.is_voter()
+            }
             Trigger::PreVoteWon(id) => st.role == Role::PreCandidate && st.campaign == id,
+            Trigger::TimeoutNow(term) => {
+                st.role == Role::Follower && st.current_term == term && st.is_voter()
+            }
         };
         if st.dead || !still_wanted {
             return;
         }
         st.campaign += 1;
-        st.votes = 1;
+        st.granted = [inner.me].into();
         st.leader = None;
         st.reset_election_deadline(config, now);
         if pre_vote {
@@ -170,19 +197,27 @@ fn start_campaign(inner: &Arc<Inner>, pre_vote: bool, trigger: Trigger) {
             last_log_term: st.log.last_term(),
             pre_vote,
         };
-        if st.votes >= st.majority() {
-            // A cluster of one.
+        if st.is_majority(|id| st.granted.contains(&id)) {
+            // A cluster of one voter.
             if pre_vote {
                 drop(st);
                 drop(storage);
                 return start_campaign(inner, false, Trigger::PreVoteWon(campaign));
             }
-            st.become_leader(config, now);
-            inner.metrics.saw_leader(st.current_term);
+            take_office(inner, &mut st);
+            drop(st);
+            drop(storage);
+            inner.wake_replicators();
             return;
         }
+        voters = st
+            .config()
+            .voters()
+            .filter(|&v| v != inner.me)
+            .collect::<Vec<_>>();
     }
-    for peer in (0..inner.peers.len()).filter(|&p| p != inner.me) {
+    // Only voters are asked: no one else's answer counts.
+    for link in voters.into_iter().filter_map(|v| inner.link(v)) {
         let inner = inner.clone();
         let spawned = thread::Builder::new()
             .name(format!("raft{}-vote", inner.me))
@@ -190,8 +225,8 @@ fn start_campaign(inner: &Arc<Inner>, pre_vote: bool, trigger: Trigger) {
                 if inner.is_dead() {
                     return;
                 }
-                let reply = inner.peers[peer].request_vote(&args);
-                handle_vote_reply(&inner, &args, campaign, reply);
+                let reply = link.peer.request_vote(&args);
+                handle_vote_reply(&inner, link.id, &args, campaign, reply);
             });
         if let Err(e) = spawned {
             tracing::warn!(error = %e, "cannot spawn a vote request thread");
@@ -203,6 +238,7 @@ fn start_campaign(inner: &Arc<Inner>, pre_vote: bool, trigger: Trigger) {
 /// campaign under the lock; replies to an older campaign or term are dropped.
 fn handle_vote_reply(
     inner: &Arc<Inner>,
+    voter: usize,
     args: &RequestVoteArgs,
     campaign: u64,
     reply: Result<RequestVoteReply, PeerError>,
@@ -225,8 +261,9 @@ fn handle_vote_reply(
     if !reply.vote_granted || st.campaign != campaign || (st.role, args.term) != expected {
         return;
     }
-    st.votes += 1;
-    if st.votes != st.majority() {
+    let had_majority = st.is_majority(|id| st.granted.contains(&id));
+    st.granted.insert(voter);
+    if had_majority || !st.is_majority(|id| st.granted.contains(&id)) {
         return;
     }
     if args.pre_vote {
@@ -234,11 +271,26 @@ fn handle_vote_reply(
         drop(st);
         start_campaign(inner, false, Trigger::PreVoteWon(campaign));
     } else {
-        st.become_leader(&inner.config, Instant::now());
-        inner.metrics.saw_leader(st.current_term);
+        take_office(inner, &mut st);
         drop(st);
         inner.wake_replicators();
         inner.election_cv.notify_one();
+    }
+}
+
+/// Becomes the leader of the current term. A configuration left
+/// uncommitted by the last leader is committed at once, by restating it in
+/// this term: until then no change can start, and whoever asked for it is
+/// waiting.
+fn take_office(inner: &Inner, st: &mut State) {
+    st.become_leader(&inner.config, Instant::now());
+    inner.metrics.saw_leader(st.current_term);
+    if st.membership.pending(st.commit_index).is_some() {
+        let term = st.current_term;
+        let same = st.config().to_proto();
+        let index = st.log.append_config(term, same);
+        st.track_configs(index, Instant::now());
+        inner.writer_cv.notify_one();
     }
 }
 
@@ -301,6 +353,7 @@ fn reply(term: u64, vote_granted: bool, vote_state: i32) -> RequestVoteReply {
 mod tests {
     use super::*;
     use crate::log::tests::log_of;
+    use crate::membership::Configuration;
     use crate::HardState;
 
     fn ask(term: u64, candidate: i32, last_index: u64, last_term: u64) -> RequestVoteArgs {
@@ -343,13 +396,14 @@ mod tests {
     #[test]
     fn quorum_counts_recent_acks_and_self() {
         let now = Instant::now();
-        let mut st = State::new(0, 5, Log::new(), HardState::default(), now);
+        let five = Configuration::voters_of((0..5).map(|i| (i, String::new())));
+        let mut st = State::new(0, five, Log::new(), HardState::default(), now);
         let window = std::time::Duration::from_millis(100);
         assert!(has_quorum(&st, now, window));
         let later = now + std::time::Duration::from_millis(200);
         assert!(!has_quorum(&st, later, window));
-        st.progress[3].last_ack = later;
-        st.progress[4].last_ack = later;
+        st.progress.get_mut(&3).unwrap().last_ack = later;
+        st.progress.get_mut(&4).unwrap().last_ack = later;
         assert!(has_quorum(&st, later, window));
     }
 }

@@ -32,4 +32,28 @@ pub enum StartError {
     /// no AppendEntries could carry it. Refused before it enters the log.
     #[error("command of {len} bytes exceeds the limit of {max} bytes")]
     TooLarge { len: usize, max: usize },
+    /// The leader is handing leadership over (thesis §3.10) and takes no
+    /// new commands meanwhile; the next leader will. Treat as `NotLeader`.
+    #[error("leadership is being transferred")]
+    Transferring,
+}
+
+/// Why a leadership transfer did not complete.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TransferError {
+    #[error("not the leader")]
+    NotLeader,
+    #[error("node {0} is not a voter of the configuration")]
+    NotAVoter(usize),
+    #[error("no other voter to hand leadership to")]
+    NoTarget,
+    #[error("another leadership transfer is under way")]
+    Busy,
+    /// The target did not take over within an election timeout (it lagged
+    /// too far, died, or could not win); this node leads on.
+    #[error("node {0} did not take over within {1:?}; the leader stays")]
+    TimedOut(usize, std::time::Duration),
+    /// Another node than the target won the election the transfer started.
+    #[error("node {0} took over instead of the target")]
+    OtherLeader(usize),
 }

@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use proto::raft::{InstallSnapshotRequest, InstallSnapshotResponse};
 
+use crate::envelope;
 use crate::node::Inner;
 use crate::persister::{PersistError, SnapshotMeta, SnapshotWriter};
 use crate::state::PendingSnapshot;
@@ -204,16 +205,33 @@ fn install(inner: &Inner, term: u64, writer: Box<dyn SnapshotWriter>) -> Install
     };
     st.durable_index = st.durable_index.min(st.written_index).max(index);
     st.log_epoch += 1;
-    st.commit_index = index;
     let data = storage.current_snapshot();
     st.snapshot = data.clone();
     if let Some(data) = data {
+        let (config, view) = match envelope::open(&data) {
+            Ok(opened) => opened,
+            Err(e) => {
+                inner.fail(
+                    &mut st,
+                    format!("the snapshot through index {index} from the leader: {e}"),
+                );
+                return reply(st.current_term, false, 0);
+            }
+        };
+        // The configuration in force at `index`; entries of a kept suffix
+        // still follow it. (A snapshot without one changes nothing.)
+        let config = config.unwrap_or_else(|| st.membership.at(index).clone());
+        st.membership.install(index, config, kept);
+        st.sync_progress(Instant::now());
         st.pending_snapshot = Some(PendingSnapshot {
             index,
             term: snap_term,
-            data,
+            data: view,
         });
         inner.apply_cv.notify_one();
+    }
+    if st.advance_commit(index) {
+        inner.committed(&mut st);
     }
     tracing::info!(
         me = inner.me,
@@ -230,6 +248,12 @@ fn install(inner: &Inner, term: u64, writer: Box<dyn SnapshotWriter>) -> Install
     inner
         .raft_state_bytes
         .store(storage.raft_state_size(), Ordering::Relaxed);
+    let stale = st.links_stale;
+    drop(st);
+    drop(storage);
+    if stale {
+        inner.refresh_links();
+    }
     reply(term, true, 0)
 }
 

@@ -12,6 +12,15 @@
 //!   locking rules.
 //! - `state.rs`: role, terms, volatile state, per-peer progress, role transitions.
 //! - `log.rs`: the in-memory log, absolute indexes over a snapshot offset (§5.3).
+//! - `membership/`: the cluster's configuration (voters, learners, addresses),
+//!   single-server changes, and the quorum rules as pure functions of it.
+//! - `reconfigure.rs`: the leader's side of a change (`propose_change`,
+//!   `change_membership`); `envelope.rs`: the configuration at the head of
+//!   every snapshot; `links.rs`: one link (transport, replicator, senders)
+//!   per other member, following the configuration.
+//! - `leadership.rs`: leadership transfer (TimeoutNow, thesis §3.10).
+//! - `members.rs`: membership as the state sees it (who gets progress and
+//!   links, what a committed configuration changes).
 //! - `election.rs`: election timeout ticker, pre-vote, RequestVote (§5.2, §5.4.1).
 //! - `replication.rs`: per-peer replicators, AppendEntries, commit rule (§5.3, §5.4.2).
 //! - `sender.rs`: the threads that make a replicator's RPCs.
@@ -54,24 +63,33 @@
 //!   one heartbeat round shared by every read that arrives meanwhile.
 //! - Pre-vote and check-quorum (Ongaro's thesis §9.6, §6.2) keep a node
 //!   returning from a partition from deposing a healthy leader.
+//! - Its members were fixed by a config file; here membership is in the
+//!   log (single-server changes, learners, removal of any member) and a
+//!   leader can hand leadership over ([`Raft::transfer_leadership`]).
 
 mod applier;
 mod apply_msg;
 mod config;
 mod defer;
 mod election;
+mod envelope;
 mod error;
 mod failure;
 mod install;
+mod leadership;
 pub mod limits;
+mod links;
 mod lock_queue;
 pub mod log;
 mod log_writer;
+mod members;
+pub mod membership;
 pub mod metrics;
 mod node;
 mod peer;
 pub mod persister;
 mod read_index;
+mod reconfigure;
 mod replication;
 mod sender;
 mod service;
@@ -82,9 +100,11 @@ mod transfer;
 pub use apply_msg::ApplyMsg;
 pub use config::RaftConfig;
 pub use defer::Defer;
-pub use error::{RaftError, StartError};
+pub use error::{RaftError, StartError, TransferError};
+pub use links::PeerFactory;
 pub use lock_queue::LockQueue;
-pub use node::Raft;
+pub use membership::{ChangeError, ConfChange, Configuration, Member, MemberRole};
+pub use node::{Cluster, Raft};
 pub use peer::{PeerError, RaftPeer, RpcPeer};
 pub use persister::memory::MemoryPersister;
 pub use persister::FilePersister;

@@ -90,6 +90,7 @@ mod tests {
             command,
             log_term: u64::MAX,
             log_index: u64::MAX,
+            config: None,
         }
     }
 
@@ -142,6 +143,7 @@ mod tests {
         let entry = widest_entry(vec![0x5a; MAX_COMMAND_BYTES]);
         let entry = LogEntry {
             log_index: 1,
+            config: None,
             ..entry
         };
         {
@@ -159,6 +161,7 @@ mod tests {
     fn without_the_envelope_a_frame_sized_command_would_fit_neither() {
         let entry = LogEntry {
             log_index: 1,
+            config: None,
             ..widest_entry(vec![0; MAX_FRAME_BYTES])
         };
         assert!(widest_args(vec![entry.clone()]).encoded_len() > MAX_FRAME_BYTES);

@@ -115,6 +115,19 @@ impl Log {
             command,
             log_term: term,
             log_index: index,
+            config: None,
+        });
+        index
+    }
+
+    /// Appends a configuration entry (no command) and returns its index.
+    pub fn append_config(&mut self, term: u64, config: proto::raft::Configuration) -> u64 {
+        let index = self.last_index() + 1;
+        self.entries.push(LogEntry {
+            command: Vec::new(),
+            log_term: term,
+            log_index: index,
+            config: Some(config),
         });
         index
     }
@@ -257,6 +270,7 @@ pub(crate) mod tests {
             command: vec![index as u8],
             log_term: term,
             log_index: index,
+            config: None,
         }
     }
 

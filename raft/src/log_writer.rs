@@ -38,7 +38,12 @@ pub(crate) fn log_writer(inner: Arc<Inner>) {
             return;
         }
         if st.durable_index > before && maybe_commit(&mut st) {
-            inner.apply_cv.notify_one();
+            inner.committed(&mut st);
+            if st.links_stale {
+                drop(st);
+                drop(storage);
+                inner.refresh_links();
+            }
         }
     }
 }

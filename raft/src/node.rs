@@ -2,7 +2,7 @@
 //! every thread works on (the original's `Raft` class in raft.h).
 //!
 //! Locking: `storage` (the persister) is always taken before `state`, never
-//! the other way round. Whoever changes what must be durable holds both, so
+//! the other way round; `links` (see `links.rs`) only after `state`, or alone. Whoever changes what must be durable holds both, so
 //! the persister sees writes in the order the log saw them; the leader's log
 //! writer and a follower's AppendEntries handler hold only `storage` while
 //! they sync, so `start`, heartbeats, reads and the applier keep going
@@ -25,12 +25,14 @@ use crate::config::SHUTDOWN_JOIN_TIMEOUT;
 use crate::failure::{panic_message, Failure};
 use crate::install::{self, Incoming};
 use crate::limits::MAX_COMMAND_BYTES;
+use crate::links::{self, Link, Links, PeerFactory};
 use crate::log::Log;
+use crate::membership::Configuration;
 use crate::metrics::RaftMetrics;
 use crate::persister::closed::Closed;
 use crate::state::State;
 use crate::{
-    applier, election, log_writer, replication, sender, snapshot, ApplyMsg, LockQueue,
+    applier, election, envelope, log_writer, replication, snapshot, ApplyMsg, LockQueue,
     PersistError, Persister, RaftConfig, RaftError, RaftPeer, RaftStatus, Role, SnapshotWriter,
     StartError,
 };
@@ -44,9 +46,31 @@ pub struct Raft {
     pub(crate) inner: Arc<Inner>,
 }
 
+/// How a node finds the cluster: the configuration it starts with (the
+/// config file's members as voters; an empty one for a node that joins
+/// and learns it from the leader) and how to reach a member by address.
+/// Once the log or a snapshot holds a configuration, that one rules.
+#[derive(Clone)]
+pub struct Cluster {
+    pub initial: Configuration,
+    pub connect: PeerFactory,
+}
+
+impl Cluster {
+    /// A fixed set of peers, `peers[i]` being node i, all voters (the
+    /// shape of [`Raft::make`]); members added later with an id past the
+    /// end cannot be reached.
+    pub fn of_peers(peers: Vec<Arc<dyn RaftPeer>>) -> Cluster {
+        let initial = Configuration::voters_of((0..peers.len()).map(|i| (i, String::new())));
+        let connect: PeerFactory = Arc::new(move |id, _| peers.get(id).cloned());
+        Cluster { initial, connect }
+    }
+}
+
 pub(crate) struct Inner {
     pub me: usize,
-    pub peers: Vec<Arc<dyn RaftPeer>>,
+    /// Makes the transport to a member that joins the configuration.
+    pub factory: PeerFactory,
     pub config: RaftConfig,
     pub storage: Mutex<Box<dyn Persister>>,
     pub state: Mutex<State>,
@@ -65,11 +89,12 @@ pub(crate) struct Inner {
     pub apply_cv: Condvar,
     /// Wakes the leader's log writer: `start` appended entries.
     pub writer_cv: Condvar,
-    /// Wakes the replicator of each peer.
-    pub replicate_cv: Vec<Condvar>,
-    /// Hands RPCs to each peer's sender threads (one per lane); emptied on
-    /// shutdown, which lets the sender threads end.
-    pub senders: Vec<[Mutex<Option<crossbeam_channel::Sender<sender::Outgoing>>>; sender::LANES]>,
+    /// The other members: transport, replicator wake-up, sender lanes
+    /// (see `links.rs`). Taken after `state` when both are needed.
+    pub links: Links,
+    /// A reply handler left `State::links_stale` set: the sender thread
+    /// refreshes the links once it holds no lock (saves a state lock per RPC).
+    pub links_dirty: AtomicBool,
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// Why the node stopped by itself; none while it runs and after a
     /// clean shutdown.
@@ -88,12 +113,9 @@ impl Inner {
         self.election_cv.notify_all();
         self.apply_cv.notify_all();
         self.writer_cv.notify_all();
-        self.replicate_cv.iter().for_each(|cv| {
-            cv.notify_all();
-        });
-        self.senders.iter().flatten().for_each(|tx| {
-            tx.lock().take();
-        });
+        for link in self.links.lock().values() {
+            link.retire();
+        }
     }
 
     /// A persist error is fatal: log it and stop, never carry on.
@@ -134,9 +156,54 @@ impl Inner {
     }
 
     pub fn wake_replicators(&self) {
-        self.replicate_cv.iter().for_each(|cv| {
-            cv.notify_one();
-        });
+        for link in self.links.lock().values() {
+            link.replicate_cv.notify_one();
+        }
+    }
+
+    /// Makes the links follow the configuration, if it changed; call with
+    /// no lock held.
+    pub fn refresh_links(&self) {
+        if let Some(inner) = self.this.upgrade() {
+            links::refresh(&inner);
+        }
+    }
+
+    /// The link to member `id`, if it has one.
+    pub fn link(&self, id: usize) -> Option<Arc<Link>> {
+        self.links.lock().get(&id).cloned()
+    }
+
+    /// Starts one of the node's own threads, guarded (see `run_guarded`),
+    /// joined at shutdown.
+    pub fn spawn_guarded(
+        self: &Arc<Inner>,
+        name: String,
+        body: impl FnOnce(Arc<Inner>) + Send + 'static,
+    ) -> std::io::Result<()> {
+        let inner = self.clone();
+        let handle = thread::Builder::new()
+            .name(name.clone())
+            .spawn(move || inner.run_guarded(&name, body))?;
+        self.threads.lock().push(handle);
+        Ok(())
+    }
+
+    /// After the commit index moved: wakes the applier, and stops a node
+    /// whose removal from the cluster has committed (a leader steps down
+    /// first); a removed node must not linger and disrupt the others.
+    pub fn committed(&self, st: &mut State) {
+        self.apply_cv.notify_one();
+        if let Some(index) = st.removed_at() {
+            if st.role == Role::Leader {
+                st.leader = None;
+                st.become_follower(&self.config, Instant::now());
+            }
+            self.fail(
+                st,
+                format!("removed from the cluster (the configuration at log index {index} no longer lists node {})", self.me),
+            );
+        }
     }
 
     /// Whether `persist` has anything to write.
@@ -229,17 +296,31 @@ impl Raft {
     pub fn make(
         me: usize,
         peers: Vec<Arc<dyn RaftPeer>>,
-        mut persister: Box<dyn Persister>,
+        persister: Box<dyn Persister>,
         apply_queue: Arc<LockQueue<ApplyMsg>>,
         config: RaftConfig,
     ) -> Result<Raft, RaftError> {
-        config.validate()?;
         if me >= peers.len() {
             return Err(RaftError::InvalidId {
                 me,
                 size: peers.len(),
             });
         }
+        Self::make_member(me, Cluster::of_peers(peers), persister, apply_queue, config)
+    }
+
+    /// Like [`make`](Self::make), for a cluster whose membership changes:
+    /// `cluster.initial` is the configuration before any in the log (the
+    /// config file's, or empty for a node that joins as a learner), and
+    /// `cluster.connect` makes the transport to each member from its address.
+    pub fn make_member(
+        me: usize,
+        cluster: Cluster,
+        mut persister: Box<dyn Persister>,
+        apply_queue: Arc<LockQueue<ApplyMsg>>,
+        config: RaftConfig,
+    ) -> Result<Raft, RaftError> {
+        config.validate()?;
         let recovered = persister.recover()?;
         let meta = recovered
             .snapshot
@@ -253,28 +334,36 @@ impl Raft {
         )
         .map_err(RaftError::Recovery)?;
         let now = Instant::now();
-        let mut st = State::new(me, peers.len(), log, recovered.hard_state, now);
+        let (snapshot_config, service_data) = match &recovered.snapshot {
+            Some(data) => {
+                let (c, view) = envelope::open(data).map_err(RaftError::Recovery)?;
+                (c, Some(view))
+            }
+            None => (None, None),
+        };
+        let base = snapshot_config.unwrap_or(cluster.initial);
+        let mut st = State::new(me, base, log, recovered.hard_state, now);
         st.reset_election_deadline(&config, now);
-        if let Some(data) = recovered.snapshot {
+        if let Some(view) = service_data {
             // The service restores from the queue, before any command.
             apply_queue.push(ApplyMsg::Snapshot {
                 index: meta.last_included_index,
                 term: meta.last_included_term,
-                data: data.clone(),
+                data: view,
             });
-            st.snapshot = Some(data);
+            st.snapshot = recovered.snapshot;
         }
         tracing::info!(
             me,
             term = st.current_term,
             last_index = st.log.last_index(),
             snapshot_index = st.log.snapshot_index(),
+            config = %st.config(),
             "raft node starts"
         );
-        let n = peers.len();
         let inner = Arc::new_cyclic(|this| Inner {
             me,
-            peers,
+            factory: cluster.connect,
             config,
             raft_state_bytes: AtomicU64::new(persister.raft_state_size()),
             storage: Mutex::new(persister),
@@ -285,10 +374,8 @@ impl Raft {
             election_cv: Condvar::new(),
             apply_cv: Condvar::new(),
             writer_cv: Condvar::new(),
-            replicate_cv: (0..n).map(|_| Condvar::new()).collect(),
-            senders: (0..n)
-                .map(|_| std::array::from_fn(|_| Mutex::new(None)))
-                .collect(),
+            links: Mutex::new(Default::default()),
+            links_dirty: AtomicBool::new(false),
             threads: Mutex::new(Vec::new()),
             failure: Failure::default(),
             metrics: RaftMetrics::default(),
@@ -317,29 +404,10 @@ impl Raft {
             ),
             (format!("raft{me}-writer"), Box::new(log_writer::log_writer)),
         ];
-        for peer in (0..self.inner.peers.len()).filter(|&p| p != me) {
-            for lane in 0..sender::LANES {
-                let (tx, rx) = crossbeam_channel::unbounded();
-                let inner = self.inner.clone();
-                // Not guarded: these run the peer transport, whose panics
-                // count as a lost reply (see `sender.rs`), not a node failure.
-                thread::Builder::new()
-                    .name(format!("raft{me}-send{peer}-{lane}"))
-                    .spawn(move || sender::sender(inner, rx))?;
-                *self.inner.senders[peer][lane].lock() = Some(tx);
-            }
-            jobs.push((
-                format!("raft{me}-repl{peer}"),
-                Box::new(move |inner| replication::replicator(inner, peer)),
-            ));
+        for (name, job) in jobs.drain(..) {
+            self.inner.spawn_guarded(name, job)?;
         }
-        for (name, job) in jobs {
-            let inner = self.inner.clone();
-            let handle = thread::Builder::new()
-                .name(name.clone())
-                .spawn(move || inner.run_guarded(&name, job))?;
-            self.inner.threads.lock().push(handle);
-        }
+        links::refresh(&self.inner);
         Ok(())
     }
 
@@ -373,6 +441,9 @@ impl Raft {
         let mut st = self.inner.state.lock();
         if st.dead || st.role != Role::Leader {
             return Err(StartError::NotLeader);
+        }
+        if st.handover.is_some() {
+            return Err(StartError::Transferring);
         }
         let term = st.current_term;
         let index = st.log.append_new(term, command);

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use proto::raft::{
     AppendEntriesArgs, AppendEntriesReply, InstallSnapshotRequest, InstallSnapshotResponse,
-    RaftRpcClient, RequestVoteArgs, RequestVoteReply,
+    RaftRpcClient, RequestVoteArgs, RequestVoteReply, TimeoutNowArgs, TimeoutNowReply,
 };
 
 /// "No reply": the peer was unreachable, the message was dropped, or the
@@ -24,6 +24,14 @@ pub trait RaftPeer: Send + Sync + 'static {
         &self,
         args: &InstallSnapshotRequest,
     ) -> Result<InstallSnapshotResponse, PeerError>;
+    /// Leadership transfer's "start an election now" (thesis §3.10). A
+    /// transport that cannot carry it fails the call, and the transfer
+    /// gives up after its timeout.
+    fn timeout_now(&self, _args: &TimeoutNowArgs) -> Result<TimeoutNowReply, PeerError> {
+        Err(PeerError(
+            "TimeoutNow is not supported by this transport".into(),
+        ))
+    }
 }
 
 /// A peer reached through the RPC framework.
@@ -64,6 +72,12 @@ impl RaftPeer for RpcPeer {
     ) -> Result<InstallSnapshotResponse, PeerError> {
         self.client
             .install_snapshot(args, self.rpc_timeout)
+            .map_err(no_reply)
+    }
+
+    fn timeout_now(&self, args: &TimeoutNowArgs) -> Result<TimeoutNowReply, PeerError> {
+        self.client
+            .timeout_now(args, self.rpc_timeout)
             .map_err(no_reply)
     }
 }

@@ -28,6 +28,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use crate::membership::quorum;
 use crate::node::Raft;
 use crate::replication;
 use crate::state::{Role, State};
@@ -88,23 +89,16 @@ impl ReadQueue {
     }
 }
 
-/// The highest round a majority has answered (the leader has answered
-/// every round).
+/// The highest round a majority of the voters has answered (the leader,
+/// if it votes, has answered every round; learners count for nothing).
 fn confirmed_round(st: &State) -> u64 {
-    let mut answered: Vec<u64> = st
-        .progress
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            if i == st.me {
-                st.reads.round
-            } else {
-                p.round_acked
-            }
-        })
-        .collect();
-    answered.sort_unstable_by(|a, b| b.cmp(a));
-    answered[st.majority() - 1]
+    quorum::quorum_value(st.config(), |id| {
+        if id == st.me {
+            st.reads.round
+        } else {
+            st.progress.get(&id).map_or(0, |p| p.round_acked)
+        }
+    })
 }
 
 /// Takes the reads a majority has confirmed, with their read indexes, to be
@@ -145,7 +139,7 @@ impl Raft {
         if st.log.term(index) != Some(st.current_term) {
             return Err(ReadIndexError::NoCommitInTerm);
         }
-        if st.majority() == 1 {
+        if st.is_voter() && st.config().voter_count() == 1 {
             return Ok(ReadStart::Confirmed(index));
         }
         let now = Instant::now();
@@ -165,7 +159,8 @@ impl Raft {
             since: now,
             on_confirmed,
         });
-        for peer in (0..st.progress.len()).filter(|&p| p != inner.me) {
+        let peers: Vec<usize> = st.progress.keys().copied().collect();
+        for peer in peers {
             replication::send_if_due(inner, &mut st, peer, now);
         }
         Ok(ReadStart::Pending {
@@ -178,12 +173,14 @@ impl Raft {
 mod tests {
     use super::*;
     use crate::log::Log;
+    use crate::membership::Configuration;
     use crate::HardState;
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Arc;
 
     fn leader_of(n: usize) -> State {
-        let mut st = State::new(0, n, Log::new(), HardState::default(), Instant::now());
+        let config = Configuration::voters_of((0..n).map(|i| (i, String::new())));
+        let mut st = State::new(0, config, Log::new(), HardState::default(), Instant::now());
         st.role = Role::Leader;
         st
     }
@@ -208,15 +205,15 @@ mod tests {
         let mut st = leader_of(5);
         let read = ask(&mut st, 7);
         // Answers to rounds sent before the read do not count.
-        for p in 1..5 {
-            st.progress[p].round_acked = 0;
+        for p in st.progress.values_mut() {
+            p.round_acked = 0;
         }
         assert!(take_confirmed(&mut st).is_empty());
         // The leader and one peer: two of five.
-        st.progress[1].round_acked = 1;
+        st.progress.get_mut(&1).unwrap().round_acked = 1;
         assert!(take_confirmed(&mut st).is_empty());
         // A third: a majority.
-        st.progress[4].round_acked = 1;
+        st.progress.get_mut(&4).unwrap().round_acked = 1;
         let ready = take_confirmed(&mut st);
         assert_eq!(ready.len(), 1);
         answer(ready);
@@ -229,12 +226,12 @@ mod tests {
         let mut st = leader_of(3);
         let first = ask(&mut st, 3);
         let second = ask(&mut st, 5);
-        st.progress[2].round_acked = 1;
+        st.progress.get_mut(&2).unwrap().round_acked = 1;
         answer(take_confirmed(&mut st));
         assert_eq!(first.load(Ordering::SeqCst), 3);
         assert_eq!(second.load(Ordering::SeqCst), 0, "round 2 is not confirmed");
         assert!(st.reads.is_waiting());
-        st.progress[1].round_acked = 2;
+        st.progress.get_mut(&1).unwrap().round_acked = 2;
         answer(take_confirmed(&mut st));
         assert_eq!(second.load(Ordering::SeqCst), 5);
     }
@@ -244,8 +241,8 @@ mod tests {
         let mut st = leader_of(3);
         let read = ask(&mut st, 3);
         st.become_follower(&crate::RaftConfig::default(), Instant::now());
-        st.progress[1].round_acked = 1;
-        st.progress[2].round_acked = 1;
+        st.progress.get_mut(&1).unwrap().round_acked = 1;
+        st.progress.get_mut(&2).unwrap().round_acked = 1;
         assert!(take_confirmed(&mut st).is_empty());
         assert!(!st.reads.is_waiting());
         assert_eq!(read.load(Ordering::SeqCst), 0);

@@ -17,7 +17,9 @@ use proto::raft::{
 };
 
 use crate::config::MAX_INFLIGHT_PER_PEER;
-use crate::log::{AppendCheck, Log};
+use crate::links::Link;
+use crate::log::AppendCheck;
+use crate::membership::quorum;
 use crate::node::Inner;
 use crate::read_index;
 use crate::sender::{send, Outgoing, Rpc};
@@ -28,57 +30,37 @@ use crate::{transfer, PeerError};
 const APP_NORMAL: i32 = 1;
 const APP_KILLED: i32 = 0;
 
-/// §5.3/§5.4.2: the highest index stored on a majority (the leader counting
-/// what it has synced itself), if that entry is from the current term;
-/// otherwise the commit index stays (Figure 8: never commit an older term's
-/// entry by counting replicas).
-pub(crate) fn commit_index_for(
-    matches: &[u64],
-    log: &Log,
-    current_term: u64,
-    commit_index: u64,
-) -> u64 {
-    if matches.is_empty() {
-        return commit_index;
-    }
-    let mut sorted = matches.to_vec();
-    sorted.sort_unstable_by(|a, b| b.cmp(a));
-    let n = sorted[matches.len() / 2];
-    if n > commit_index && log.term(n) == Some(current_term) {
-        n
-    } else {
-        commit_index
-    }
-}
-
-/// Advances the leader's commit index; true if it moved.
+/// Advances the leader's commit index to the highest index stored on a
+/// majority of the voters (the leader counting what it has synced, if it
+/// is a voter itself), if that entry is of the current term (§5.4.2, see
+/// `membership::quorum::commit_index`); true if it moved.
 pub(crate) fn maybe_commit(st: &mut State) -> bool {
     if st.role != Role::Leader {
         return false;
     }
-    let n = commit_index_for(
-        &st.match_indexes(),
-        &st.log,
+    let n = quorum::commit_index(
+        st.config(),
+        |id| st.match_index(id),
+        |i| st.log.term(i),
         st.current_term,
         st.commit_index,
     );
-    if n > st.commit_index {
-        st.commit_index = n;
-        return true;
-    }
-    false
+    st.advance_commit(n)
 }
 
 /// Builds the next RPC for `peer`: everything it lacks from `next_index`
 /// on, or (`with_data == false`) an empty heartbeat, or the next chunk of
 /// the snapshot when the entries it needs were compacted away (§7).
 fn do_heartbeat(st: &mut State, peer: usize, with_data: bool, inner: &Inner) -> Rpc {
-    let next = st.progress[peer].next_index;
+    let next = st.progress.get(&peer).map_or(1, |p| p.next_index);
     if with_data && next <= st.log.snapshot_index() {
         if let Some(data) = st.snapshot.clone() {
             let term = st.current_term;
+            let Some(pr) = st.progress.get_mut(&peer) else {
+                unreachable!("a peer without progress is sent nothing")
+            };
             return Rpc::Snapshot(transfer::next_chunk(
-                &mut st.progress[peer].transfer,
+                &mut pr.transfer,
                 &data,
                 inner.me as i32,
                 term,
@@ -111,23 +93,30 @@ fn do_heartbeat(st: &mut State, peer: usize, with_data: bool, inner: &Inner) -> 
 /// peer has heard nothing for `heartbeat_interval`. Sleeps on its condvar
 /// otherwise; the RPCs themselves run on the peer's sender thread (see
 /// `sender.rs`), so a slow or dead peer never blocks this loop.
-pub(crate) fn replicator(inner: Arc<Inner>, peer: usize) {
+pub(crate) fn replicator(inner: Arc<Inner>, link: Arc<Link>) {
     let hb = inner.config.heartbeat_interval;
+    let peer = link.id;
     let mut st = inner.state.lock();
     loop {
-        if st.dead {
+        if st.dead || link.is_retired() {
             return;
         }
-        if st.role != Role::Leader {
-            inner.replicate_cv[peer].wait(&mut st);
+        if st.role != Role::Leader || !st.progress.contains_key(&peer) {
+            link.replicate_cv.wait(&mut st);
             continue;
         }
         let now = Instant::now();
+        if st.farewells.get(&peer).is_some_and(|f| now >= f.until) && st.end_farewell(peer) {
+            drop(st);
+            inner.refresh_links();
+            st = inner.state.lock();
+            continue;
+        }
         if send_if_due(&inner, &mut st, peer, now) {
             continue;
         }
-        let wake = st.progress[peer].last_send.map_or(now + hb, |t| t + hb);
-        inner.replicate_cv[peer].wait_until(&mut st, wake);
+        let wake = st.progress[&peer].last_send.map_or(now + hb, |t| t + hb);
+        link.replicate_cv.wait_until(&mut st, wake);
     }
 }
 
@@ -138,7 +127,9 @@ pub(crate) fn replicator(inner: Arc<Inner>, peer: usize) {
 pub(crate) fn send_if_due(inner: &Arc<Inner>, st: &mut State, peer: usize, now: Instant) -> bool {
     let hb = inner.config.heartbeat_interval;
     let last_index = st.log.last_index();
-    let pr = &st.progress[peer];
+    let Some(pr) = st.progress.get(&peer) else {
+        return false;
+    };
     let heartbeat_due = pr.last_send.is_none_or(|t| now >= t + hb);
     let lagging = last_index >= pr.next_index;
     // A data RPC unanswered for a whole election timeout is presumed
@@ -157,6 +148,9 @@ pub(crate) fn send_if_due(inner: &Arc<Inner>, st: &mut State, peer: usize, now: 
     if !send_data && !send_heartbeat {
         return false;
     }
+    let Some(link) = inner.link(peer) else {
+        return false;
+    };
     let rpc = do_heartbeat(st, peer, send_data, inner);
     let carries_data = match &rpc {
         Rpc::Append(a) => !a.entries.is_empty(),
@@ -164,7 +158,9 @@ pub(crate) fn send_if_due(inner: &Arc<Inner>, st: &mut State, peer: usize, now: 
     };
     let round = st.reads.round;
     let read_probe = read_wanted && !carries_data;
-    let pr = &mut st.progress[peer];
+    let Some(pr) = st.progress.get_mut(&peer) else {
+        return false;
+    };
     pr.inflight += 1;
     if carries_data {
         pr.data_inflight = true;
@@ -175,6 +171,7 @@ pub(crate) fn send_if_due(inner: &Arc<Inner>, st: &mut State, peer: usize, now: 
     pr.last_send = Some(now);
     let out = Outgoing {
         peer,
+        link,
         rpc,
         carries_data,
         round,
@@ -196,7 +193,9 @@ fn settle<R>(
     reply_term: impl Fn(&R) -> u64,
 ) -> Option<R> {
     let peer = out.peer;
-    let pr = &mut st.progress[peer];
+    out.link.replicate_cv.notify_one();
+    // A member removed meanwhile (its progress gone) is owed nothing more.
+    let pr = st.progress.get_mut(&peer)?;
     pr.inflight = pr.inflight.saturating_sub(1);
     if out.carries_data {
         pr.data_inflight = false;
@@ -207,14 +206,13 @@ fn settle<R>(
     if let Some(lane) = out.lane {
         pr.lane_busy[lane] = false;
     }
-    inner.replicate_cv[peer].notify_one();
+    let Ok(reply) = reply else {
+        pr.backoff = true;
+        return None;
+    };
     if st.dead {
         return None;
     }
-    let Ok(reply) = reply else {
-        st.progress[peer].backoff = true;
-        return None;
-    };
     let term = reply_term(&reply);
     if term > st.current_term {
         parking_lot::MutexGuard::unlocked(st, || inner.step_down(term));
@@ -224,7 +222,7 @@ fn settle<R>(
     if st.role != Role::Leader || st.current_term != args_term {
         return None;
     }
-    let pr = &mut st.progress[peer];
+    let pr = st.progress.get_mut(&peer)?;
     pr.backoff = false;
     pr.last_ack = Instant::now();
     // Any answer in our term, success or not, says the peer knew of no
@@ -244,15 +242,25 @@ pub(crate) fn handle_append_reply(
         return;
     };
     let confirmed_reads = read_index::take_confirmed(&mut st);
-    let pr = &mut st.progress[out.peer];
+    let Some(pr) = st.progress.get_mut(&out.peer) else {
+        return;
+    };
     if reply.success {
         // Computed from our request, not the reply, and never backwards:
         // replies may be stale or reordered.
         let matched = args.prev_log_index + args.entries.len() as u64;
         pr.match_index = pr.match_index.max(matched);
         pr.next_index = pr.next_index.max(matched + 1);
+        // A removed member that now knows its removal committed is done.
+        let told = st
+            .farewells
+            .get(&out.peer)
+            .is_some_and(|f| args.leader_commit >= f.index && matched >= f.index);
+        if told {
+            st.end_farewell(out.peer);
+        }
         if maybe_commit(&mut st) {
-            inner.apply_cv.notify_one();
+            inner.committed(&mut st);
         }
     } else {
         // A follower that no longer has an entry it acknowledged, asked
@@ -277,6 +285,11 @@ pub(crate) fn handle_append_reply(
             pr.next_index = hint;
         }
     }
+    if st.links_stale {
+        inner
+            .links_dirty
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
     drop(st);
     read_index::answer(confirmed_reads);
 }
@@ -292,7 +305,9 @@ pub(crate) fn handle_snapshot_reply(
         return;
     };
     let confirmed_reads = read_index::take_confirmed(&mut st);
-    let pr = &mut st.progress[out.peer];
+    let Some(pr) = st.progress.get_mut(&out.peer) else {
+        return;
+    };
     if reply.saved {
         // InstallSnapshot said it holds the snapshot durably.
         let index = args.last_snap_shot_include_index;
@@ -300,10 +315,15 @@ pub(crate) fn handle_snapshot_reply(
         pr.next_index = pr.next_index.max(index + 1);
         pr.transfer = None;
         if maybe_commit(&mut st) {
-            inner.apply_cv.notify_one();
+            inner.committed(&mut st);
         }
     } else {
         transfer::resume_at(&mut pr.transfer, args, reply.next_offset);
+    }
+    if st.links_stale {
+        inner
+            .links_dirty
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
     drop(st);
     read_index::answer(confirmed_reads);
@@ -325,6 +345,11 @@ pub(crate) fn append_entries(inner: &Inner, args: AppendEntriesArgs) -> AppendEn
         if args.term <= st.current_term {
             let (prev, durable) = (args.prev_log_index, st.durable_index);
             let reply = accept(inner, &mut st, args, now);
+            let stale = st.links_stale;
+            drop(st);
+            if stale {
+                inner.refresh_links();
+            }
             if !reply.success || prev <= durable {
                 return reply;
             }
@@ -345,6 +370,12 @@ pub(crate) fn append_entries(inner: &Inner, args: AppendEntriesArgs) -> AppendEn
     // Nothing is acknowledged before it is durable.
     if Inner::needs_persist(&st) && !inner.persist_unlocked(&mut st, &mut **storage) {
         return refused(st.current_term, APP_KILLED);
+    }
+    let stale = st.links_stale;
+    drop(st);
+    drop(storage);
+    if stale {
+        inner.refresh_links();
     }
     reply
 }
@@ -412,13 +443,15 @@ fn accept(
                 let mut entries = args.entries;
                 let new_from = skip.min(entries.len());
                 if (args.prev_log_index + 1 + new_from as u64) == st.log.last_index() + 1 {
+                    let first_new = st.log.last_index() + 1;
                     st.log.extend(entries.drain(new_from..));
+                    // §4.1: a configuration takes effect once it is in the log.
+                    st.track_configs(first_new, now);
                 }
                 // Rule 5: commitIndex = min(leaderCommit, index of last new entry).
                 let commit = args.leader_commit.min(last_new);
-                if commit > st.commit_index {
-                    st.commit_index = commit;
-                    inner.apply_cv.notify_one();
+                if st.advance_commit(commit) {
+                    inner.committed(st);
                 }
                 (true, last_new + 1)
             }
@@ -434,7 +467,14 @@ fn accept(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::log::tests::log_of;
+    use crate::log::{tests::log_of, Log};
+    use crate::membership::Configuration;
+
+    /// The commit rule over `matches[i]` for voter i (all voters).
+    fn commit_index_for(matches: &[u64], log: &Log, term: u64, commit: u64) -> u64 {
+        let config = Configuration::voters_of((0..matches.len()).map(|i| (i, String::new())));
+        quorum::commit_index(&config, |i| matches[i], |i| log.term(i), term, commit)
+    }
 
     #[test]
     fn commits_the_majority_index_of_the_current_term() {

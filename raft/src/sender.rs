@@ -11,6 +11,7 @@ use std::thread;
 
 use proto::raft::AppendEntriesArgs;
 
+use crate::links::Link;
 use crate::node::Inner;
 use crate::replication::{handle_append_reply, handle_snapshot_reply};
 use crate::state::State;
@@ -27,6 +28,8 @@ pub(crate) enum Rpc {
 /// One RPC on its way to a peer, with what to settle when it ends.
 pub(crate) struct Outgoing {
     pub peer: usize,
+    /// The peer's link: its transport and its replicator's condvar.
+    pub link: Arc<Link>,
     pub rpc: Rpc,
     pub carries_data: bool,
     /// The read round current when it left (see `read_index.rs`).
@@ -47,6 +50,13 @@ pub(crate) const LANES: usize = 2;
 pub(crate) fn sender(inner: Arc<Inner>, jobs: crossbeam_channel::Receiver<Outgoing>) {
     while let Ok(out) = jobs.recv() {
         deliver(&inner, out);
+        // A reply may have committed a configuration.
+        if inner
+            .links_dirty
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            inner.refresh_links();
+        }
     }
 }
 
@@ -56,7 +66,7 @@ fn deliver(inner: &Inner, out: Outgoing) {
     if inner.is_dead() {
         return;
     }
-    let peer = &inner.peers[out.peer];
+    let peer = out.link.peer.clone();
     // Should the transport panic, the call still counts as unanswered, so
     // this peer's in-flight bookkeeping is not wedged (the original's DEFER).
     let unanswered = Defer::new(|| {
@@ -94,18 +104,21 @@ fn deliver(inner: &Inner, out: Outgoing) {
 /// short-lived thread of its own.
 pub(crate) fn send(inner: &Arc<Inner>, st: &mut State, mut out: Outgoing) {
     let (peer, carries_data, read_probe) = (out.peer, out.carries_data, out.read_probe);
+    let link = out.link.clone();
     for lane in 0..LANES {
-        if st.progress[peer].lane_busy[lane] {
+        if st.progress.get(&peer).is_none_or(|p| p.lane_busy[lane]) {
             continue;
         }
         out.lane = Some(lane);
-        let sent = match &*inner.senders[peer][lane].lock() {
+        let sent = match &*link.senders[lane].lock() {
             Some(tx) => tx.send(out).map_err(|e| e.into_inner()),
             None => Err(out),
         };
         match sent {
             Ok(()) => {
-                st.progress[peer].lane_busy[lane] = true;
+                if let Some(p) = st.progress.get_mut(&peer) {
+                    p.lane_busy[lane] = true;
+                }
                 return;
             }
             Err(back) => out = back,
@@ -119,7 +132,9 @@ pub(crate) fn send(inner: &Arc<Inner>, st: &mut State, mut out: Outgoing) {
     if let Err(e) = spawned {
         // Counted as "no reply"; the next heartbeat slot retries.
         tracing::warn!(error = %e, "cannot spawn an RPC thread");
-        let pr = &mut st.progress[peer];
+        let Some(pr) = st.progress.get_mut(&peer) else {
+            return;
+        };
         pr.inflight = pr.inflight.saturating_sub(1);
         if carries_data {
             pr.data_inflight = false;

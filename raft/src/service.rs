@@ -3,7 +3,7 @@
 
 use proto::raft::{
     AppendEntriesArgs, AppendEntriesReply, InstallSnapshotRequest, InstallSnapshotResponse,
-    RaftRpc, RequestVoteArgs, RequestVoteReply,
+    RaftRpc, RequestVoteArgs, RequestVoteReply, TimeoutNowArgs, TimeoutNowReply,
 };
 use rpc::Done;
 
@@ -20,5 +20,9 @@ impl RaftRpc for Raft {
 
     fn request_vote(&self, args: RequestVoteArgs, done: Done<RequestVoteReply>) {
         done.reply(Raft::request_vote(self, args));
+    }
+
+    fn timeout_now(&self, args: TimeoutNowArgs, done: Done<TimeoutNowReply>) {
+        done.reply(Raft::timeout_now(self, args));
     }
 }

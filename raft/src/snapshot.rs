@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 
 use parking_lot::MutexGuard;
 
+use crate::envelope;
 use crate::node::Inner;
 use crate::persister::{SnapshotMeta, SnapshotWriter};
 
@@ -33,7 +34,13 @@ pub(crate) fn begin_snapshot(inner: &Inner, index: u64) -> Option<Box<dyn Snapsh
         last_included_index: index,
         last_included_term: term,
     };
-    match storage.begin_snapshot(meta) {
+    // The configuration in force at `index` goes first (see `envelope.rs`).
+    let config = st.membership.at(index).clone();
+    let begun = storage.begin_snapshot(meta).and_then(|mut writer| {
+        envelope::write_header(&mut *writer, &config)?;
+        Ok(writer)
+    });
+    match begun {
         Ok(writer) => Some(writer),
         Err(e) => {
             inner.die(&mut st, &e);
@@ -72,6 +79,7 @@ pub(crate) fn finish_snapshot(inner: &Inner, mut writer: Box<dyn SnapshotWriter>
         return false;
     }
     let discarded = st.log.compact_to(index, term).discarded;
+    st.membership.compact_to(index);
     // The persister's log now starts after `index` too, synced.
     st.written_index = st.written_index.max(index);
     st.durable_index = st.durable_index.max(index);

@@ -1,13 +1,17 @@
 //! A node's state under its one mutex: role, terms, the log, volatile
 //! indexes, per-peer progress, and the role transitions (Figure 2).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
 
 use crate::config::RaftConfig;
+use crate::leadership::Handover;
 use crate::log::Log;
+pub(crate) use crate::members::Farewell;
+use crate::membership::{Configuration, History};
 use crate::read_index::ReadQueue;
 use crate::sender::LANES;
 use crate::transfer::Transfer;
@@ -46,6 +50,8 @@ pub struct RaftStatus {
     pub snapshot_index: u64,
     pub leader: Option<usize>,
     pub raft_state_bytes: u64,
+    /// The configuration in force (the latest in the log).
+    pub configuration: Configuration,
 }
 
 /// What a leader knows about one follower (§5.3).
@@ -82,7 +88,7 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
-    fn new(next_index: u64, now: Instant) -> Self {
+    pub(crate) fn new(next_index: u64, now: Instant) -> Self {
         Self {
             next_index,
             match_index: 0,
@@ -142,10 +148,30 @@ pub(crate) struct State {
     /// Identifies the current (pre-)campaign, so late replies of an older
     /// one are not counted.
     pub campaign: u64,
-    pub votes: usize,
+    /// Who granted this campaign's (pre-)vote, the candidate included.
+    pub granted: BTreeSet<usize>,
 
-    // Volatile state on leaders.
-    pub progress: Vec<Progress>,
+    /// The configurations of the snapshot and the log; the latest rules.
+    pub membership: History,
+    /// The set of members changed: the node's links to its peers (threads,
+    /// transports) must follow, outside the state lock (`Inner::refresh_links`).
+    pub links_stale: bool,
+    /// Some configuration of this node's has held it (a joining node's
+    /// has not, until its addition reaches it): only then can it be removed.
+    pub member_seen: bool,
+    /// Members a committed configuration removed, which this leader keeps
+    /// telling the commit index (so they learn of their removal and stop)
+    /// until one of them acknowledges it or the deadline passes.
+    pub farewells: BTreeMap<usize, Farewell>,
+    /// A leadership transfer under way: no new commands meanwhile (§3.10).
+    pub handover: Option<Handover>,
+    /// The deadline of the transfer that ended when this node stepped
+    /// down, so the transferring caller knows how long to wait for news.
+    pub handover_ended: Option<Instant>,
+
+    // Volatile state on leaders (kept for every other member, so a new
+    // leader and a new member start from fresh progress).
+    pub progress: BTreeMap<usize, Progress>,
     pub quorum_check_at: Instant,
     /// Reads waiting for a majority to confirm this leader (§6.4).
     pub reads: ReadQueue,
@@ -154,10 +180,23 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub fn new(me: usize, peers: usize, log: Log, hard: HardState, now: Instant) -> Self {
+    /// A node's state after recovery: `base` is the configuration in force
+    /// at the log's snapshot index; configuration entries in `log` follow it.
+    pub fn new(me: usize, base: Configuration, log: Log, hard: HardState, now: Instant) -> Self {
         let last = log.last_index();
         let snap = log.snapshot_index();
-        Self {
+        let mut membership = History::new(snap, base);
+        for e in log.slice(snap + 1, last) {
+            if let Some(c) = &e.config {
+                match Configuration::from_proto(c) {
+                    Ok(c) => membership.push(e.log_index, c),
+                    Err(err) => {
+                        tracing::error!(me, index = e.log_index, %err, "bad configuration entry")
+                    }
+                }
+            }
+        }
+        let mut st = Self {
             me,
             role: Role::Follower,
             current_term: hard.current_term,
@@ -176,12 +215,20 @@ impl State {
             election_deadline: now,
             last_leader_contact: None,
             campaign: 0,
-            votes: 0,
-            progress: (0..peers).map(|_| Progress::new(last + 1, now)).collect(),
+            granted: BTreeSet::new(),
+            membership,
+            links_stale: true,
+            member_seen: false,
+            farewells: BTreeMap::new(),
+            handover: None,
+            handover_ended: None,
+            progress: BTreeMap::new(),
             quorum_check_at: now,
             reads: ReadQueue::default(),
             dead: false,
-        }
+        };
+        st.sync_progress(now);
+        st
     }
 
     pub fn hard_state(&self) -> HardState {
@@ -189,10 +236,6 @@ impl State {
             current_term: self.current_term,
             voted_for: self.voted_for.map(|v| v as u32),
         }
-    }
-
-    pub fn majority(&self) -> usize {
-        self.progress.len() / 2 + 1
     }
 
     pub fn reset_election_deadline(&mut self, config: &RaftConfig, now: Instant) {
@@ -203,6 +246,12 @@ impl State {
     /// straight (the persister truncates at the next persist).
     pub fn truncate_log(&mut self, from: u64) {
         self.log.truncate_from(from);
+        if self.membership.truncate_from(from) {
+            // §4.1: a node uses the latest configuration in its log, so
+            // dropping one reverts to the one before.
+            tracing::info!(me = self.me, config = %self.config(), "configuration reverts");
+            self.sync_progress(Instant::now());
+        }
         if from <= self.written_index {
             self.pending_truncate = Some(self.pending_truncate.map_or(from, |t| t.min(from)));
             self.written_index = from - 1;
@@ -238,6 +287,11 @@ impl State {
             if self.role == Role::Leader {
                 self.reset_election_deadline(config, now);
                 self.reads.abandon();
+                self.handover_ended = self.handover.take().map(|h| h.deadline);
+                if !self.farewells.is_empty() {
+                    self.farewells.clear();
+                    self.sync_progress(now);
+                }
             }
             self.role = Role::Follower;
         }
@@ -253,7 +307,7 @@ impl State {
         self.role = Role::Leader;
         self.leader = Some(self.me);
         let next = self.log.last_index() + 1;
-        for p in &mut self.progress {
+        for p in self.progress.values_mut() {
             p.next_index = next;
             p.match_index = 0;
             p.last_send = None;
@@ -267,17 +321,13 @@ impl State {
         self.quorum_check_at = now + config.election_timeout_max;
     }
 
-    /// The matchIndex of every node, the leader's own being what it has synced.
-    pub fn match_indexes(&self) -> Vec<u64> {
-        (0..self.progress.len())
-            .map(|i| {
-                if i == self.me {
-                    self.durable_index
-                } else {
-                    self.progress[i].match_index
-                }
-            })
-            .collect()
+    /// The matchIndex of a member, the leader's own being what it has synced.
+    pub fn match_index(&self, id: usize) -> u64 {
+        if id == self.me {
+            self.durable_index
+        } else {
+            self.progress.get(&id).map_or(0, |p| p.match_index)
+        }
     }
 
     pub fn status(&self, raft_state_bytes: u64) -> RaftStatus {
@@ -291,6 +341,7 @@ impl State {
             snapshot_index: self.log.snapshot_index(),
             leader: self.leader,
             raft_state_bytes,
+            configuration: self.config().clone(),
         }
     }
 }
@@ -306,6 +357,10 @@ pub(crate) fn random_timeout(config: &RaftConfig) -> Duration {
 mod tests {
     use super::*;
 
+    fn three() -> Configuration {
+        Configuration::voters_of((0..3).map(|i| (i, String::new())))
+    }
+
     #[test]
     fn random_timeouts_stay_in_range() {
         let c = RaftConfig::default();
@@ -319,7 +374,7 @@ mod tests {
     fn higher_term_forgets_the_vote_and_steps_down() {
         let c = RaftConfig::default();
         let now = Instant::now();
-        let mut s = State::new(0, 3, Log::new(), HardState::default(), now);
+        let mut s = State::new(0, three(), Log::new(), HardState::default(), now);
         s.current_term = 2;
         s.voted_for = Some(0);
         s.role = Role::Leader;
@@ -339,7 +394,7 @@ mod tests {
         for _ in 0..5 {
             log.append_new(1, vec![]);
         }
-        let mut s = State::new(0, 3, log, HardState::default(), now);
+        let mut s = State::new(0, three(), log, HardState::default(), now);
         assert_eq!((s.written_index, s.durable_index), (5, 5));
         s.truncate_log(4);
         s.truncate_log(3);

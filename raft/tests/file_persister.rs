@@ -12,6 +12,7 @@ fn entry(index: u64, term: u64, len: usize) -> LogEntry {
         command: vec![(index % 251) as u8; len],
         log_term: term,
         log_index: index,
+        config: None,
     }
 }
 

@@ -19,6 +19,7 @@ fn entry(index: u64, term: u64) -> LogEntry {
         command: format!("put k{index} v{index}").into_bytes(),
         log_term: term,
         log_index: index,
+        config: None,
     }
 }
 

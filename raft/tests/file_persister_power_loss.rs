@@ -26,6 +26,7 @@ fn entry(index: u64, rng: &mut StdRng) -> LogEntry {
         command: (0..len).map(|_| rng.random()).collect(),
         log_term: 1 + index / 10,
         log_index: index,
+        config: None,
     }
 }
 

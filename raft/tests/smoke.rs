@@ -337,6 +337,10 @@ fn service(queue: Arc<LockQueue<ApplyMsg>>, applied: Arc<Mutex<Applied>>, raft: 
                 a.last = last;
                 a.snapshots_installed += 1;
             }
+            // Fixed membership here: no configuration entries.
+            ApplyMsg::Membership { index, .. } => {
+                a.error = Some(format!("unexpected configuration entry at {index}"));
+            }
         }
     }
 }

@@ -1,5 +1,5 @@
 //! `kvctl -f CONFIG get K | put K V | append K V | del K | scan [START [END]] |
-//! cas K EXPECTED NEW | status`.
+//! cas K EXPECTED NEW | status | member … | transfer-leader ID`.
 //!
 //! Exit codes: 0 done; 1 an error (one line on stderr); 2 `get` or `del` of
 //! a key that has no value; 3 `cas` that did not swap (the value it found
@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use clerk::{CasOutcome, Clerk, ClerkConfig, ClusterConfig};
+use raftkv_bin::member;
 
 /// Reads, writes and inspects a raftkv cluster.
 #[derive(Parser)]
@@ -57,8 +58,29 @@ enum Cmd {
         #[arg(long)]
         expect_absent: bool,
     },
-    /// Shows every node: address, role, term, commit and applied index, log, snapshot.
+    /// Shows every node: address, role, term, commit and applied index, log,
+    /// snapshot; then the voters and learners.
     Status,
+    /// Lists or changes the cluster's members (one change at a time).
+    Member {
+        #[command(subcommand)]
+        command: MemberCmd,
+    },
+    /// Hands leadership to voter ID; exits 0 once ID leads.
+    TransferLeader { id: u64 },
+}
+
+#[derive(Subcommand)]
+enum MemberCmd {
+    /// One line per member: ID ADDRESS voter|learner.
+    List,
+    /// Adds node ID, listening on HOST:PORT, as a learner (it receives the
+    /// log but does not vote); exits 0 once it is in the configuration.
+    AddLearner { id: u64, address: String },
+    /// Makes learner ID a voter; refused while it lags behind the leader.
+    Promote { id: u64 },
+    /// Removes member ID (the leader too); exits 0 once the removal is committed.
+    Remove { id: u64 },
 }
 
 /// The exit code of `get` or `del` of a key with no value.
@@ -82,10 +104,35 @@ fn main() {
 fn run(args: &Args) -> anyhow::Result<i32> {
     let addrs = ClusterConfig::load(&args.config)?.resolve_all()?;
     let timeout = Duration::from_secs(args.timeout_secs);
-    if let Cmd::Status = args.command {
-        let statuses = raftkv_bin::status::query_all(&addrs, timeout.min(Duration::from_secs(2)));
-        print!("{}", raftkv_bin::status::render(&statuses));
-        return Ok(0);
+    match &args.command {
+        Cmd::Status => {
+            let statuses =
+                raftkv_bin::status::query_all(&addrs, timeout.min(Duration::from_secs(2)));
+            print!("{}", raftkv_bin::status::render(&statuses));
+            print!("{}", raftkv_bin::status::render_members(&statuses));
+            return Ok(0);
+        }
+        Cmd::Member { command } => {
+            let change = match command {
+                MemberCmd::List => {
+                    print!("{}", member::list(&addrs, timeout)?);
+                    return Ok(0);
+                }
+                MemberCmd::AddLearner { id, address } => member::Change::AddLearner {
+                    id: *id,
+                    address: address.clone(),
+                },
+                MemberCmd::Promote { id } => member::Change::Promote { id: *id },
+                MemberCmd::Remove { id } => member::Change::Remove { id: *id },
+            };
+            member::change(&addrs, &change, timeout)?;
+            return Ok(0);
+        }
+        Cmd::TransferLeader { id } => {
+            member::transfer(&addrs, *id, timeout)?;
+            return Ok(0);
+        }
+        _ => {}
     }
     let config = ClerkConfig {
         deadline: Some(timeout),
@@ -124,7 +171,9 @@ fn run(args: &Args) -> anyhow::Result<i32> {
             values,
             expect_absent,
         } => cas(&clerk, key, values, *expect_absent),
-        Cmd::Status => unreachable!("handled above"),
+        Cmd::Status | Cmd::Member { .. } | Cmd::TransferLeader { .. } => {
+            unreachable!("handled above")
+        }
     }
 }
 

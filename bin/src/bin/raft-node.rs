@@ -40,6 +40,11 @@ struct Args {
     /// HTTP on this HOST:PORT (off unless given).
     #[arg(long, value_name = "HOST:PORT")]
     metrics_addr: Option<String>,
+    /// Join a running cluster: start with no configuration and learn it
+    /// from the leader, after `kvctl member add-learner ID HOST:PORT` added
+    /// this node (use with an empty data dir; see README, Replacing a machine).
+    #[arg(long)]
+    join: bool,
     /// Log filter, e.g. info, debug, raft=debug (RUST_LOG overrides it).
     #[arg(long, default_value = "info")]
     log_level: String,
@@ -57,6 +62,7 @@ fn main() {
         max_key_bytes: args.max_key_bytes,
         max_value_bytes: args.max_value_bytes,
         metrics_addr: args.metrics_addr,
+        join: args.join,
     };
     if let Err(e) = raftkv_bin::node::run(options) {
         eprintln!("raft-node: error: {}", raftkv_bin::error_line(&e));

@@ -1,34 +1,40 @@
 //! Raft RPCs sent to each peer and how many got no reply, counted by a
 //! [`RaftPeer`] wrapper around the real transport, so Raft itself needs no hook.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
 use proto::raft::{
     AppendEntriesArgs, AppendEntriesReply, InstallSnapshotRequest, InstallSnapshotResponse,
-    RequestVoteArgs, RequestVoteReply,
+    RequestVoteArgs, RequestVoteReply, TimeoutNowArgs, TimeoutNowReply,
 };
 use raft::{PeerError, RaftPeer};
 
 use super::encode::counter;
 
-/// The three Raft RPCs, as the `rpc` label names them.
+/// The Raft RPCs, as the `rpc` label names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RaftRpc {
     AppendEntries,
     /// Votes and pre-votes alike: both are RequestVote calls.
     RequestVote,
     InstallSnapshot,
+    /// A leader handing over (thesis §3.10).
+    TimeoutNow,
 }
 
 impl RaftRpc {
-    pub const ALL: [RaftRpc; 3] = [
+    pub const ALL: [RaftRpc; 4] = [
         RaftRpc::AppendEntries,
         RaftRpc::RequestVote,
         RaftRpc::InstallSnapshot,
+        RaftRpc::TimeoutNow,
     ];
 
     pub fn label(self) -> &'static str {
@@ -36,6 +42,7 @@ impl RaftRpc {
             RaftRpc::AppendEntries => "append_entries",
             RaftRpc::RequestVote => "request_vote",
             RaftRpc::InstallSnapshot => "install_snapshot",
+            RaftRpc::TimeoutNow => "timeout_now",
         }
     }
 }
@@ -46,55 +53,72 @@ struct Calls {
     failed: AtomicU64,
 }
 
+/// One peer's counters, `[rpc as usize]`.
+type PeerCalls = [Calls; RaftRpc::ALL.len()];
+
 /// Calls made to each peer of one node, by RPC: how many were sent and how
 /// many got no reply (unreachable, dropped, timed out).
 pub struct PeerRpcs {
     me: usize,
-    /// `calls[peer][rpc as usize]`.
-    calls: Vec<[Calls; 3]>,
+    /// Each peer's counters; a peer added by a membership change gets its
+    /// own when its first link is made. Locked only to add or scrape: a
+    /// link holds its peer's counters.
+    calls: Mutex<BTreeMap<usize, Arc<PeerCalls>>>,
 }
 
 impl PeerRpcs {
-    /// Counters for node `me` of a cluster of `n`.
+    /// Counters for node `me`, starting with nodes `0..n` (the config file's).
     pub fn new(me: usize, n: usize) -> Arc<PeerRpcs> {
-        Arc::new(PeerRpcs {
+        let rpcs = PeerRpcs {
             me,
-            calls: (0..n).map(|_| Default::default()).collect(),
-        })
+            calls: Mutex::new(BTreeMap::new()),
+        };
+        for peer in (0..n).filter(|&p| p != me) {
+            rpcs.of(peer);
+        }
+        Arc::new(rpcs)
     }
 
     /// `transport` to peer `id`, counting every call it makes.
-    pub fn wrap(self: &Arc<Self>, id: usize, transport: Arc<dyn RaftPeer>) -> Arc<dyn RaftPeer> {
+    pub fn wrap(&self, id: usize, transport: Arc<dyn RaftPeer>) -> Arc<dyn RaftPeer> {
         Arc::new(CountedPeer {
-            id,
+            calls: self.of(id),
             transport,
-            rpcs: self.clone(),
         })
     }
 
     /// Calls of `rpc` sent to `peer` so far.
     pub fn sent(&self, peer: usize, rpc: RaftRpc) -> u64 {
-        self.calls[peer][rpc as usize].sent.load(Ordering::Relaxed)
+        self.read(peer, rpc, |c| &c.sent)
     }
 
     /// Calls of `rpc` to `peer` that got no reply so far.
     pub fn failed(&self, peer: usize, rpc: RaftRpc) -> u64 {
-        self.calls[peer][rpc as usize]
-            .failed
-            .load(Ordering::Relaxed)
+        self.read(peer, rpc, |c| &c.failed)
     }
 
-    fn count<T>(&self, peer: usize, rpc: RaftRpc, reply: &Result<T, PeerError>) {
-        let calls = &self.calls[peer][rpc as usize];
-        calls.sent.fetch_add(1, Ordering::Relaxed);
-        if reply.is_err() {
-            calls.failed.fetch_add(1, Ordering::Relaxed);
-        }
+    fn read(&self, peer: usize, rpc: RaftRpc, which: fn(&Calls) -> &AtomicU64) -> u64 {
+        self.calls.lock().get(&peer).map_or(0, |calls| {
+            which(&calls[rpc as usize]).load(Ordering::Relaxed)
+        })
     }
 
-    /// The other nodes: a node never calls itself.
-    fn peers(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..self.calls.len()).filter(move |&p| p != self.me)
+    fn of(&self, peer: usize) -> Arc<PeerCalls> {
+        self.calls.lock().entry(peer).or_default().clone()
+    }
+
+    /// The other nodes this node has counters for: never itself.
+    fn peers(&self) -> Vec<usize> {
+        let calls = self.calls.lock();
+        calls.keys().copied().filter(|&p| p != self.me).collect()
+    }
+}
+
+fn count<T>(calls: &PeerCalls, rpc: RaftRpc, reply: &Result<T, PeerError>) {
+    let calls = &calls[rpc as usize];
+    calls.sent.fetch_add(1, Ordering::Relaxed);
+    if reply.is_err() {
+        calls.failed.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -106,21 +130,20 @@ impl fmt::Debug for PeerRpcs {
 
 /// A peer whose calls are counted in a [`PeerRpcs`].
 struct CountedPeer {
-    id: usize,
     transport: Arc<dyn RaftPeer>,
-    rpcs: Arc<PeerRpcs>,
+    calls: Arc<PeerCalls>,
 }
 
 impl RaftPeer for CountedPeer {
     fn append_entries(&self, args: &AppendEntriesArgs) -> Result<AppendEntriesReply, PeerError> {
         let reply = self.transport.append_entries(args);
-        self.rpcs.count(self.id, RaftRpc::AppendEntries, &reply);
+        count(&self.calls, RaftRpc::AppendEntries, &reply);
         reply
     }
 
     fn request_vote(&self, args: &RequestVoteArgs) -> Result<RequestVoteReply, PeerError> {
         let reply = self.transport.request_vote(args);
-        self.rpcs.count(self.id, RaftRpc::RequestVote, &reply);
+        count(&self.calls, RaftRpc::RequestVote, &reply);
         reply
     }
 
@@ -129,7 +152,13 @@ impl RaftPeer for CountedPeer {
         args: &InstallSnapshotRequest,
     ) -> Result<InstallSnapshotResponse, PeerError> {
         let reply = self.transport.install_snapshot(args);
-        self.rpcs.count(self.id, RaftRpc::InstallSnapshot, &reply);
+        count(&self.calls, RaftRpc::InstallSnapshot, &reply);
+        reply
+    }
+
+    fn timeout_now(&self, args: &TimeoutNowArgs) -> Result<TimeoutNowReply, PeerError> {
+        let reply = self.transport.timeout_now(args);
+        count(&self.calls, RaftRpc::TimeoutNow, &reply);
         reply
     }
 }
@@ -144,6 +173,7 @@ impl Collector for PeerCollector {
         let rpcs = &self.0;
         let series = |value: fn(&PeerRpcs, usize, RaftRpc) -> u64| {
             rpcs.peers()
+                .into_iter()
                 .flat_map(move |peer| {
                     RaftRpc::ALL.map(|rpc| {
                         let labels = vec![("peer", peer.to_string()), ("rpc", rpc.label().into())];
@@ -212,6 +242,11 @@ mod tests {
         assert_eq!(rpcs.sent(2, RaftRpc::RequestVote), 1);
         assert_eq!(rpcs.failed(2, RaftRpc::RequestVote), 1);
         assert_eq!(rpcs.sent(1, RaftRpc::RequestVote), 0);
-        assert_eq!(rpcs.peers().collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(rpcs.peers(), vec![1, 2]);
+        // A peer a membership change adds is counted from its first link.
+        let added = rpcs.wrap(3, Arc::new(Flaky { answers: true }));
+        added.timeout_now(&TimeoutNowArgs::default()).unwrap_err();
+        assert_eq!(rpcs.sent(3, RaftRpc::TimeoutNow), 1);
+        assert_eq!(rpcs.peers(), vec![1, 2, 3]);
     }
 }

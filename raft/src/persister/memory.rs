@@ -343,6 +343,7 @@ mod tests {
             command: vec![1, 2, 3],
             log_term: term,
             log_index: index,
+            config: None,
         }
     }
 

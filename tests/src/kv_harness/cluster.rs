@@ -10,7 +10,7 @@ use kvserver::{KvServer, KvServerConfig};
 use parking_lot::Mutex;
 use proto::kv::KvServerRpcServer;
 use proto::raft::RaftRpcServer;
-use raft::{MemoryPersister, RaftConfig};
+use raft::{Configuration, MemoryPersister, PeerFactory, RaftConfig};
 
 use super::{KvClient, SimKvTransport};
 use crate::linearizability::{FaultKind, KvRecorder};
@@ -22,6 +22,9 @@ use crate::sim::{raft_peers_over, ClientEnd, HeldCall, Network, Server};
 /// the handle tests drive. Dropping it shuts every server down.
 pub struct KvCluster {
     n: usize,
+    /// Servers `0..voters` form the initial configuration; the others
+    /// start as joining nodes with none (see `raft_harness::membership`).
+    voters: usize,
     net: Network,
     config: KvServerConfig,
     topology: Mutex<Topology>,
@@ -107,8 +110,26 @@ impl KvCluster {
         Self::build(n, unreliable, config, Some(recorder))
     }
 
+    /// Like [`recording`](Self::recording) over a reliable network, with
+    /// only servers `0..voters` in the initial configuration: the others
+    /// wait, as joining nodes, to be added.
+    pub fn recording_with_voters(n: usize, voters: usize, recorder: KvRecorder) -> Self {
+        let config = Self::config(None, test_config());
+        Self::build_with(n, voters, false, config, Some(recorder))
+    }
+
     fn build(
         n: usize,
+        unreliable: bool,
+        config: KvServerConfig,
+        recorder: Option<KvRecorder>,
+    ) -> Self {
+        Self::build_with(n, n, unreliable, config, recorder)
+    }
+
+    fn build_with(
+        n: usize,
+        voters: usize,
         unreliable: bool,
         config: KvServerConfig,
         recorder: Option<KvRecorder>,
@@ -125,6 +146,7 @@ impl KvCluster {
             .collect();
         let cluster = Self {
             n,
+            voters,
             net,
             config,
             topology: Mutex::new(Topology {
@@ -351,7 +373,14 @@ impl KvCluster {
             .collect();
         let peers = raft_peers_over(&self.net, &names, server_name);
         let persister = self.topology.lock().slots[i].persister.clone();
-        let kv = KvServer::start(i, peers, Box::new(persister), self.config.clone())
+        let initial = if i < self.voters {
+            Configuration::voters_of((0..self.voters).map(|v| (v, String::new())))
+        } else {
+            Configuration::default()
+        };
+        let connect: PeerFactory = Arc::new(move |id, _| peers.get(id).cloned());
+        let membership = raft::Cluster { initial, connect };
+        let kv = KvServer::start_member(i, membership, Box::new(persister), self.config.clone())
             .unwrap_or_else(|e| panic!("KvServer::start failed for server {i}: {e}"));
         let mut server = Server::new();
         server.add_service(Arc::new(KvServerRpcServer::new(Arc::new(kv.clone()))));

@@ -178,6 +178,12 @@ pub fn spawn_applier(
                             raft.snapshot(index, snapshot_codec::encode(index, &commands));
                         }
                     }
+                    ApplyMsg::Membership { index, config, .. } => {
+                        // Recorded like a command, so indexes stay in order
+                        // and every server must agree on it too.
+                        let entry = format!("config: {config}").into_bytes();
+                        applies.apply_command(server, index, entry);
+                    }
                     ApplyMsg::Snapshot { index, data, .. } => {
                         let bytes = data.to_vec().unwrap_or_default();
                         applies.apply_snapshot(server, index, &bytes);

@@ -14,7 +14,7 @@ use super::command::describe;
 
 impl RaftCluster {
     /// The running, connected servers.
-    fn connected_rafts(&self) -> Vec<(usize, Raft)> {
+    pub(super) fn connected_rafts(&self) -> Vec<(usize, Raft)> {
         let topology = self.topology.lock();
         topology
             .slots

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use proto::raft::RaftRpcServer;
-use raft::{ApplyMsg, LockQueue, MemoryPersister, Raft, RaftConfig};
+use raft::{ApplyMsg, Configuration, LockQueue, MemoryPersister, PeerFactory, Raft, RaftConfig};
 
 use super::applier::{spawn_applier, Applies};
 use crate::power_loss::PowerLoss;
@@ -34,6 +34,9 @@ pub fn test_config() -> RaftConfig {
 /// applies are cross-checked; the handle tests drive.
 pub struct RaftCluster {
     pub(super) n: usize,
+    /// Servers `0..voters` start as the cluster's voters; the others start
+    /// with no configuration, as nodes that join (see `membership.rs`).
+    pub(super) voters: usize,
     pub(super) snapshot: bool,
     pub(super) config: RaftConfig,
     pub(super) net: Network,
@@ -88,6 +91,17 @@ impl RaftCluster {
 
     /// Like [`new`](Self::new) with a chosen Raft configuration.
     pub fn with_config(n: usize, reliable: bool, snapshot: bool, config: RaftConfig) -> Self {
+        Self::build(n, n, reliable, snapshot, config)
+    }
+
+    /// `n` connected servers of which only `0..voters` form the initial
+    /// configuration; the rest run as joining nodes that know no
+    /// configuration until the leader adds them (then they learn it).
+    pub fn with_voters(n: usize, voters: usize, reliable: bool, snapshot: bool) -> Self {
+        Self::build(n, voters, reliable, snapshot, test_config())
+    }
+
+    fn build(n: usize, voters: usize, reliable: bool, snapshot: bool, config: RaftConfig) -> Self {
         let net = Network::new();
         net.set_reliable(reliable);
         // As in every 6.5840 Raft test: a call to a node that is cut off
@@ -106,6 +120,7 @@ impl RaftCluster {
             .collect();
         let cluster = Self {
             n,
+            voters,
             snapshot,
             config,
             net,
@@ -284,9 +299,15 @@ impl RaftCluster {
         let persister = self.topology.lock().slots[i].persister.clone();
         self.applies.restart(i);
         let queue = Arc::new(LockQueue::new());
-        let raft = Raft::make(
+        let initial = if i < self.voters {
+            Configuration::voters_of((0..self.voters).map(|v| (v, String::new())))
+        } else {
+            Configuration::default()
+        };
+        let connect: PeerFactory = Arc::new(move |id, _| peers.get(id).cloned());
+        let raft = Raft::make_member(
             i,
-            peers,
+            raft::Cluster { initial, connect },
             Box::new(persister),
             Arc::clone(&queue),
             self.config.clone(),

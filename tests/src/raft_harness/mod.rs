@@ -11,6 +11,7 @@ mod applier;
 mod checks;
 mod cluster;
 mod command;
+mod membership;
 mod runner;
 mod snapshot_codec;
 

@@ -71,4 +71,11 @@ impl RaftPeer for SimRaftPeer {
     ) -> Result<InstallSnapshotResponse, PeerError> {
         self.call("InstallSnapshot", args)
     }
+
+    fn timeout_now(
+        &self,
+        args: &proto::raft::TimeoutNowArgs,
+    ) -> Result<proto::raft::TimeoutNowReply, PeerError> {
+        self.call("TimeoutNow", args)
+    }
 }

@@ -26,6 +26,7 @@ fn entries(range: std::ops::RangeInclusive<u64>) -> Vec<LogEntry> {
             command: format!("command {i}").into_bytes(),
             log_term: 1,
             log_index: i,
+            config: None,
         })
         .collect()
 }

@@ -203,6 +203,7 @@ mod tests {
             command: vec![index as u8; len],
             log_term: index / 3 + 1,
             log_index: index,
+            config: None,
         }
     }
 
@@ -240,6 +241,7 @@ mod tests {
         let mut buf = Vec::new();
         let e = LogEntry {
             log_index: 1,
+            config: None,
             ..LogEntry::default()
         };
         encode(&e, 0, &mut buf).unwrap();
