@@ -172,9 +172,10 @@ fn hear_leader(inner: &Inner, args: &InstallSnapshotRequest) -> Heard {
 fn install(inner: &Inner, term: u64, writer: Box<dyn SnapshotWriter>) -> InstallSnapshotResponse {
     let meta = writer.meta();
     let (index, snap_term) = (meta.last_included_index, meta.last_included_term);
-    // Declared before the guards, so the discarded log is freed after they
-    // are released.
+    // Declared before the guards, so the discarded log and the replaced
+    // snapshot's handle are freed after they are released.
     let mut _discarded = Vec::new();
+    let mut _replaced = None;
     let mut storage = inner.storage.lock();
     let mut st = inner.state.lock();
     if st.dead || st.current_term != term {
@@ -206,7 +207,7 @@ fn install(inner: &Inner, term: u64, writer: Box<dyn SnapshotWriter>) -> Install
     st.durable_index = st.durable_index.min(st.written_index).max(index);
     st.log_epoch += 1;
     let data = storage.current_snapshot();
-    st.snapshot = data.clone();
+    _replaced = std::mem::replace(&mut st.snapshot, data.clone());
     if let Some(data) = data {
         let (config, view) = match envelope::open(&data) {
             Ok(opened) => opened,

@@ -37,6 +37,9 @@ use crate::{
     StartError,
 };
 
+/// A log sync or snapshot install this slow is logged: writes waited for it.
+pub(crate) const SLOW_SYNC: Duration = Duration::from_millis(200);
+
 /// The body of one of a node's threads.
 type Job = Box<dyn FnOnce(Arc<Inner>) + Send>;
 
@@ -243,7 +246,16 @@ impl Inner {
         let epoch = st.log_epoch;
         let written = write_out(st, storage);
         let upto = st.written_index;
+        let started = Instant::now();
         let result = MutexGuard::unlocked(st, || written.and_then(|()| storage.sync()));
+        let took = started.elapsed();
+        if took >= SLOW_SYNC {
+            tracing::warn!(
+                me = self.me,
+                ms = took.as_millis() as u64,
+                "a log sync was slow: writes waited for the disk"
+            );
+        }
         self.raft_state_bytes
             .store(storage.raft_state_size(), Ordering::Relaxed);
         match result {

@@ -7,6 +7,7 @@
 //! write deposed the leader.
 
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use parking_lot::MutexGuard;
 
@@ -70,7 +71,16 @@ pub(crate) fn finish_snapshot(inner: &Inner, mut writer: Box<dyn SnapshotWriter>
     // lock is released meanwhile (the storage lock keeps every other
     // persister write out, and only a storage-lock holder moves the
     // snapshot index), so heartbeats, reads and `start` go on.
+    let started = Instant::now();
     let installed = MutexGuard::unlocked(&mut st, || storage.install_snapshot(writer));
+    if started.elapsed() >= crate::node::SLOW_SYNC {
+        tracing::warn!(
+            me = inner.me,
+            index,
+            ms = started.elapsed().as_millis() as u64,
+            "installing a snapshot held the log writer up"
+        );
+    }
     if let Err(e) = installed {
         inner.die(&mut st, &e);
         return false;
@@ -83,12 +93,14 @@ pub(crate) fn finish_snapshot(inner: &Inner, mut writer: Box<dyn SnapshotWriter>
     // The persister's log now starts after `index` too, synced.
     st.written_index = st.written_index.max(index);
     st.durable_index = st.durable_index.max(index);
-    st.snapshot = storage.current_snapshot();
+    // The replaced snapshot's handle is dropped after the locks: closing
+    // the last handle of a gigabyte file frees its blocks.
+    let replaced = std::mem::replace(&mut st.snapshot, storage.current_snapshot());
     inner
         .raft_state_bytes
         .store(storage.raft_state_size(), Ordering::Relaxed);
     drop((st, storage));
-    drop(discarded);
+    drop((discarded, replaced));
     tracing::debug!(me = inner.me, index, term, "log compacted");
     true
 }

@@ -299,6 +299,7 @@ proptest! {
                 }
             }
             prop_assert_eq!(p.raft_state_size(), live_size(&model.state.entries, model.has_hard_state));
+            p.wait_for_deletions();
             prop_assert_eq!(p.segment_paths(), segment_files(tmp.path()));
             if flushed {
                 // Covered records linger only in the first segment, which holds

@@ -175,6 +175,7 @@ fn crash_after_snapshot_rename_before_segments_are_deleted_is_consistent() {
         );
         assert_eq!(got.entries, entries(5..=7));
         // Recovery finished the job: only the segments of 5..=7 are left.
+        p.wait_for_deletions();
         assert_eq!(segments_on_disk(tmp.path()), before[4..].to_vec());
         assert!(!tmp.path().join("log.tmp").exists());
         let live: u64 = before[4..].iter().map(|(_, b)| b.len() as u64).sum();
@@ -218,6 +219,7 @@ fn a_snapshot_deletes_exactly_the_segments_it_covers_whole() {
         names(&p),
         ["log-00000000000000000004", "log-00000000000000000007"]
     );
+    p.wait_for_deletions();
     assert_eq!(segments_on_disk(tmp.path()).len(), 2);
     // Beyond the log's end: every entry is covered, but the last segment
     // stays (the next append goes there) until a new one starts.

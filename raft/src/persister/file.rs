@@ -102,6 +102,7 @@ mod faults;
 mod hard_state;
 mod lock;
 mod open;
+mod reaper;
 mod record;
 mod recovery;
 mod segment;
@@ -121,6 +122,7 @@ use super::{
 };
 use disk::{Disk, LogFile};
 use lock::DirLock;
+use reaper::Reaper;
 use recovery::load;
 use segment::Segment;
 use snapshot_file::FileSnapshotWriter;
@@ -142,6 +144,10 @@ const WRITE_BUFFER: usize = 64 << 10;
 #[derive(Debug)]
 pub struct FilePersister {
     dir: PathBuf,
+    /// Deletes covered segments and closes replaced snapshots off the
+    /// lock. Declared before `_lock`: dropped first, it finishes its work
+    /// while the directory is still ours.
+    reaper: Reaper,
     _lock: DirLock,
     /// Every write and fsync goes through it (a seam for fault tests).
     disk: Disk,
@@ -206,6 +212,13 @@ impl FilePersister {
         self.segment_bytes = bytes.max(1);
     }
 
+    /// Waits until the segments a snapshot covered are deleted and the
+    /// replaced snapshots closed (that work is done off the lock, on a
+    /// thread of the persister's own).
+    pub fn wait_for_deletions(&self) {
+        self.reaper.wait();
+    }
+
     /// The log segment files, in order (for operators and tests).
     pub fn segment_paths(&self) -> Vec<PathBuf> {
         self.segments.iter().map(|s| s.path(&self.dir)).collect()
@@ -265,13 +278,12 @@ impl FilePersister {
         self.remove_covered_segments()
     }
 
-    /// Deletes the segments the snapshot covers whole. A deletion lost to a
-    /// crash is harmless: recovery skips covered records.
+    /// Hands the segments the snapshot covers whole to the reaper. A
+    /// deletion lost to a crash is harmless: recovery skips covered records.
     fn remove_covered_segments(&mut self) -> Result<(), PersistError> {
         let covered = segment::fully_covered(&self.segments, self.snapshot.last_included_index);
         for gone in self.segments.drain(..covered) {
-            let path = gone.path(&self.dir);
-            fs::remove_file(&path).map_err(io_err(&path))?;
+            self.reaper.delete(gone.path(&self.dir));
         }
         Ok(())
     }
@@ -444,7 +456,9 @@ impl FilePersister {
         let installed = (*writer).into_installed()?;
         durable::sync_dir(&self.disk, &path).map_err(io_err(&self.dir))?;
         self.snapshot = meta;
-        self.current = Some(SnapshotData::new(Arc::new(installed)));
+        if let Some(old) = self.current.replace(SnapshotData::new(Arc::new(installed))) {
+            self.reaper.close(old);
+        }
         // Entries the snapshot covers are durable in it.
         self.synced_index = self.synced_index.max(meta.last_included_index);
         self.offsets.drain(..covered);

@@ -70,6 +70,7 @@ impl FilePersister {
         let file = open_log(&active)?;
         let mut persister = FilePersister {
             dir,
+            reaper: super::reaper::Reaper::start(),
             _lock: lock,
             log: BufWriter::with_capacity(WRITE_BUFFER, LogFile::new(file, disk.clone())),
             disk,
