@@ -231,7 +231,15 @@ mod tests {
 
     use super::*;
 
-    fn op(kind: OpKind, key: &str, value: &str, client: &str, request_id: i64) -> Command {
+    /// A command of client `client` stamped at time 0 (shared with the
+    /// Delete/Cas tests).
+    pub(super) fn command(
+        kind: OpKind,
+        key: &str,
+        value: &str,
+        client: &str,
+        request_id: i64,
+    ) -> Command {
         Command {
             op: Op {
                 kind,
@@ -247,16 +255,16 @@ mod tests {
     #[test]
     fn an_append_past_the_stored_value_cap_changes_nothing_on_any_replica() {
         let mut sm = KvStateMachine::default();
-        let mut put = op(OpKind::Put, "k", "", "c", 1);
+        let mut put = command(OpKind::Put, "k", "", "c", 1);
         put.op.value = vec![b'x'; MAX_STORED_VALUE_BYTES - 10];
         assert_eq!(sm.apply(1, &put), Outcome::Written);
         // Exactly up to the cap is fine.
-        let fill = op(OpKind::Append, "k", "0123456789", "c", 2);
+        let fill = command(OpKind::Append, "k", "0123456789", "c", 2);
         assert_eq!(sm.apply(2, &fill), Outcome::Written);
         assert_eq!(sm.read(b"k").map(<[u8]>::len), Some(MAX_STORED_VALUE_BYTES));
         // One byte more is refused, changes nothing, and is not a "duplicate"
         // a retry would be told OK for.
-        let over = op(OpKind::Append, "k", "!", "c", 3);
+        let over = command(OpKind::Append, "k", "!", "c", 3);
         assert_eq!(sm.apply(3, &over), Outcome::TooLarge);
         assert_eq!(sm.apply(4, &over), Outcome::TooLarge);
         assert_eq!(sm.read(b"k").map(<[u8]>::len), Some(MAX_STORED_VALUE_BYTES));
@@ -264,11 +272,11 @@ mod tests {
         assert_eq!(sm.last_applied(), 4);
         // Another key, and a Put that shrinks the value, are untouched by it.
         assert_eq!(
-            sm.apply(5, &op(OpKind::Append, "j", "!", "c", 5)),
+            sm.apply(5, &command(OpKind::Append, "j", "!", "c", 5)),
             Outcome::Written
         );
         assert_eq!(
-            sm.apply(6, &op(OpKind::Put, "k", "small", "c", 6)),
+            sm.apply(6, &command(OpKind::Put, "k", "small", "c", 6)),
             Outcome::Written
         );
         assert_eq!(sm.apply(7, &over), Outcome::Written);
@@ -279,16 +287,16 @@ mod tests {
     fn put_append_get() {
         let mut sm = KvStateMachine::default();
         assert_eq!(
-            sm.apply(1, &op(OpKind::Get, "k", "", "c", 1)),
+            sm.apply(1, &command(OpKind::Get, "k", "", "c", 1)),
             Outcome::Read(None)
         );
-        sm.apply(2, &op(OpKind::Append, "k", "a", "c", 1));
-        sm.apply(3, &op(OpKind::Append, "k", "b", "c", 2));
+        sm.apply(2, &command(OpKind::Append, "k", "a", "c", 1));
+        sm.apply(3, &command(OpKind::Append, "k", "b", "c", 2));
         assert_eq!(
-            sm.apply(4, &op(OpKind::Get, "k", "", "c", 3)),
+            sm.apply(4, &command(OpKind::Get, "k", "", "c", 3)),
             Outcome::Read(Some(b"ab".to_vec()))
         );
-        sm.apply(5, &op(OpKind::Put, "k", "x", "c", 3));
+        sm.apply(5, &command(OpKind::Put, "k", "x", "c", 3));
         assert_eq!(sm.read(b"k"), Some(&b"x"[..]));
         assert_eq!(sm.last_applied(), 5);
     }
@@ -296,15 +304,15 @@ mod tests {
     #[test]
     fn a_retried_append_applies_once_per_client() {
         let mut sm = KvStateMachine::default();
-        let first = op(OpKind::Append, "k", "a", "c1", 1);
+        let first = command(OpKind::Append, "k", "a", "c1", 1);
         assert_eq!(sm.apply(1, &first), Outcome::Written);
         assert_eq!(sm.apply(2, &first), Outcome::Duplicate);
-        sm.apply(3, &op(OpKind::Append, "k", "b", "c2", 1));
-        sm.apply(4, &op(OpKind::Append, "k", "c", "c1", 2));
+        sm.apply(3, &command(OpKind::Append, "k", "b", "c2", 1));
+        sm.apply(4, &command(OpKind::Append, "k", "c", "c1", 2));
         assert_eq!(sm.read(b"k"), Some(&b"abc"[..]));
-        assert!(sm.is_duplicate(&op(OpKind::Append, "k", "c", "c1", 2).op));
-        assert!(!sm.is_duplicate(&op(OpKind::Append, "k", "d", "c1", 3).op));
-        assert!(!sm.is_duplicate(&op(OpKind::Append, "k", "a", "new", 1).op));
+        assert!(sm.is_duplicate(&command(OpKind::Append, "k", "c", "c1", 2).op));
+        assert!(!sm.is_duplicate(&command(OpKind::Append, "k", "d", "c1", 3).op));
+        assert!(!sm.is_duplicate(&command(OpKind::Append, "k", "a", "new", 1).op));
     }
 
     #[test]
@@ -313,10 +321,10 @@ mod tests {
             ttl: Duration::from_secs(60),
             max_sessions: 10,
         });
-        let mut write = op(OpKind::Append, "k", "a", "c", 1);
+        let mut write = command(OpKind::Append, "k", "a", "c", 1);
         write.stamp_ms = 1_000;
         assert_eq!(sm.apply(1, &write), Outcome::Written);
-        let mut other = op(OpKind::Put, "o", "x", "d", 1);
+        let mut other = command(OpKind::Put, "o", "x", "d", 1);
         other.stamp_ms = 62_000;
         sm.apply(2, &other);
         // A late copy of the write the forgotten session had applied.
@@ -338,7 +346,7 @@ mod tests {
         for i in 0..2000 {
             sm.apply(
                 i + 1,
-                &op(OpKind::Put, &format!("k{i:05}"), "old", "c", i as i64 + 1),
+                &command(OpKind::Put, &format!("k{i:05}"), "old", "c", i as i64 + 1),
             );
         }
         let frozen = sm.freeze();
@@ -351,10 +359,10 @@ mod tests {
             };
             sm.apply(
                 2001 + i,
-                &op(kind, &format!("k{i:05}"), "new", "c", 2001 + i as i64),
+                &command(kind, &format!("k{i:05}"), "new", "c", 2001 + i as i64),
             );
         }
-        sm.apply(4001, &op(OpKind::Put, "k-extra", "x", "c", 4001));
+        sm.apply(4001, &command(OpKind::Put, "k-extra", "x", "c", 4001));
         let mut bytes = Vec::new();
         assert!(frozen.write_to(&mut bytes, || false).unwrap());
         let restored = KvStateMachine::restore(&bytes).unwrap();
@@ -376,21 +384,21 @@ mod tests {
     fn snapshot_round_trips_data_and_sessions() {
         let mut sm = KvStateMachine::default();
         for i in 0..100 {
-            let mut put = op(OpKind::Put, &format!("k{i}"), "v", "c", i as i64 + 1);
+            let mut put = command(OpKind::Put, &format!("k{i}"), "v", "c", i as i64 + 1);
             put.stamp_ms = 1_000 + i;
             sm.apply(i + 1, &put);
         }
-        sm.apply(101, &op(OpKind::Put, "other", "v", "d", 1));
+        sm.apply(101, &command(OpKind::Put, "other", "v", "d", 1));
         let mut restored = KvStateMachine::restore(&sm.snapshot()).unwrap();
         assert_eq!(restored.len(), 101);
         assert_eq!(restored.last_applied(), 101);
         assert_eq!(restored.dedup, sm.dedup);
         assert_eq!(restored.session_count(), 2);
         assert_eq!(restored.dedup.log_time_ms(), 1_099);
-        assert!(restored.is_duplicate(&op(OpKind::Put, "k99", "v", "c", 100).op));
+        assert!(restored.is_duplicate(&command(OpKind::Put, "k99", "v", "c", 100).op));
         // The restored sessions still refuse what falls below the window.
         assert_eq!(
-            restored.apply(102, &op(OpKind::Put, "k", "late", "c", 100 - 64 - 1)),
+            restored.apply(102, &command(OpKind::Put, "k", "late", "c", 100 - 64 - 1)),
             Outcome::Refused
         );
         assert_eq!(restored.read(b"k"), None);
@@ -403,7 +411,7 @@ mod tests {
         for i in 0..1000 {
             sm.apply(
                 i + 1,
-                &op(
+                &command(
                     OpKind::Put,
                     "k",
                     "value",

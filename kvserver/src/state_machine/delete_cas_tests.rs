@@ -1,20 +1,8 @@
 //! The state machine's Delete, Cas and Scan, and the exactly-once answers
 //! of retried Deletes and Cas.
 
+use super::tests::command;
 use super::*;
-
-fn command(kind: OpKind, key: &str, value: &str, client: &str, request_id: i64) -> Command {
-    Command {
-        op: Op {
-            kind,
-            key: key.into(),
-            value: value.into(),
-            client_id: client.into(),
-            request_id,
-        },
-        stamp_ms: 0,
-    }
-}
 
 fn put(key: &str, value: &str, client: &str, id: i64) -> Command {
     command(OpKind::Put, key, value, client, id)
