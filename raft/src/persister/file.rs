@@ -236,57 +236,6 @@ impl FilePersister {
     fn next_index(&self) -> u64 {
         self.first_index() + self.offsets.len() as u64
     }
-
-    fn active(&mut self) -> &mut Segment {
-        self.segments
-            .last_mut()
-            .expect("a persister always has a segment")
-    }
-
-    fn active_path(&self) -> PathBuf {
-        self.segments
-            .last()
-            .expect("a persister always has a segment")
-            .path(&self.dir)
-    }
-
-    /// Bytes of records the snapshot does not cover.
-    fn live_log_bytes(&self) -> u64 {
-        let total: u64 = self.segments.iter().map(|s| s.len).sum();
-        // Covered segments are deleted, so the first kept entry is in the
-        // first segment, after the covered records still in it.
-        total - self.offsets.first().copied().unwrap_or(total)
-    }
-
-    /// Closes the last segment and starts a new one for entries from
-    /// `first_index`. The closed segment is synced, and the new file's name
-    /// made durable, before any record goes in: so only the last segment
-    /// can ever end in unsynced records.
-    fn start_segment(&mut self, first_index: u64) -> Result<(), PersistError> {
-        self.sync_log()?;
-        let segment = Segment {
-            first_index,
-            len: 0,
-        };
-        let path = segment.path(&self.dir);
-        let file = open_log(&path)?;
-        durable::sync_dir(&self.disk, &path).map_err(io_err(&self.dir))?;
-        self.log = BufWriter::with_capacity(WRITE_BUFFER, LogFile::new(file, self.disk.clone()));
-        self.segments.push(segment);
-        // The closed segment may hold only covered records (a snapshot
-        // beyond the log's end): it goes now.
-        self.remove_covered_segments()
-    }
-
-    /// Hands the segments the snapshot covers whole to the reaper. A
-    /// deletion lost to a crash is harmless: recovery skips covered records.
-    fn remove_covered_segments(&mut self) -> Result<(), PersistError> {
-        let covered = segment::fully_covered(&self.segments, self.snapshot.last_included_index);
-        for gone in self.segments.drain(..covered) {
-            self.reaper.delete(gone.path(&self.dir));
-        }
-        Ok(())
-    }
 }
 
 impl FilePersister {
@@ -368,48 +317,6 @@ impl FilePersister {
         self.offsets.extend(offsets);
         self.active().len += self.scratch.len() as u64;
         self.log_dirty = true;
-        Ok(())
-    }
-
-    fn truncate_records(&mut self, from: u64) -> Result<(), PersistError> {
-        // Entries below the first stored one are in the snapshot: already gone.
-        let keep = from.saturating_sub(self.first_index()) as usize;
-        let Some(&cut) = self.offsets.get(keep) else {
-            return Ok(());
-        };
-        let from = self.first_index() + keep as u64;
-        let holder = self
-            .segments
-            .iter()
-            .rposition(|s| s.first_index <= from)
-            .expect("a stored entry is in a segment");
-        self.log.flush().map_err(io_err(&self.active_path()))?;
-        let later = self.segments.split_off(holder + 1);
-        if !later.is_empty() {
-            for gone in &later {
-                let path = gone.path(&self.dir);
-                fs::remove_file(&path).map_err(io_err(&path))?;
-            }
-            // Were a deleted segment to come back after a crash, its stale
-            // entries would follow the new ones.
-            durable::sync_dir(&self.disk, &later[0].path(&self.dir)).map_err(io_err(&self.dir))?;
-            let file = open_log(&self.active_path())?;
-            self.log =
-                BufWriter::with_capacity(WRITE_BUFFER, LogFile::new(file, self.disk.clone()));
-        }
-        let log_path = self.active_path();
-        let file = &self.log.get_ref().file;
-        file.set_len(cut).map_err(io_err(&log_path))?;
-        // Synced at once, unlike appends: were the new size to reach disk
-        // after later appends' data, a crash could leave new records followed
-        // by stale ones, which recovery would have to call corrupt.
-        // Truncations are rare (a conflict, §5.3), so the fsync is cheap.
-        self.disk.sync_data(file).map_err(io_err(&log_path))?;
-        self.offsets.truncate(keep);
-        self.active().len = cut;
-        self.log_dirty = false;
-        // Everything left was flushed and synced just now.
-        self.synced_index = self.next_index() - 1;
         Ok(())
     }
 
