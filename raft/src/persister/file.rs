@@ -369,7 +369,8 @@ impl FilePersister {
         // Entries the snapshot covers are durable in it.
         self.synced_index = self.synced_index.max(meta.last_included_index);
         self.offsets.drain(..covered);
-        self.remove_covered_segments()
+        self.remove_covered_segments();
+        Ok(())
     }
 
     fn sync_all_pending(&mut self) -> Result<(), PersistError> {

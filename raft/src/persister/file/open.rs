@@ -90,7 +90,7 @@ impl FilePersister {
         };
         // A crash between a snapshot's install and the deletion of the
         // segments it covers leaves them behind: finish the job.
-        persister.remove_covered_segments()?;
+        persister.remove_covered_segments();
         persister.recovered = Some(Recovered {
             hard_state: persister.hard_state,
             snapshot: current,

@@ -113,17 +113,17 @@ impl FilePersister {
         self.segments.push(segment);
         // The closed segment may hold only covered records (a snapshot
         // beyond the log's end): it goes now.
-        self.remove_covered_segments()
+        self.remove_covered_segments();
+        Ok(())
     }
 
     /// Hands the segments the snapshot covers whole to the reaper. A
     /// deletion lost to a crash is harmless: recovery skips covered records.
-    pub(super) fn remove_covered_segments(&mut self) -> Result<(), PersistError> {
+    pub(super) fn remove_covered_segments(&mut self) {
         let covered = fully_covered(&self.segments, self.snapshot.last_included_index);
         for gone in self.segments.drain(..covered) {
             self.reaper.delete(gone.path(&self.dir));
         }
-        Ok(())
     }
 
     pub(super) fn truncate_records(&mut self, from: u64) -> Result<(), PersistError> {
