@@ -30,7 +30,7 @@ use crate::log::Log;
 use crate::membership::Configuration;
 use crate::metrics::RaftMetrics;
 use crate::persister::closed::Closed;
-use crate::state::State;
+use crate::state::{Progress, State};
 use crate::{
     applier, election, envelope, log_writer, replication, snapshot, ApplyMsg, LockQueue,
     PersistError, Persister, RaftConfig, RaftError, RaftPeer, RaftStatus, Role, SnapshotWriter,
@@ -161,6 +161,22 @@ impl Inner {
     pub fn wake_replicators(&self) {
         for link in self.links.lock().values() {
             link.replicate_cv.notify_one();
+        }
+    }
+
+    /// Wakes the replicators that would send a new entry at once. The
+    /// others have a batch out (its reply wakes them) or are backing off
+    /// (their heartbeat timer does): waking them for every `start` cost the
+    /// leader two futile context switches per request.
+    pub fn wake_replicators_for_new_entries(&self, st: &State) {
+        for (id, link) in self.links.lock().iter() {
+            if st
+                .progress
+                .get(id)
+                .is_some_and(Progress::sends_new_entries_now)
+            {
+                link.replicate_cv.notify_one();
+            }
         }
     }
 
@@ -459,9 +475,11 @@ impl Raft {
         }
         let term = st.current_term;
         let index = st.log.append_new(term, command);
-        drop(st);
+        // Notified under the state lock, which their condvars share: a
+        // woken thread is queued on the lock rather than woken to wait for it.
         self.inner.writer_cv.notify_one();
-        self.inner.wake_replicators();
+        self.inner.wake_replicators_for_new_entries(&st);
+        drop(st);
         Ok((index, term))
     }
 

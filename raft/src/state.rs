@@ -88,6 +88,12 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
+    /// Whether the replicator sends entries as soon as they exist: nothing
+    /// of its data is out and it is not backing off from a failed call.
+    pub(crate) fn sends_new_entries_now(&self) -> bool {
+        !self.data_inflight && !self.backoff
+    }
+
     pub(crate) fn new(next_index: u64, now: Instant) -> Self {
         Self {
             next_index,

@@ -128,7 +128,10 @@ fn segments_on_disk(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     let mut found: Vec<_> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("log-"))
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with("log-") && !name.ends_with(".tmp")
+        })
         .map(|p| {
             let bytes = fs::read(&p).unwrap();
             (p, bytes)

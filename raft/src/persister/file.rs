@@ -9,6 +9,8 @@
 //! <dir>/log-<first index, 20 digits>
 //!                   a log segment: entries from that index on, one
 //!                   checksummed record each                 (see file/segment.rs)
+//! <dir>/log-spare.tmp
+//!                   the next segment, preallocated (see file/spare.rs)
 //! <dir>/*.tmp       a replacement or a snapshot being written; deleted on open
 //! ```
 //!
@@ -28,9 +30,12 @@
 //! # What a call costs
 //!
 //! - [`append`](Persister::append) encodes the new entries and writes them
-//!   to a buffered writer at the end of the last segment: no fsync, no
-//!   rewrite. Once that segment holds 8 MiB, it is synced and a new one
-//!   started (its name made durable with a directory fsync).
+//!   to a buffered writer after the last record of the last segment: no
+//!   fsync, no rewrite. Once that segment holds 8 MiB, it is cut to its
+//!   records and synced, and a new one started (its name made durable with
+//!   a directory fsync). The new one is the spare the reaper thread made
+//!   ahead of time, 8 MiB of zeros, so that syncing an append does not
+//!   have to write a new file size too (see `file/spare.rs`).
 //! - [`sync`](Persister::sync) is the group commit: one `fdatasync` of the
 //!   log for everything appended or truncated since the last sync, plus the
 //!   hard state if it changed. With nothing pending it makes no system call.
@@ -73,8 +78,11 @@
 //!   the leftover `.tmp` is deleted.
 //! - after the snapshot rename, before covered segments are deleted:
 //!   recovery skips entries at or below the snapshot index and deletes them.
-//! - when a segment is started, the one before it is synced whole: only the
-//!   last segment can end in unsynced records.
+//! - when a segment is started, the one before it is cut to its records
+//!   and synced whole: only the last segment can end in unsynced records,
+//!   or in zeros. Zeros after the last record are the unused part of a
+//!   preallocated segment, and recovery keeps them (appends overwrite
+//!   them); anything else there is an unsynced tail, cut as above.
 //!
 //! Anything else — a damaged record that a later record (in any segment)
 //! claims was synced, indexes that are not contiguous, a log starting beyond
@@ -108,9 +116,10 @@ mod recovery;
 mod segment;
 mod snapshot;
 mod snapshot_file;
+mod spare;
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -126,6 +135,7 @@ use reaper::Reaper;
 use recovery::load;
 use segment::Segment;
 use snapshot_file::FileSnapshotWriter;
+use spare::{SpareSlot, SPARE};
 
 const LOCK: &str = "LOCK";
 const HARD_STATE: &str = "hard_state";
@@ -151,13 +161,20 @@ pub struct FilePersister {
     _lock: DirLock,
     /// Every write and fsync goes through it (a seam for fault tests).
     disk: Disk,
-    /// The last segment, opened for append: after a truncation, writes land
-    /// at the new end.
+    /// The last segment, positioned at the end of its records (the file may
+    /// run on in preallocated zeros; see `spare.rs`).
     log: BufWriter<LogFile>,
     /// The segment files in order; the last one is `log`'s. Never empty.
     segments: Vec<Segment>,
     /// When the last segment reaches this many bytes, appends start a new one.
     segment_bytes: u64,
+    /// The next segment's file, once the reaper has made it.
+    spare: Arc<SpareSlot>,
+    /// A spare was asked for and not yet taken. The first is asked for at
+    /// the first append, not on open: a persister that is only read makes
+    /// none, and tests set their segment size first. After a failed
+    /// preparation (a full disk) it stays set: segments then start empty.
+    spare_pending: bool,
     /// `offsets[i]` is where the record of entry `first_index() + i` starts
     /// in its segment.
     offsets: Vec<u64>,
@@ -288,6 +305,8 @@ impl FilePersister {
         }
         if self.active().len >= self.segment_bytes {
             self.start_segment(first.log_index)?;
+        } else {
+            self.prepare_spare();
         }
         // Encode everything before writing anything, so a bad entry leaves
         // the log untouched.
@@ -459,7 +478,7 @@ impl Persister for FilePersister {
 /// The temp files a crash may have left: fixed names, and snapshots in the
 /// making (`snapshot-N.tmp`).
 fn temp_files(dir: &Path) -> Result<Vec<PathBuf>, PersistError> {
-    let mut found: Vec<PathBuf> = [HARD_STATE_TMP, SNAPSHOT_TMP, LOG_TMP]
+    let mut found: Vec<PathBuf> = [HARD_STATE_TMP, SNAPSHOT_TMP, LOG_TMP, SPARE]
         .iter()
         .map(|name| dir.join(name))
         .collect();
@@ -476,10 +495,20 @@ fn temp_files(dir: &Path) -> Result<Vec<PathBuf>, PersistError> {
 fn open_log(path: &Path) -> Result<File, PersistError> {
     OpenOptions::new()
         .read(true)
-        .append(true)
+        .write(true)
         .create(true)
+        .truncate(false)
         .open(path)
         .map_err(io_err(path))
+}
+
+/// Opens a segment for the persister's writes, from `offset` on: the end of
+/// its records, which may be before the end of the file.
+fn open_log_at(path: &Path, offset: u64) -> Result<File, PersistError> {
+    let mut file = open_log(path)?;
+    file.seek(io::SeekFrom::Start(offset))
+        .map_err(io_err(path))?;
+    Ok(file)
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> PersistError + '_ {

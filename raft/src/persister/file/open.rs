@@ -11,8 +11,8 @@ use super::lock::DirLock;
 use super::recovery::{load, Loaded};
 use super::segment::{self, Segment, DEFAULT_SEGMENT_BYTES};
 use super::{
-    durable, io_err, open_log, temp_files, FilePersister, HARD_STATE, LOCK, SINGLE_FILE_LOG,
-    SNAPSHOT, WRITE_BUFFER,
+    durable, io_err, open_log, open_log_at, temp_files, FilePersister, HARD_STATE, LOCK,
+    SINGLE_FILE_LOG, SNAPSHOT, WRITE_BUFFER,
 };
 use crate::persister::{PersistError, Recovered, SnapshotData, SnapshotSource};
 
@@ -66,8 +66,8 @@ impl FilePersister {
             .entries
             .last()
             .map_or(snapshot.last_included_index, |e| e.log_index);
-        let active = loaded.segments.last().expect("pushed above").path(&dir);
-        let file = open_log(&active)?;
+        let active = loaded.segments.last().expect("pushed above");
+        let file = open_log_at(&active.path(&dir), active.len)?;
         let mut persister = FilePersister {
             dir,
             reaper: super::reaper::Reaper::start(),
@@ -76,6 +76,8 @@ impl FilePersister {
             disk,
             segments: loaded.segments,
             segment_bytes: DEFAULT_SEGMENT_BYTES,
+            spare: Default::default(),
+            spare_pending: false,
             offsets: loaded.offsets,
             snapshot,
             current: current.clone(),

@@ -1,6 +1,6 @@
-//! A thread that deletes files the log no longer needs and closes old
-//! snapshots, so that freeing their blocks never happens under the
-//! persister's lock.
+//! A thread that deletes files the log no longer needs, closes old
+//! snapshots and prepares the next log segment (see `spare.rs`), so that
+//! freeing or allocating blocks never happens under the persister's lock.
 //!
 //! Deleting a segment, or closing the last handle of a replaced snapshot
 //! of a gigabyte, makes the file system free its blocks, and on a disk busy
@@ -16,12 +16,14 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{unbounded, Sender};
 
+use super::spare::Preparation;
 use crate::persister::SnapshotData;
 
 /// What the reaper is handed.
 enum Job {
     Delete(PathBuf),
     Close(SnapshotData),
+    Spare(Preparation),
     /// Answered once everything handed over before it is done.
     Barrier(Sender<()>),
 }
@@ -45,6 +47,7 @@ impl Reaper {
                     match job {
                         Job::Delete(path) => delete(&path),
                         Job::Close(snapshot) => drop(snapshot),
+                        Job::Spare(spare) => spare.run(),
                         Job::Barrier(done) => {
                             let _ = done.send(());
                         }
@@ -81,6 +84,14 @@ impl Reaper {
 }
 
 impl Reaper {
+    /// Prepares a spare log segment (none if the thread could not be
+    /// started: segments then start empty).
+    pub fn prepare(&self, spare: Preparation) {
+        if let Some(jobs) = &self.jobs {
+            let _ = jobs.send(Job::Spare(spare));
+        }
+    }
+
     /// Waits until everything handed over so far is done.
     pub fn wait(&self) {
         let Some(jobs) = &self.jobs else {

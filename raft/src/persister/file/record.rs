@@ -139,6 +139,10 @@ pub struct Scan {
     pub good_len: u64,
     /// The first damaged record, if any.
     pub damage: Option<Damage>,
+    /// Everything from the damage to the end of the file is zeros: the
+    /// unused end of a preallocated segment (see `spare.rs`), or records a
+    /// power loss undid there. Either way nothing after it was written.
+    pub zero_tail: bool,
     /// The highest `synced` claim of any valid record in the file, those
     /// after the damage included: entries through it were acknowledged.
     pub max_synced: u64,
@@ -165,8 +169,11 @@ pub fn scan(buf: &[u8]) -> Scan {
                     offset: at as u64,
                     reason,
                 });
-                let after = at + size.unwrap_or(1);
-                out.max_synced = out.max_synced.max(claims_after(buf, after));
+                out.zero_tail = buf[at..].iter().all(|&b| b == 0);
+                if !out.zero_tail {
+                    let after = at + size.unwrap_or(1);
+                    out.max_synced = out.max_synced.max(claims_after(buf, after));
+                }
                 break;
             }
         }
@@ -188,10 +195,25 @@ fn claims_after(buf: &[u8], mut at: usize) -> u64 {
                 max = max.max(synced);
                 at += size;
             }
-            Decoded::Damaged { size, .. } => at += size.unwrap_or(1),
+            Decoded::Damaged {
+                size: Some(size), ..
+            } => at += size,
+            Decoded::Damaged { size: None, .. } => at = next_candidate(buf, at),
         }
     }
     max
+}
+
+/// The next offset after `at` where a record could start. A header whose
+/// first 16 bytes are zeros never decodes as a record (its entry would be
+/// index 0), so a run of zeros — preallocated space — is stepped over
+/// whole instead of byte by byte.
+fn next_candidate(buf: &[u8], at: usize) -> usize {
+    let nonzero = buf[at..]
+        .iter()
+        .position(|&b| b != 0)
+        .map_or(buf.len(), |i| at + i);
+    (at + 1).max(nonzero.saturating_sub(15))
 }
 
 #[cfg(test)]
@@ -277,6 +299,45 @@ mod tests {
         assert_eq!(scan.good_len, end as u64);
         assert_eq!(scan.records.len(), 2);
         assert_eq!(scan.max_synced, 1);
+        assert!(scan.zero_tail);
+    }
+
+    #[test]
+    fn a_tail_with_anything_but_zeros_is_no_zero_tail() {
+        let (mut buf, _) = file(2);
+        buf.extend_from_slice(&[0u8; 100]);
+        buf.push(1);
+        buf.extend_from_slice(&[0u8; 10]);
+        assert!(!scan(&buf).zero_tail);
+        let (mut torn, starts) = file(3);
+        torn.truncate(starts[2] + 5);
+        torn.extend_from_slice(&[0u8; 100]);
+        let scan = scan(&torn);
+        assert_eq!(scan.good_len, starts[2] as u64);
+        assert!(!scan.zero_tail, "a torn record before the zeros");
+    }
+
+    #[test]
+    fn claims_are_found_after_long_runs_of_zeros() {
+        // Entry 3's record is lost in preallocated space; 4 claims it synced.
+        let mut buf = Vec::new();
+        for (i, synced) in [(1, 0), (2, 1)] {
+            encode(&entry(i, 30), synced, &mut buf).unwrap();
+        }
+        let hole = buf.len();
+        buf.resize(hole + 100_000, 0);
+        // Every alignment of the record after the zeros, since the skip
+        // over zeros must not step past its first byte.
+        for pad in 0..20 {
+            let mut bad = buf.clone();
+            bad.resize(hole + 100_000 + pad, 0);
+            encode(&entry(4, 30), 3, &mut bad).unwrap();
+            bad.resize(bad.len() + 1000, 0);
+            let scan = scan(&bad);
+            assert_eq!(scan.good_len, hole as u64);
+            assert!(!scan.zero_tail);
+            assert_eq!(scan.max_synced, 3, "pad {pad}");
+        }
     }
 
     #[test]

@@ -66,6 +66,7 @@ pub fn load(dir: &Path) -> Result<Loaded, PersistError> {
             records,
             good_len,
             damage,
+            zero_tail,
             ..
         } = scan;
         for (offset, entry) in records {
@@ -87,7 +88,11 @@ pub fn load(dir: &Path) -> Result<Loaded, PersistError> {
                 );
                 return Err(corrupt(&path)((damage.offset, reason)));
             }
-            unsynced.bytes = file_len - good_len;
+            // Zeros are space no record was written to (or none survived):
+            // the file keeps them, and appends overwrite them.
+            if !zero_tail {
+                unsynced.bytes = file_len - good_len;
+            }
             break;
         }
     }

@@ -7,11 +7,12 @@
 //! removed, and nothing is rewritten under the persister's lock.
 
 use std::fs;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::disk::LogFile;
-use super::{durable, io_err, open_log, FilePersister, WRITE_BUFFER};
+use super::spare::{Preparation, SPARE};
+use super::{durable, io_err, open_log_at, FilePersister, WRITE_BUFFER};
 use crate::persister::PersistError;
 
 /// A new segment is started once the active one holds this many bytes.
@@ -97,24 +98,69 @@ impl FilePersister {
     }
 
     /// Closes the last segment and starts a new one for entries from
-    /// `first_index`. The closed segment is synced, and the new file's name
-    /// made durable, before any record goes in: so only the last segment
-    /// can ever end in unsynced records.
+    /// `first_index`, in the spare if one is ready. The closed segment is
+    /// cut to its records (dropping preallocated zeros) and synced, and the
+    /// new file's name made durable, before any record goes in: so only the
+    /// last segment can ever end in unsynced records or in zeros.
     pub(super) fn start_segment(&mut self, first_index: u64) -> Result<(), PersistError> {
-        self.sync_log()?;
+        self.seal_active()?;
         let segment = Segment {
             first_index,
             len: 0,
         };
         let path = segment.path(&self.dir);
-        let file = open_log(&path)?;
+        let spare = self.spare.take(&self.dir.join(SPARE), &path);
+        if spare.is_some() {
+            self.spare_pending = false;
+        }
+        let file = match spare {
+            Some(file) => file,
+            None => fs::File::options()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&path)
+                .map_err(io_err(&path))?,
+        };
         durable::sync_dir(&self.disk, &path).map_err(io_err(&self.dir))?;
         self.log = BufWriter::with_capacity(WRITE_BUFFER, LogFile::new(file, self.disk.clone()));
         self.segments.push(segment);
+        self.prepare_spare();
         // The closed segment may hold only covered records (a snapshot
         // beyond the log's end): it goes now.
         self.remove_covered_segments();
         Ok(())
+    }
+
+    /// Syncs the active segment cut to the length of its records.
+    fn seal_active(&mut self) -> Result<(), PersistError> {
+        let path = self.active_path();
+        self.log.flush().map_err(io_err(&path))?;
+        let len = self.active().len;
+        let file = &self.log.get_ref().file;
+        if file.metadata().map_err(io_err(&path))?.len() > len {
+            file.set_len(len).map_err(io_err(&path))?;
+            // The sync below makes the new length durable with the data.
+            self.log_dirty = true;
+        }
+        self.sync_log()
+    }
+
+    /// Asks the reaper for the next segment's file ahead of time (see
+    /// `spare.rs`), unless one is asked for and not yet taken: two
+    /// preparations would write the same file, the second one into the
+    /// segment the first became.
+    pub(super) fn prepare_spare(&mut self) {
+        if self.spare_pending {
+            return;
+        }
+        self.reaper.prepare(Preparation {
+            path: self.dir.join(SPARE),
+            bytes: self.segment_bytes,
+            slot: self.spare.clone(),
+        });
+        self.spare_pending = true;
     }
 
     /// Hands the segments the snapshot covers whole to the reaper. A
@@ -148,13 +194,16 @@ impl FilePersister {
             // Were a deleted segment to come back after a crash, its stale
             // entries would follow the new ones.
             durable::sync_dir(&self.disk, &later[0].path(&self.dir)).map_err(io_err(&self.dir))?;
-            let file = open_log(&self.active_path())?;
+            let file = open_log_at(&self.active_path(), cut)?;
             self.log =
                 BufWriter::with_capacity(WRITE_BUFFER, LogFile::new(file, self.disk.clone()));
         }
         let log_path = self.active_path();
-        let file = &self.log.get_ref().file;
+        let file = &mut self.log.get_mut().file;
         file.set_len(cut).map_err(io_err(&log_path))?;
+        // Writes go where the file's position is, not to its end.
+        file.seek(SeekFrom::Start(cut)).map_err(io_err(&log_path))?;
+        let file = &self.log.get_ref().file;
         // Synced at once, unlike appends: were the new size to reach disk
         // after later appends' data, a crash could leave new records followed
         // by stale ones, which recovery would have to call corrupt.

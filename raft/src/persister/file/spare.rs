@@ -1,0 +1,133 @@
+//! The next log segment, made ahead of time: a file of zeros as long as a
+//! segment, written and synced by the reaper thread, renamed into place
+//! when the active segment fills.
+//!
+//! Appends then overwrite blocks the file system has already allocated,
+//! and `fdatasync` writes the data alone. Appending to the end of a file
+//! also changes its size on every sync, which is metadata the sync has to
+//! write too: measured on the 2-core VM with three processes syncing one
+//! disk, 0.28 ms per `fdatasync` into preallocated blocks against 0.50 ms
+//! for appends, and three times as many syncs a second in all. A Raft
+//! write waits for two syncs (the leader's and a follower's), so this is
+//! most of its latency on a busy disk.
+//!
+//! The zeros after the last record are not damage: recovery treats a log
+//! that ends in zeros as ending at its last record (see `record.rs`). A
+//! segment is cut to its records' length before the next one starts, so
+//! only the last segment ever ends in zeros.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The spare's name: a temp file, deleted on open if a crash left it.
+pub const SPARE: &str = "log-spare.tmp";
+
+/// Zeros are written this many at a time.
+const ZEROS: usize = 1 << 20;
+
+/// Whether the spare is ready, shared by the persister (which takes it) and
+/// the reaper (which makes it).
+#[derive(Debug, Default)]
+pub struct SpareSlot {
+    ready: AtomicBool,
+}
+
+impl SpareSlot {
+    /// Renames a ready spare to `path` and opens it for writing from its
+    /// start; `None` if no spare is ready (or the rename failed: the caller
+    /// then starts an empty file, as it would without spares).
+    pub fn take(&self, spare: &Path, path: &Path) -> Option<File> {
+        if !self.ready.swap(false, Ordering::Acquire) {
+            return None;
+        }
+        let renamed = fs::rename(spare, path)
+            .and_then(|()| OpenOptions::new().read(true).write(true).open(path));
+        match renamed {
+            Ok(file) => Some(file),
+            Err(e) => {
+                tracing::warn!(path = %spare.display(), error = %e, "cannot use the spare log segment");
+                None
+            }
+        }
+    }
+}
+
+/// A request for a spare, carried out by the reaper.
+#[derive(Debug)]
+pub struct Preparation {
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub slot: std::sync::Arc<SpareSlot>,
+}
+
+impl Preparation {
+    /// Writes the spare and marks it ready. A failure (a full disk) costs
+    /// only the speed-up: the next segment starts empty instead.
+    pub fn run(self) {
+        match write_zeros(&self.path, self.bytes) {
+            Ok(()) => self.slot.ready.store(true, Ordering::Release),
+            Err(e) => {
+                tracing::warn!(path = %self.path.display(), error = %e, "cannot prepare a spare log segment");
+                let _ = fs::remove_file(&self.path);
+            }
+        }
+    }
+}
+
+fn write_zeros(path: &Path, bytes: u64) -> io::Result<()> {
+    let mut file = File::create(path)?;
+    let zeros = vec![0u8; ZEROS];
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(ZEROS as u64) as usize;
+        file.write_all(&zeros[..n])?;
+        left -= n as u64;
+    }
+    // Its size too: a spare renamed in after a crash has its blocks.
+    file.sync_data()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn a_prepared_spare_is_taken_once_and_holds_zeros() {
+        let dir = tempfile::tempdir().unwrap();
+        let slot = Arc::new(SpareSlot::default());
+        let (spare, segment) = (dir.path().join(SPARE), dir.path().join("log-1"));
+        assert!(
+            slot.take(&spare, &segment).is_none(),
+            "nothing prepared yet"
+        );
+        Preparation {
+            path: spare.clone(),
+            bytes: 3 * ZEROS as u64 + 5,
+            slot: slot.clone(),
+        }
+        .run();
+        assert!(slot.take(&spare, &segment).is_some());
+        assert!(!spare.exists());
+        let bytes = fs::read(&segment).unwrap();
+        assert_eq!(bytes.len(), 3 * ZEROS + 5);
+        assert!(bytes.iter().all(|&b| b == 0));
+        assert!(slot.take(&spare, &dir.path().join("log-2")).is_none());
+    }
+
+    #[test]
+    fn a_failed_preparation_leaves_no_spare() {
+        let dir = tempfile::tempdir().unwrap();
+        let slot = Arc::new(SpareSlot::default());
+        let spare = dir.path().join("missing-dir").join(SPARE);
+        Preparation {
+            path: spare.clone(),
+            bytes: 10,
+            slot: slot.clone(),
+        }
+        .run();
+        assert!(slot.take(&spare, &dir.path().join("log-1")).is_none());
+    }
+}

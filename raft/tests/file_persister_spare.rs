@@ -1,0 +1,167 @@
+//! FilePersister with preallocated segments (lab 2C, persistence): a new
+//! segment is a spare file of zeros made ahead of time, so the last segment
+//! usually ends in zeros. Appends, truncations, reopens and crashes must
+//! read back exactly what was written, as with segments that grow.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use proto::raft::LogEntry;
+use raft::{FilePersister, Persister};
+
+const SEGMENT_BYTES: u64 = 4096;
+
+fn entry(index: u64, term: u64) -> LogEntry {
+    LogEntry {
+        command: format!("put k{index} v{index}").into_bytes(),
+        log_term: term,
+        log_index: index,
+        config: None,
+    }
+}
+
+fn entries(range: std::ops::RangeInclusive<u64>, term: u64) -> Vec<LogEntry> {
+    range.map(|i| entry(i, term)).collect()
+}
+
+fn open(dir: &Path) -> FilePersister {
+    let mut p = FilePersister::open(dir).unwrap();
+    p.set_segment_bytes(SEGMENT_BYTES);
+    p
+}
+
+/// Appends entries one sync at a time from `from` until the persister has
+/// started a second segment, the spare being ready by then; returns the
+/// last index written and the bytes of the records before it.
+fn fill_into_second_segment(p: &mut FilePersister, from: u64) -> (u64, u64) {
+    let mut index = from;
+    loop {
+        let before = p.raft_state_size();
+        p.append(&[entry(index, 1)]).unwrap();
+        p.sync().unwrap();
+        // The spare is made on the reaper thread: wait for it, so that the
+        // next segment certainly starts in it.
+        p.wait_for_deletions();
+        if p.segment_paths().len() == 2 {
+            return (index, before);
+        }
+        index += 1;
+    }
+}
+
+fn last_segment(p: &FilePersister) -> PathBuf {
+    p.segment_paths().last().unwrap().clone()
+}
+
+#[test]
+fn a_segment_started_in_a_spare_keeps_its_zeros_and_reads_back_across_reopens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = open(tmp.path());
+    p.recover().unwrap();
+    let (last, closed_records) = fill_into_second_segment(&mut p, 1);
+    let active = last_segment(&p);
+    assert_eq!(
+        fs::metadata(&active).unwrap().len(),
+        SEGMENT_BYTES,
+        "the new segment is the preallocated spare"
+    );
+    assert_eq!(
+        fs::metadata(&p.segment_paths()[0]).unwrap().len(),
+        closed_records,
+        "the closed segment holds its records and nothing more"
+    );
+    drop(p);
+
+    let mut p = open(tmp.path());
+    assert_eq!(p.recover().unwrap().entries, entries(1..=last, 1));
+    assert_eq!(
+        fs::metadata(&active).unwrap().len(),
+        SEGMENT_BYTES,
+        "reopening keeps the zeros: they are no unsynced tail"
+    );
+    p.append(&entries(last + 1..=last + 5, 1)).unwrap();
+    p.sync().unwrap();
+    drop(p);
+    assert_eq!(
+        open(tmp.path()).recover().unwrap().entries,
+        entries(1..=last + 5, 1)
+    );
+}
+
+#[test]
+fn truncating_inside_a_preallocated_segment_leaves_no_stale_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = open(tmp.path());
+    p.recover().unwrap();
+    let (last, _) = fill_into_second_segment(&mut p, 1);
+    p.append(&entries(last + 1..=last + 4, 1)).unwrap();
+    p.sync().unwrap();
+    // Cut inside the new segment, then write entries of a later term in
+    // place of the dropped ones (§5.3: a conflicting suffix).
+    p.truncate_suffix(last + 2).unwrap();
+    p.append(&entries(last + 2..=last + 3, 2)).unwrap();
+    p.sync().unwrap();
+    drop(p);
+    let mut want = entries(1..=last + 1, 1);
+    want.extend(entries(last + 2..=last + 3, 2));
+    assert_eq!(open(tmp.path()).recover().unwrap().entries, want);
+}
+
+#[test]
+fn a_crash_right_after_the_spare_became_a_segment_recovers_its_predecessor() {
+    let tmp = tempfile::tempdir().unwrap();
+    {
+        let mut p = open(tmp.path());
+        p.recover().unwrap();
+        p.append(&entries(1..=3, 1)).unwrap();
+        p.sync().unwrap();
+    }
+    // What a crash between the spare's rename and its first record leaves.
+    let zeros = tmp.path().join("log-00000000000000000004");
+    fs::write(&zeros, vec![0u8; SEGMENT_BYTES as usize]).unwrap();
+    let mut p = open(tmp.path());
+    assert_eq!(p.recover().unwrap().entries, entries(1..=3, 1));
+    p.append(&entries(4..=6, 1)).unwrap();
+    p.sync().unwrap();
+    drop(p);
+    assert_eq!(
+        open(tmp.path()).recover().unwrap().entries,
+        entries(1..=6, 1)
+    );
+}
+
+#[test]
+fn unsynced_records_in_preallocated_space_are_dropped_and_appends_follow() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = open(tmp.path());
+    p.recover().unwrap();
+    let (last, _) = fill_into_second_segment(&mut p, 1);
+    let active = last_segment(&p);
+    drop(p);
+    // A torn record after the synced ones, then the zeros: a crash in the
+    // middle of an append.
+    let mut bytes = fs::read(&active).unwrap();
+    let end = bytes.iter().rposition(|&b| b != 0).unwrap() + 1;
+    bytes[end + 7] = 0x5a;
+    fs::write(&active, &bytes).unwrap();
+
+    let mut p = open(tmp.path());
+    assert_eq!(p.recover().unwrap().entries, entries(1..=last, 1));
+    p.append(&entries(last + 1..=last + 2, 1)).unwrap();
+    p.sync().unwrap();
+    drop(p);
+    assert_eq!(
+        open(tmp.path()).recover().unwrap().entries,
+        entries(1..=last + 2, 1)
+    );
+}
+
+#[test]
+fn a_spare_left_by_a_crash_is_removed_on_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spare = tmp.path().join("log-spare.tmp");
+    fs::write(&spare, vec![0u8; 100]).unwrap();
+    let mut p = open(tmp.path());
+    assert!(p.recover().unwrap().entries.is_empty());
+    assert!(!spare.exists(), "no spare is made before the first append");
+}
