@@ -21,6 +21,10 @@ use crate::state_machine::KvStateMachine;
 use crate::waiters::{Reply, Waiter, Waiters};
 use crate::{KvServerConfig, KvServerError};
 
+/// At most this many applied messages share one burst of answers: the
+/// first answer of a burst waits for the rest, so the burst stays short.
+const APPLY_BURST: usize = 64;
+
 mod handlers;
 mod reads;
 mod snapshots;
@@ -277,22 +281,50 @@ impl Inner {
     /// The applier thread (the original's ReadRaftApplyCommandLoop). It
     /// stops for good at an entry or snapshot it cannot decode: skipping
     /// it would apply what follows onto the wrong state.
+    ///
+    /// What is waiting in the queue is applied in one burst (up to
+    /// [`APPLY_BURST`]), its answers held back and written once per client
+    /// connection at the end (`rpc::batch_answers`).
     fn read_raft_apply_command_loop(self: &Arc<Self>) {
-        while let Some(message) = self.apply_queue.pop() {
-            if self.stopping.load(Ordering::SeqCst) {
+        while let Some(first) = self.apply_queue.pop() {
+            let go_on = rpc::batch_answers(|| {
+                let mut next = Some(first);
+                let mut applied = 0;
+                while let Some(message) = next {
+                    if !self.apply_message(message) {
+                        return false;
+                    }
+                    applied += 1;
+                    next = (applied < APPLY_BURST)
+                        .then(|| self.apply_queue.try_pop())
+                        .flatten();
+                }
+                true
+            });
+            if !go_on {
                 break;
             }
-            let applied = match message {
-                ApplyMsg::Command { index, command, .. } => self.apply_command(index, &command),
-                ApplyMsg::Snapshot { index, data, .. } => self.install_snapshot(index, &data),
-                ApplyMsg::Membership { index, .. } => {
-                    self.apply_membership(index);
-                    Ok(())
-                }
-            };
-            if let Err(reason) = applied {
+        }
+    }
+
+    /// Applies one message; false once the applier must stop.
+    fn apply_message(self: &Arc<Self>, message: ApplyMsg) -> bool {
+        if self.stopping.load(Ordering::SeqCst) {
+            return false;
+        }
+        let applied = match message {
+            ApplyMsg::Command { index, command, .. } => self.apply_command(index, &command),
+            ApplyMsg::Snapshot { index, data, .. } => self.install_snapshot(index, &data),
+            ApplyMsg::Membership { index, .. } => {
+                self.apply_membership(index);
+                Ok(())
+            }
+        };
+        match applied {
+            Ok(()) => true,
+            Err(reason) => {
                 self.fail(reason);
-                break;
+                false
             }
         }
     }

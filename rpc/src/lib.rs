@@ -15,6 +15,8 @@
 //!   `MprpcChannel`).
 //! - `spin`: bounded, adaptive polling before a thread sleeps, where a lone
 //!   caller's next step is usually microseconds away.
+//! - `cork`: [`batch_answers`], for a thread that completes many calls in a
+//!   burst: each connection gets one write at the end.
 //! - `config`, `error`: knobs and errors (the original's `MprpcController`
 //!   carried a failed flag and a text; here a call returns [`RpcError`]).
 //!
@@ -68,6 +70,7 @@
 mod channel;
 mod config;
 mod connection;
+mod cork;
 mod error;
 mod event_loop;
 pub mod frame;
@@ -85,6 +88,7 @@ mod write_queue;
 
 pub use channel::RpcChannel;
 pub use config::{ChannelConfig, ProviderConfig};
+pub use cork::batch_answers;
 pub use error::{ConfigError, FrameError, RpcError};
 pub use header::{RpcHeader, RpcResponseHeader, RpcStatus};
 pub use provider::{ProviderHandle, RpcProvider};

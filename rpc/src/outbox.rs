@@ -9,6 +9,8 @@
 //! or on the notice it was sent. Answers completed on the loop thread itself
 //! (inline handlers, error replies) are queued and flushed together once the
 //! loop has handled the whole read, so a batch of calls costs one write.
+//! A thread answering a burst of calls off the loop may hold its answers
+//! back until the burst ends, for the same reason (see `cork`).
 
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use mio::Token;
 use parking_lot::Mutex;
 
 use crate::connection::Limits;
+use crate::cork;
 use crate::frame;
 use crate::worker::Shared;
 use crate::Outcome;
@@ -44,6 +47,9 @@ struct State {
     /// The loop has been told to flush and has not yet: whoever answers
     /// next just queues behind.
     flush_due: bool,
+    /// A thread in a burst of answers (see `cork`) writes what is queued
+    /// when its burst ends: whoever answers meanwhile queues behind.
+    held: bool,
     /// The loop stopped reading this peer (over its limits) and must hear
     /// when an answer makes room.
     paused: bool,
@@ -68,6 +74,7 @@ impl Outbox {
                 in_flight: 0,
                 queued: 0,
                 flush_due: false,
+                held: false,
                 paused: false,
                 read_closed: false,
                 closed: false,
@@ -96,7 +103,7 @@ impl Outbox {
     }
 
     /// Answers call `call_id`, from any thread. Never blocks on the socket.
-    pub fn complete(&self, call_id: u64, outcome: &Outcome) {
+    pub fn complete(self: &Arc<Self>, call_id: u64, outcome: &Outcome) {
         let on_loop = self.shared.on_loop_thread();
         let mut state = self.state.lock();
         state.in_flight = state.in_flight.saturating_sub(1);
@@ -104,7 +111,7 @@ impl Outbox {
             return;
         }
         state.last_active = Instant::now();
-        let nothing_queued = state.pos == state.buf.len() && !state.flush_due;
+        let nothing_queued = state.pos == state.buf.len() && !state.flush_due && !state.held;
         if state.write_error.is_none() {
             frame::encode_response(&mut state.buf, call_id, outcome);
         }
@@ -118,7 +125,9 @@ impl Outbox {
             tell_loop = !state.flush_due;
             state.flush_due = true;
         } else if nothing_queued && state.write_error.is_none() {
-            if let Err(e) = write_out(&self.stream, &mut state) {
+            if cork::hold(self) {
+                state.held = true;
+            } else if let Err(e) = write_out(&self.stream, &mut state) {
                 state.write_error = Some(e);
                 tell_loop = true;
             }
@@ -130,6 +139,29 @@ impl Outbox {
         drop(state);
         if tell_loop {
             self.shared.notify(self.token, !on_loop);
+        }
+    }
+
+    /// The burst that held this connection's answers ended: writes them
+    /// (unless the loop is due to), as `complete` would have.
+    pub fn release(&self) {
+        let mut state = self.state.lock();
+        state.held = false;
+        if state.closed {
+            return;
+        }
+        let mut tell_loop = false;
+        if !state.flush_due && state.write_error.is_none() {
+            if let Err(e) = write_out(&self.stream, &mut state) {
+                state.write_error = Some(e);
+                tell_loop = true;
+            }
+        }
+        tell_loop |= state.paused || (state.read_closed && state.in_flight == 0);
+        drop(state);
+        if tell_loop {
+            self.shared
+                .notify(self.token, !self.shared.on_loop_thread());
         }
     }
 
