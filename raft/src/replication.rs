@@ -5,7 +5,8 @@
 //! wakes every replicator at once, and each sends all the entries its peer
 //! lacks in one AppendEntries (bounded by `max_entries_per_append` and
 //! `max_bytes_per_append`). One data-carrying RPC per peer is in flight at a
-//! time, so entries that arrive meanwhile batch into the next one. Idle
+//! time, so entries that arrive meanwhile batch into the next one, which
+//! the thread that took the reply sends at once (`send_next`). Idle
 //! peers get a heartbeat every `heartbeat_interval`; followers learn the
 //! commit index from the next append or heartbeat, never from extra RPCs.
 
@@ -193,7 +194,6 @@ fn settle<R>(
     reply_term: impl Fn(&R) -> u64,
 ) -> Option<R> {
     let peer = out.peer;
-    out.link.replicate_cv.notify_one();
     // A member removed meanwhile (its progress gone) is owed nothing more.
     let pr = st.progress.get_mut(&peer)?;
     pr.inflight = pr.inflight.saturating_sub(1);
@@ -231,18 +231,34 @@ fn settle<R>(
     Some(reply)
 }
 
+/// Sends `out`'s peer what it is due next from the thread that took the
+/// reply: usually the entries that arrived while the last batch was out.
+/// Waking the replicator to hand them back to this thread cost two thread
+/// hand-offs per round trip, on the path of every write. When nothing is
+/// due, the replicator is woken to look (a heartbeat timer, a farewell).
+fn send_next(inner: &Arc<Inner>, st: &mut State, out: &Outgoing) {
+    let sent = st.role == Role::Leader && send_if_due(inner, st, out.peer, Instant::now());
+    if !sent {
+        out.link.replicate_cv.notify_one();
+    }
+}
+
 pub(crate) fn handle_append_reply(
-    inner: &Inner,
+    inner: &Arc<Inner>,
     out: &Outgoing,
     args: &AppendEntriesArgs,
     reply: Result<AppendEntriesReply, PeerError>,
 ) {
     let mut st = inner.state.lock();
     let Some(reply) = settle(inner, &mut st, out, args.term, reply, |r| r.term) else {
+        out.link.replicate_cv.notify_one();
         return;
     };
     let confirmed_reads = read_index::take_confirmed(&mut st);
     let Some(pr) = st.progress.get_mut(&out.peer) else {
+        out.link.replicate_cv.notify_one();
+        drop(st);
+        read_index::answer(confirmed_reads);
         return;
     };
     if reply.success {
@@ -285,6 +301,7 @@ pub(crate) fn handle_append_reply(
             pr.next_index = hint;
         }
     }
+    send_next(inner, &mut st, out);
     if st.links_stale {
         inner
             .links_dirty
@@ -295,17 +312,21 @@ pub(crate) fn handle_append_reply(
 }
 
 pub(crate) fn handle_snapshot_reply(
-    inner: &Inner,
+    inner: &Arc<Inner>,
     out: &Outgoing,
     args: &InstallSnapshotRequest,
     reply: Result<InstallSnapshotResponse, PeerError>,
 ) {
     let mut st = inner.state.lock();
     let Some(reply) = settle(inner, &mut st, out, args.term, reply, |r| r.term) else {
+        out.link.replicate_cv.notify_one();
         return;
     };
     let confirmed_reads = read_index::take_confirmed(&mut st);
     let Some(pr) = st.progress.get_mut(&out.peer) else {
+        out.link.replicate_cv.notify_one();
+        drop(st);
+        read_index::answer(confirmed_reads);
         return;
     };
     if reply.saved {
@@ -320,6 +341,7 @@ pub(crate) fn handle_snapshot_reply(
     } else {
         transfer::resume_at(&mut pr.transfer, args, reply.next_offset);
     }
+    send_next(inner, &mut st, out);
     if st.links_stale {
         inner
             .links_dirty

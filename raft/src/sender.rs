@@ -61,7 +61,7 @@ pub(crate) fn sender(inner: Arc<Inner>, jobs: crossbeam_channel::Receiver<Outgoi
 }
 
 /// Makes the call and hands the reply back.
-fn deliver(inner: &Inner, out: Outgoing) {
+fn deliver(inner: &Arc<Inner>, out: Outgoing) {
     // A node shut down meanwhile sends nothing more.
     if inner.is_dead() {
         return;
