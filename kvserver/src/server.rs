@@ -23,7 +23,7 @@ use crate::{KvServerConfig, KvServerError};
 
 /// At most this many applied messages share one burst of answers: the
 /// first answer of a burst waits for the rest, so the burst stays short.
-const APPLY_BURST: usize = 64;
+const APPLY_BURST: usize = 16;
 
 mod handlers;
 mod reads;
