@@ -21,9 +21,12 @@ use crate::state_machine::KvStateMachine;
 use crate::waiters::{Reply, Waiter, Waiters};
 use crate::{KvServerConfig, KvServerError};
 
-/// At most this many applied messages share one burst of answers: the
-/// first answer of a burst waits for the rest, so the burst stays short.
+/// At most this many applied messages, and this much time, share one burst
+/// of answers: the first answer of a burst waits for the rest, so a burst
+/// stays short even when applies are slow (the copies a store makes of
+/// its chunks right after a snapshot froze it).
 const APPLY_BURST: usize = 16;
+const APPLY_BURST_TIME: Duration = Duration::from_micros(200);
 
 mod handlers;
 mod reads;
@@ -283,10 +286,12 @@ impl Inner {
     /// it would apply what follows onto the wrong state.
     ///
     /// What is waiting in the queue is applied in one burst (up to
-    /// [`APPLY_BURST`]), its answers held back and written once per client
-    /// connection at the end (`rpc::batch_answers`).
+    /// [`APPLY_BURST`] messages or [`APPLY_BURST_TIME`]), its answers held
+    /// back and written once per client connection at the end
+    /// (`rpc::batch_answers`).
     fn read_raft_apply_command_loop(self: &Arc<Self>) {
         while let Some(first) = self.apply_queue.pop() {
+            let started = Instant::now();
             let go_on = rpc::batch_answers(|| {
                 let mut next = Some(first);
                 let mut applied = 0;
@@ -295,9 +300,8 @@ impl Inner {
                         return false;
                     }
                     applied += 1;
-                    next = (applied < APPLY_BURST)
-                        .then(|| self.apply_queue.try_pop())
-                        .flatten();
+                    let room = applied < APPLY_BURST && started.elapsed() < APPLY_BURST_TIME;
+                    next = room.then(|| self.apply_queue.try_pop()).flatten();
                 }
                 true
             });
