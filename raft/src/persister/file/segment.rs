@@ -111,9 +111,10 @@ impl FilePersister {
         let path = segment.path(&self.dir);
         let spare = self.spare.take(&self.dir.join(SPARE), &path);
         if spare.is_some() {
+            // Taken, usable or not: the next one may be asked for.
             self.spare_pending = false;
         }
-        let file = match spare {
+        let file = match spare.flatten() {
             Some(file) => file,
             None => fs::File::options()
                 .read(true)

@@ -36,19 +36,20 @@ pub struct SpareSlot {
 
 impl SpareSlot {
     /// Renames a ready spare to `path` and opens it for writing from its
-    /// start; `None` if no spare is ready (or the rename failed: the caller
-    /// then starts an empty file, as it would without spares).
-    pub fn take(&self, spare: &Path, path: &Path) -> Option<File> {
+    /// start; `None` if no spare is ready. `Some(None)` if one was ready
+    /// but could not be used: the caller then starts an empty file, as it
+    /// would without spares, and may ask for the next.
+    pub fn take(&self, spare: &Path, path: &Path) -> Option<Option<File>> {
         if !self.ready.swap(false, Ordering::Acquire) {
             return None;
         }
         let renamed = fs::rename(spare, path)
             .and_then(|()| OpenOptions::new().read(true).write(true).open(path));
         match renamed {
-            Ok(file) => Some(file),
+            Ok(file) => Some(Some(file)),
             Err(e) => {
                 tracing::warn!(path = %spare.display(), error = %e, "cannot use the spare log segment");
-                None
+                Some(None)
             }
         }
     }
@@ -109,12 +110,29 @@ mod tests {
             slot: slot.clone(),
         }
         .run();
-        assert!(slot.take(&spare, &segment).is_some());
+        assert!(slot.take(&spare, &segment).unwrap().is_some());
         assert!(!spare.exists());
         let bytes = fs::read(&segment).unwrap();
         assert_eq!(bytes.len(), 3 * ZEROS + 5);
         assert!(bytes.iter().all(|&b| b == 0));
         assert!(slot.take(&spare, &dir.path().join("log-2")).is_none());
+    }
+
+    #[test]
+    fn a_ready_spare_that_vanished_is_taken_as_unusable() {
+        let dir = tempfile::tempdir().unwrap();
+        let slot = Arc::new(SpareSlot::default());
+        let spare = dir.path().join(SPARE);
+        Preparation {
+            path: spare.clone(),
+            bytes: 10,
+            slot: slot.clone(),
+        }
+        .run();
+        fs::remove_file(&spare).unwrap();
+        let segment = dir.path().join("log-1");
+        assert!(matches!(slot.take(&spare, &segment), Some(None)));
+        assert!(slot.take(&spare, &segment).is_none());
     }
 
     #[test]
