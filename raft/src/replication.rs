@@ -25,7 +25,7 @@ use crate::node::Inner;
 use crate::read_index;
 use crate::sender::{send, Outgoing, Rpc};
 use crate::state::{Role, State};
-use crate::{transfer, PeerError};
+use crate::{transfer, Defer, PeerError};
 
 /// `AppendEntriesReply::app_state` (the original's AppNormal / Disconnected).
 const APP_NORMAL: i32 = 1;
@@ -185,6 +185,8 @@ pub(crate) fn send_if_due(inner: &Arc<Inner>, st: &mut State, peer: usize, now: 
 
 /// Settles the bookkeeping of a finished RPC; returns the reply if it still
 /// matters (same term, still leader), after stepping down on a newer term.
+/// When it does not, the replicator is woken to decide what comes next;
+/// otherwise the caller sends it (`send_next`).
 fn settle<R>(
     inner: &Inner,
     st: &mut parking_lot::MutexGuard<'_, State>,
@@ -194,6 +196,9 @@ fn settle<R>(
     reply_term: impl Fn(&R) -> u64,
 ) -> Option<R> {
     let peer = out.peer;
+    let wake_replicator = Defer::new(|| {
+        out.link.replicate_cv.notify_one();
+    });
     // A member removed meanwhile (its progress gone) is owed nothing more.
     let pr = st.progress.get_mut(&peer)?;
     pr.inflight = pr.inflight.saturating_sub(1);
@@ -228,6 +233,7 @@ fn settle<R>(
     // Any answer in our term, success or not, says the peer knew of no
     // newer leader when it answered.
     pr.round_acked = pr.round_acked.max(out.round);
+    wake_replicator.cancel();
     Some(reply)
 }
 
@@ -251,7 +257,6 @@ pub(crate) fn handle_append_reply(
 ) {
     let mut st = inner.state.lock();
     let Some(reply) = settle(inner, &mut st, out, args.term, reply, |r| r.term) else {
-        out.link.replicate_cv.notify_one();
         return;
     };
     let confirmed_reads = read_index::take_confirmed(&mut st);
@@ -319,7 +324,6 @@ pub(crate) fn handle_snapshot_reply(
 ) {
     let mut st = inner.state.lock();
     let Some(reply) = settle(inner, &mut st, out, args.term, reply, |r| r.term) else {
-        out.link.replicate_cv.notify_one();
         return;
     };
     let confirmed_reads = read_index::take_confirmed(&mut st);

@@ -127,15 +127,14 @@ impl Outbox {
         } else if nothing_queued && state.write_error.is_none() {
             if cork::hold(self) {
                 state.held = true;
-            } else if let Err(e) = write_out(&self.stream, &mut state) {
-                state.write_error = Some(e);
-                tell_loop = true;
+            } else {
+                tell_loop = self.write_direct(&mut state);
             }
         }
         // Otherwise bytes are already waiting, so the loop is due to write
         // (a notice is queued or the socket's writable edge will come) and
         // this answer goes out behind them.
-        tell_loop |= state.paused || (state.read_closed && state.in_flight == 0);
+        tell_loop |= state.loop_must_hear();
         drop(state);
         if tell_loop {
             self.shared.notify(self.token, !on_loop);
@@ -152,16 +151,25 @@ impl Outbox {
         }
         let mut tell_loop = false;
         if !state.flush_due && state.write_error.is_none() {
-            if let Err(e) = write_out(&self.stream, &mut state) {
-                state.write_error = Some(e);
-                tell_loop = true;
-            }
+            tell_loop = self.write_direct(&mut state);
         }
-        tell_loop |= state.paused || (state.read_closed && state.in_flight == 0);
+        tell_loop |= state.loop_must_hear();
         drop(state);
         if tell_loop {
             self.shared
                 .notify(self.token, !self.shared.on_loop_thread());
+        }
+    }
+
+    /// Writes what is queued off the loop thread; true if it failed, and
+    /// the loop must hear of it (it closes the connection).
+    fn write_direct(&self, state: &mut State) -> bool {
+        match write_out(&self.stream, state) {
+            Ok(()) => false,
+            Err(e) => {
+                state.write_error = Some(e);
+                true
+            }
         }
     }
 
@@ -233,6 +241,15 @@ impl Outbox {
     pub fn is_drained(&self) -> bool {
         let state = self.state.lock();
         state.in_flight == 0 && state.pos == state.buf.len()
+    }
+}
+
+impl State {
+    /// Whether the loop must look at the connection after an answer: it
+    /// paused reading and an answer made room, or the peer is gone and
+    /// nothing is left to answer.
+    fn loop_must_hear(&self) -> bool {
+        self.paused || (self.read_closed && self.in_flight == 0)
     }
 }
 

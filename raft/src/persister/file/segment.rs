@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use super::disk::LogFile;
 use super::spare::{Preparation, SPARE};
-use super::{durable, io_err, open_log_at, FilePersister, WRITE_BUFFER};
+use super::{durable, io_err, open_log, FilePersister, WRITE_BUFFER};
 use crate::persister::PersistError;
 
 /// A new segment is started once the active one holds this many bytes.
@@ -195,7 +195,8 @@ impl FilePersister {
             // Were a deleted segment to come back after a crash, its stale
             // entries would follow the new ones.
             durable::sync_dir(&self.disk, &later[0].path(&self.dir)).map_err(io_err(&self.dir))?;
-            let file = open_log_at(&self.active_path(), cut)?;
+            // Positioned at the cut below.
+            let file = open_log(&self.active_path())?;
             self.log =
                 BufWriter::with_capacity(WRITE_BUFFER, LogFile::new(file, self.disk.clone()));
         }
