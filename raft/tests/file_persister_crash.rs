@@ -5,7 +5,9 @@
 use std::fs;
 use std::path::Path;
 
-use proto::raft::LogEntry;
+mod common;
+
+use common::{entries, entry};
 use raft::{
     FilePersister, HardState, PersistError, Persister, Recovered, SnapshotData, SnapshotMeta,
 };
@@ -13,19 +15,6 @@ use raft::{
 /// The log segment of a log that starts at entry 1 and never grew past
 /// one segment: the only one these tests write.
 const FIRST_SEGMENT: &str = "log-00000000000000000001";
-
-fn entry(index: u64, term: u64) -> LogEntry {
-    LogEntry {
-        command: format!("put k{index} v{index}").into_bytes(),
-        log_term: term,
-        log_index: index,
-        config: None,
-    }
-}
-
-fn entries(range: std::ops::RangeInclusive<u64>) -> Vec<LogEntry> {
-    range.map(|i| entry(i, 1)).collect()
-}
 
 fn recover(dir: &Path) -> Result<Recovered, PersistError> {
     FilePersister::open(dir)?.recover()
@@ -35,7 +24,7 @@ fn recover(dir: &Path) -> Result<Recovered, PersistError> {
 fn write_log(dir: &Path, n: u64) -> Vec<u64> {
     let mut p = FilePersister::open(dir).unwrap();
     let mut offsets = Vec::new();
-    for e in entries(1..=n) {
+    for e in entries(1..=n, 1) {
         offsets.push(p.raft_state_size());
         p.append(&[e]).unwrap();
         p.sync().unwrap();
@@ -63,7 +52,7 @@ fn crash_mid_append_drops_only_the_torn_record() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join(FIRST_SEGMENT), &full[..cut]).unwrap();
         let got = recover(dir.path()).unwrap();
-        assert_eq!(got.entries, entries(1..=3), "cut at {cut}");
+        assert_eq!(got.entries, entries(1..=3, 1), "cut at {cut}");
         // The torn bytes are gone from disk, so new appends follow record 3.
         let len = fs::metadata(dir.path().join(FIRST_SEGMENT)).unwrap().len();
         assert_eq!(len, last as u64, "cut at {cut}");
@@ -84,11 +73,11 @@ fn appends_after_a_torn_tail_are_readable() {
         .unwrap();
     {
         let mut p = FilePersister::open(tmp.path()).unwrap();
-        assert_eq!(p.recover().unwrap().entries, entries(1..=2));
-        p.append(&entries(3..=5)).unwrap();
+        assert_eq!(p.recover().unwrap().entries, entries(1..=2, 1));
+        p.append(&entries(3..=5, 1)).unwrap();
         p.sync().unwrap();
     }
-    assert_eq!(recover(tmp.path()).unwrap().entries, entries(1..=5));
+    assert_eq!(recover(tmp.path()).unwrap().entries, entries(1..=5, 1));
 }
 
 #[test]
@@ -100,7 +89,7 @@ fn crash_mid_snapshot_keeps_the_old_snapshot_and_log() {
     };
     {
         let mut p = FilePersister::open(tmp.path()).unwrap();
-        p.append(&entries(1..=6)).unwrap();
+        p.append(&entries(1..=6, 1)).unwrap();
         p.save_snapshot(old, b"old").unwrap();
         p.sync().unwrap();
     }
@@ -112,7 +101,7 @@ fn crash_mid_snapshot_keeps_the_old_snapshot_and_log() {
         got.snapshot,
         Some(SnapshotData::from_bytes(old, b"old".to_vec()))
     );
-    assert_eq!(got.entries, entries(3..=6));
+    assert_eq!(got.entries, entries(3..=6, 1));
     assert!(!tmp_file.exists(), "leftover temp file is removed");
 }
 
@@ -150,7 +139,7 @@ fn crash_after_snapshot_rename_before_segments_are_deleted_is_consistent() {
     };
     {
         let mut p = open_one_batch_per_segment(tmp.path());
-        for e in entries(1..=7) {
+        for e in entries(1..=7, 1) {
             p.append(&[e]).unwrap();
         }
         p.sync().unwrap();
@@ -176,17 +165,17 @@ fn crash_after_snapshot_rename_before_segments_are_deleted_is_consistent() {
             got.snapshot,
             Some(SnapshotData::from_bytes(meta, b"through 4".to_vec()))
         );
-        assert_eq!(got.entries, entries(5..=7));
+        assert_eq!(got.entries, entries(5..=7, 1));
         // Recovery finished the job: only the segments of 5..=7 are left.
         p.wait_for_deletions();
         assert_eq!(segments_on_disk(tmp.path()), before[4..].to_vec());
         assert!(!tmp.path().join("log.tmp").exists());
         let live: u64 = before[4..].iter().map(|(_, b)| b.len() as u64).sum();
         assert_eq!(p.raft_state_size(), live);
-        p.append(&entries(8..=8)).unwrap();
+        p.append(&entries(8..=8, 1)).unwrap();
         p.sync().unwrap();
     }
-    assert_eq!(recover(tmp.path()).unwrap().entries, entries(5..=8));
+    assert_eq!(recover(tmp.path()).unwrap().entries, entries(5..=8, 1));
 }
 
 #[test]
@@ -195,7 +184,7 @@ fn a_snapshot_deletes_exactly_the_segments_it_covers_whole() {
     let mut p = FilePersister::open(tmp.path()).unwrap();
     p.set_segment_bytes(1);
     for range in [1..=3, 4..=6, 7..=9] {
-        p.append(&entries(range)).unwrap();
+        p.append(&entries(range, 1)).unwrap();
     }
     p.sync().unwrap();
     let names = |p: &FilePersister| -> Vec<String> {
@@ -229,12 +218,12 @@ fn a_snapshot_deletes_exactly_the_segments_it_covers_whole() {
     p.save_snapshot(meta(12), b"12").unwrap();
     assert_eq!(names(&p), ["log-00000000000000000007"]);
     assert_eq!(p.raft_state_size(), 0);
-    p.append(&entries(13..=13)).unwrap();
+    p.append(&entries(13..=13, 1)).unwrap();
     assert_eq!(names(&p), ["log-00000000000000000013"]);
     p.sync().unwrap();
     drop(p);
     let got = recover(tmp.path()).unwrap();
-    assert_eq!(got.entries, entries(13..=13));
+    assert_eq!(got.entries, entries(13..=13, 1));
 }
 
 #[test]
@@ -243,7 +232,7 @@ fn truncation_deletes_the_segments_after_the_cut() {
     {
         let mut p = open_one_batch_per_segment(tmp.path());
         for range in [1..=3, 4..=6, 7..=9] {
-            p.append(&entries(range)).unwrap();
+            p.append(&entries(range, 1)).unwrap();
         }
         p.truncate_suffix(5).unwrap();
         assert_eq!(segments_on_disk(tmp.path()).len(), 2);
@@ -252,7 +241,7 @@ fn truncation_deletes_the_segments_after_the_cut() {
         p.append(&[entry(6, 2)]).unwrap();
         p.sync().unwrap();
     }
-    let mut want = entries(1..=4);
+    let mut want = entries(1..=4, 1);
     want.extend([entry(5, 2), entry(6, 2)]);
     assert_eq!(recover(tmp.path()).unwrap().entries, want);
 }
@@ -262,10 +251,10 @@ fn damage_in_an_earlier_segment_is_corrupt_and_in_the_last_an_unsynced_tail() {
     let tmp = tempfile::tempdir().unwrap();
     {
         let mut p = open_one_batch_per_segment(tmp.path());
-        p.append(&entries(1..=3)).unwrap();
+        p.append(&entries(1..=3, 1)).unwrap();
         p.sync().unwrap();
         // Starting the second segment synced the first; 4..=6 never were.
-        p.append(&entries(4..=6)).unwrap();
+        p.append(&entries(4..=6, 1)).unwrap();
     }
     let segs = segments_on_disk(tmp.path());
     assert_eq!(segs.len(), 2);
@@ -276,7 +265,7 @@ fn damage_in_an_earlier_segment_is_corrupt_and_in_the_last_an_unsynced_tail() {
     let at = torn.len() / 3 + 3;
     torn[at] ^= 0x10;
     fs::write(&last.0, &torn).unwrap();
-    assert_eq!(recover(tmp.path()).unwrap().entries, entries(1..=4));
+    assert_eq!(recover(tmp.path()).unwrap().entries, entries(1..=4, 1));
 
     // Entry 2's record damaged: the second segment's records claim it.
     let tmp = tempfile::tempdir().unwrap();
@@ -297,12 +286,12 @@ fn a_single_file_log_of_an_earlier_version_is_adopted() {
     write_log(tmp.path(), 3);
     fs::rename(tmp.path().join(FIRST_SEGMENT), tmp.path().join("log")).unwrap();
     let mut p = FilePersister::open(tmp.path()).unwrap();
-    assert_eq!(p.recover().unwrap().entries, entries(1..=3));
+    assert_eq!(p.recover().unwrap().entries, entries(1..=3, 1));
     assert!(!tmp.path().join("log").exists());
-    p.append(&entries(4..=4)).unwrap();
+    p.append(&entries(4..=4, 1)).unwrap();
     p.sync().unwrap();
     drop(p);
-    assert_eq!(recover(tmp.path()).unwrap().entries, entries(1..=4));
+    assert_eq!(recover(tmp.path()).unwrap().entries, entries(1..=4, 1));
 }
 
 #[test]
@@ -334,7 +323,7 @@ fn non_contiguous_indexes_are_corrupt() {
             last_included_term: 1,
         };
         p.save_snapshot(meta, b"").unwrap();
-        p.append(&entries(5..=5)).unwrap();
+        p.append(&entries(5..=5, 1)).unwrap();
         p.sync().unwrap();
     }
     let head = fs::read(a.path().join(FIRST_SEGMENT)).unwrap();
@@ -360,7 +349,7 @@ fn corrupt_hard_state_is_an_error() {
             voted_for: Some(2),
         })
         .unwrap();
-        p.append(&entries(1..=2)).unwrap();
+        p.append(&entries(1..=2, 1)).unwrap();
         p.sync().unwrap();
     }
     let path = tmp.path().join("hard_state");
@@ -381,7 +370,7 @@ fn corrupt_snapshot_is_an_error() {
     let tmp = tempfile::tempdir().unwrap();
     {
         let mut p = FilePersister::open(tmp.path()).unwrap();
-        p.append(&entries(1..=3)).unwrap();
+        p.append(&entries(1..=3, 1)).unwrap();
         let meta = SnapshotMeta {
             last_included_index: 2,
             last_included_term: 1,
@@ -405,7 +394,7 @@ fn corrupt_snapshot_is_an_error() {
 fn write_unsynced_tail(dir: &Path, synced: u64, total: u64) -> Vec<u64> {
     let mut p = FilePersister::open(dir).unwrap();
     let mut offsets = Vec::new();
-    for e in entries(1..=total) {
+    for e in entries(1..=total, 1) {
         offsets.push(p.raft_state_size());
         p.append(&[e]).unwrap();
         if offsets.len() as u64 == synced {
@@ -432,15 +421,19 @@ fn power_loss_reordering_unsynced_records_drops_the_tail_from_the_hole() {
             fs::write(&log, &after).unwrap();
             let mut p = FilePersister::open(tmp.path()).unwrap();
             let got = p.recover().unwrap();
-            assert_eq!(got.entries, entries(1..=hole as u64 - 1), "hole at {hole}");
+            assert_eq!(
+                got.entries,
+                entries(1..=hole as u64 - 1, 1),
+                "hole at {hole}"
+            );
             assert_eq!(fs::metadata(&log).unwrap().len(), start as u64);
             // The log goes on from the cut.
-            p.append(&entries(hole as u64..=hole as u64)).unwrap();
+            p.append(&entries(hole as u64..=hole as u64, 1)).unwrap();
             p.sync().unwrap();
             drop(p);
             assert_eq!(
                 recover(tmp.path()).unwrap().entries,
-                entries(1..=hole as u64)
+                entries(1..=hole as u64, 1)
             );
         }
     }
@@ -451,9 +444,9 @@ fn damage_to_a_synced_record_is_corrupt_even_with_an_unsynced_tail_after_it() {
     let tmp = tempfile::tempdir().unwrap();
     // 1..=3 synced in one batch; 4 and 5 written after it claim 3.
     let mut p = FilePersister::open(tmp.path()).unwrap();
-    p.append(&entries(1..=3)).unwrap();
+    p.append(&entries(1..=3, 1)).unwrap();
     p.sync().unwrap();
-    p.append(&entries(4..=5)).unwrap();
+    p.append(&entries(4..=5, 1)).unwrap();
     drop(p);
     let log = tmp.path().join(FIRST_SEGMENT);
     let good = fs::read(&log).unwrap();
@@ -481,8 +474,8 @@ fn reopening_claims_what_it_read_back_as_synced() {
     let offsets = write_unsynced_tail(tmp.path(), 0, 3);
     {
         let mut p = FilePersister::open(tmp.path()).unwrap();
-        assert_eq!(p.recover().unwrap().entries, entries(1..=3));
-        p.append(&entries(4..=4)).unwrap();
+        assert_eq!(p.recover().unwrap().entries, entries(1..=3, 1));
+        p.append(&entries(4..=4, 1)).unwrap();
     }
     let log = tmp.path().join(FIRST_SEGMENT);
     let mut bad = fs::read(&log).unwrap();

@@ -6,23 +6,12 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use proto::raft::LogEntry;
+mod common;
+
+use common::{entries, entry};
 use raft::{FilePersister, Persister};
 
 const SEGMENT_BYTES: u64 = 4096;
-
-fn entry(index: u64, term: u64) -> LogEntry {
-    LogEntry {
-        command: format!("put k{index} v{index}").into_bytes(),
-        log_term: term,
-        log_index: index,
-        config: None,
-    }
-}
-
-fn entries(range: std::ops::RangeInclusive<u64>, term: u64) -> Vec<LogEntry> {
-    range.map(|i| entry(i, term)).collect()
-}
 
 fn open(dir: &Path) -> FilePersister {
     let mut p = FilePersister::open(dir).unwrap();

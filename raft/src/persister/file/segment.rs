@@ -11,7 +11,7 @@ use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::disk::LogFile;
-use super::spare::{Preparation, SPARE};
+use super::spare::{Preparation, Taken, SPARE};
 use super::{durable, io_err, open_log, FilePersister, WRITE_BUFFER};
 use crate::persister::PersistError;
 
@@ -109,14 +109,14 @@ impl FilePersister {
             len: 0,
         };
         let path = segment.path(&self.dir);
-        let spare = self.spare.take(&self.dir.join(SPARE), &path);
-        if spare.is_some() {
-            // Taken, usable or not: the next one may be asked for.
+        let taken = self.spare.take(&self.dir.join(SPARE), &path);
+        if !matches!(taken, Taken::NotReady) {
+            // Used up, whether usable or not: the next one may be asked for.
             self.spare_pending = false;
         }
-        let file = match spare.flatten() {
-            Some(file) => file,
-            None => fs::File::options()
+        let file = match taken {
+            Taken::Ready(file) => file,
+            Taken::NotReady | Taken::Unusable => fs::File::options()
                 .read(true)
                 .write(true)
                 .create(true)

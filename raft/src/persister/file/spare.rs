@@ -34,22 +34,32 @@ pub struct SpareSlot {
     ready: AtomicBool,
 }
 
+/// What [`SpareSlot::take`] found.
+#[derive(Debug)]
+pub enum Taken {
+    /// No spare is ready: not asked for yet, or the reaper is still on it.
+    NotReady,
+    /// The spare, renamed into place and open for writing from its start.
+    Ready(File),
+    /// A spare was ready but could not be renamed or opened. It is used up
+    /// all the same: the caller starts an empty file, as it would without
+    /// spares, and may ask for the next.
+    Unusable,
+}
+
 impl SpareSlot {
-    /// Renames a ready spare to `path` and opens it for writing from its
-    /// start; `None` if no spare is ready. `Some(None)` if one was ready
-    /// but could not be used: the caller then starts an empty file, as it
-    /// would without spares, and may ask for the next.
-    pub fn take(&self, spare: &Path, path: &Path) -> Option<Option<File>> {
+    /// Renames a ready spare to `path` and opens it.
+    pub fn take(&self, spare: &Path, path: &Path) -> Taken {
         if !self.ready.swap(false, Ordering::Acquire) {
-            return None;
+            return Taken::NotReady;
         }
         let renamed = fs::rename(spare, path)
             .and_then(|()| OpenOptions::new().read(true).write(true).open(path));
         match renamed {
-            Ok(file) => Some(Some(file)),
+            Ok(file) => Taken::Ready(file),
             Err(e) => {
                 tracing::warn!(path = %spare.display(), error = %e, "cannot use the spare log segment");
-                Some(None)
+                Taken::Unusable
             }
         }
     }
@@ -101,7 +111,7 @@ mod tests {
         let slot = Arc::new(SpareSlot::default());
         let (spare, segment) = (dir.path().join(SPARE), dir.path().join("log-1"));
         assert!(
-            slot.take(&spare, &segment).is_none(),
+            matches!(slot.take(&spare, &segment), Taken::NotReady),
             "nothing prepared yet"
         );
         Preparation {
@@ -110,12 +120,15 @@ mod tests {
             slot: slot.clone(),
         }
         .run();
-        assert!(slot.take(&spare, &segment).unwrap().is_some());
+        assert!(matches!(slot.take(&spare, &segment), Taken::Ready(_)));
         assert!(!spare.exists());
         let bytes = fs::read(&segment).unwrap();
         assert_eq!(bytes.len(), 3 * ZEROS + 5);
         assert!(bytes.iter().all(|&b| b == 0));
-        assert!(slot.take(&spare, &dir.path().join("log-2")).is_none());
+        assert!(matches!(
+            slot.take(&spare, &dir.path().join("log-2")),
+            Taken::NotReady
+        ));
     }
 
     #[test]
@@ -131,8 +144,8 @@ mod tests {
         .run();
         fs::remove_file(&spare).unwrap();
         let segment = dir.path().join("log-1");
-        assert!(matches!(slot.take(&spare, &segment), Some(None)));
-        assert!(slot.take(&spare, &segment).is_none());
+        assert!(matches!(slot.take(&spare, &segment), Taken::Unusable));
+        assert!(matches!(slot.take(&spare, &segment), Taken::NotReady));
     }
 
     #[test]
@@ -146,6 +159,9 @@ mod tests {
             slot: slot.clone(),
         }
         .run();
-        assert!(slot.take(&spare, &dir.path().join("log-1")).is_none());
+        assert!(matches!(
+            slot.take(&spare, &dir.path().join("log-1")),
+            Taken::NotReady
+        ));
     }
 }
