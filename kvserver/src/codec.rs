@@ -70,4 +70,66 @@ mod tests {
         assert_eq!(encode(&cas), [4, 1, 1, b'e']);
         assert_eq!(decode::<OpKind>(&encode(&cas)).unwrap(), cas);
     }
+
+    /// `Op` as it was declared before its byte fields went through
+    /// `serde_bytes`: the layout of every log entry written until then.
+    #[derive(serde::Serialize)]
+    enum PlainKind {
+        #[allow(dead_code)]
+        Get,
+        Put,
+        #[allow(dead_code)]
+        Append,
+        #[allow(dead_code)]
+        Delete,
+        Cas {
+            expected: Option<Vec<u8>>,
+        },
+    }
+
+    #[derive(serde::Serialize)]
+    struct PlainOp {
+        kind: PlainKind,
+        key: Vec<u8>,
+        value: Vec<u8>,
+        client_id: Vec<u8>,
+        request_id: i64,
+    }
+
+    #[test]
+    fn byte_fields_encode_as_they_did_as_sequences_of_u8() {
+        let value = vec![7u8; 300]; // a length of two varint bytes
+        for (kind, plain) in [
+            (OpKind::Put, PlainKind::Put),
+            (
+                OpKind::Cas { expected: None },
+                PlainKind::Cas { expected: None },
+            ),
+            (
+                OpKind::Cas {
+                    expected: Some(value.clone()),
+                },
+                PlainKind::Cas {
+                    expected: Some(value.clone()),
+                },
+            ),
+        ] {
+            let op = Op {
+                kind,
+                key: b"key".to_vec(),
+                value: value.clone(),
+                client_id: Vec::new(),
+                request_id: -3,
+            };
+            let old = encode(&PlainOp {
+                kind: plain,
+                key: op.key.clone(),
+                value: op.value.clone(),
+                client_id: Vec::new(),
+                request_id: -3,
+            });
+            assert_eq!(encode(&op), old);
+            assert_eq!(decode::<Op>(&old).unwrap(), op);
+        }
+    }
 }

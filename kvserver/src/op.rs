@@ -15,6 +15,7 @@ pub enum OpKind {
     /// Set the key to the op's value if it now holds `expected` (`None`:
     /// if it is absent).
     Cas {
+        #[serde(with = "serde_bytes")]
         expected: Option<Vec<u8>>,
     },
 }
@@ -36,11 +37,19 @@ impl OpKind {
 }
 
 /// One client request, serialized into a log entry's command bytes.
+///
+/// The byte fields go through `serde_bytes`: bincode then copies them
+/// whole instead of visiting one `u8` at a time (a 1 MB value took about
+/// a millisecond to decode that way, on every node). The bytes written
+/// are the same either way, so logs written before read back unchanged.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Op {
     pub kind: OpKind,
+    #[serde(with = "serde_bytes")]
     pub key: Vec<u8>,
+    #[serde(with = "serde_bytes")]
     pub value: Vec<u8>,
+    #[serde(with = "serde_bytes")]
     pub client_id: Vec<u8>,
     pub request_id: i64,
 }
