@@ -154,3 +154,57 @@ fn a_spare_left_by_a_crash_is_removed_on_open() {
     assert!(p.recover().unwrap().entries.is_empty());
     assert!(!spare.exists(), "no spare is made before the first append");
 }
+
+/// Appends `entry` with one sync, letting the reaper finish any spare.
+fn append_synced(p: &mut FilePersister, entry: proto::raft::LogEntry) {
+    p.append(&[entry]).unwrap();
+    p.sync().unwrap();
+    p.wait_for_deletions();
+}
+
+#[test]
+fn segments_written_in_few_large_syncs_get_no_spare_and_small_syncs_bring_it_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spare = tmp.path().join("log-spare.tmp");
+    let mut p = open(tmp.path());
+    p.recover().unwrap();
+    let large = |index| {
+        let mut e = entry(index, 1);
+        e.command = vec![b'x'; 1500];
+        e
+    };
+    // Two or three records fill a segment: after the first such segment
+    // closes, no spare is made, so the third starts empty.
+    let mut index = 1;
+    while p.segment_paths().len() < 3 {
+        append_synced(&mut p, large(index));
+        index += 1;
+    }
+    let third = last_segment(&p);
+    assert!(
+        fs::metadata(&third).unwrap().len() < SEGMENT_BYTES,
+        "a segment after large syncs grows as it is written"
+    );
+    assert!(!spare.exists(), "no spare is made for large syncs");
+
+    // A segment of small syncs (about a hundred) makes spares pay again.
+    while p.segment_paths().len() < 6 {
+        append_synced(&mut p, entry(index, 1));
+        index += 1;
+    }
+    assert_eq!(
+        fs::metadata(last_segment(&p)).unwrap().len(),
+        SEGMENT_BYTES,
+        "after a segment of small syncs the next one is preallocated"
+    );
+    drop(p);
+    let want: Vec<u64> = (1..index).collect();
+    let got: Vec<u64> = open(tmp.path())
+        .recover()
+        .unwrap()
+        .entries
+        .iter()
+        .map(|e| e.log_index)
+        .collect();
+    assert_eq!(got, want);
+}

@@ -4,6 +4,16 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+/// jemalloc, not the system allocator. glibc hands buffers of a large
+/// value (a 1 MB Put is copied into several on every node) back to the
+/// kernel and faults fresh zeroed pages in for the next: measured with
+/// 1 MB values, a third of the machine's time went to zeroing pages, and
+/// jemalloc, which keeps freed pages for reuse, loaded them 1.5–2× as fast.
+/// With 100-byte values it changes neither the load rate nor the memory
+/// much (RSS about 0.15× of the data higher at 1M keys).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Runs one node of a raftkv cluster: Raft and the key-value service on the
 /// address CONFIG gives node ID, with durable state under DATA_DIR.
 #[derive(Parser)]

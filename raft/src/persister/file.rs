@@ -35,7 +35,9 @@
 //!   records and synced, and a new one started (its name made durable with
 //!   a directory fsync). The new one is the spare the reaper thread made
 //!   ahead of time, 8 MiB of zeros, so that syncing an append does not
-//!   have to write a new file size too (see `file/spare.rs`).
+//!   have to write a new file size too (see `file/spare.rs`); after a
+//!   segment filled by a few large syncs, none is made, since its zeros
+//!   would cost more than they save.
 //! - [`sync`](Persister::sync) is the group commit: one `fdatasync` of the
 //!   log for everything appended or truncated since the last sync, plus the
 //!   hard state if it changed. With nothing pending it makes no system call.
@@ -175,6 +177,11 @@ pub struct FilePersister {
     /// none, and tests set their segment size first. After a failed
     /// preparation (a full disk) it stays set: segments then start empty.
     spare_pending: bool,
+    /// Syncs that wrote to the last segment so far.
+    active_syncs: u64,
+    /// Whether spares are worth making: the segment closed last was
+    /// written by enough syncs (see `spare::pays_off`).
+    spares_pay: bool,
     /// `offsets[i]` is where the record of entry `first_index() + i` starts
     /// in its segment.
     offsets: Vec<u64>,
@@ -413,6 +420,7 @@ impl FilePersister {
                 .sync_data(&self.log.get_ref().file)
                 .map_err(io_err(&path))?;
             self.log_dirty = false;
+            self.active_syncs += 1;
             // Only now, after the fsync returned OK: the next record may
             // claim these entries synced.
             self.synced_index = self.next_index() - 1;

@@ -78,6 +78,8 @@ impl FilePersister {
             segment_bytes: DEFAULT_SEGMENT_BYTES,
             spare: Default::default(),
             spare_pending: false,
+            active_syncs: 0,
+            spares_pay: true,
             offsets: loaded.offsets,
             snapshot,
             current: current.clone(),

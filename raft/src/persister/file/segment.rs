@@ -11,7 +11,7 @@ use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::disk::LogFile;
-use super::spare::{Preparation, Taken, SPARE};
+use super::spare::{self, Preparation, Taken, SPARE};
 use super::{durable, io_err, open_log, FilePersister, WRITE_BUFFER};
 use crate::persister::PersistError;
 
@@ -104,6 +104,8 @@ impl FilePersister {
     /// last segment can ever end in unsynced records or in zeros.
     pub(super) fn start_segment(&mut self, first_index: u64) -> Result<(), PersistError> {
         self.seal_active()?;
+        self.spares_pay = spare::pays_off(self.active_syncs);
+        self.active_syncs = 0;
         let segment = Segment {
             first_index,
             len: 0,
@@ -149,11 +151,11 @@ impl FilePersister {
     }
 
     /// Asks the reaper for the next segment's file ahead of time (see
-    /// `spare.rs`), unless one is asked for and not yet taken: two
+    /// `spare.rs`), unless one is asked for and not yet taken (two
     /// preparations would write the same file, the second one into the
-    /// segment the first became.
+    /// segment the first became), or spares do not pay for this log.
     pub(super) fn prepare_spare(&mut self) {
-        if self.spare_pending {
+        if self.spare_pending || !self.spares_pay {
             return;
         }
         self.reaper.prepare(Preparation {
