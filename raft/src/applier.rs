@@ -29,7 +29,7 @@ pub(crate) fn applier_ticker(inner: Arc<Inner>) {
         } else if st.last_applied < st.commit_index {
             let from = st.last_applied + 1;
             let to = st.commit_index.min(from + APPLY_BATCH as u64 - 1);
-            batch.extend(st.log.slice(from, to).iter().map(|e| match &e.config {
+            batch.extend(st.log.range(from, to).map(|e| match &e.config {
                 Some(c) => ApplyMsg::Membership {
                     index: e.log_index,
                     term: e.log_term,

@@ -7,13 +7,17 @@
 
 use proto::raft::LogEntry;
 
+mod entries;
+
+use entries::Entries;
+
 /// The log entries after the latest snapshot.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Log {
     snapshot_index: u64,
     snapshot_term: u64,
-    /// `entries[i].log_index == snapshot_index + 1 + i`.
-    entries: Vec<LogEntry>,
+    /// The entry at position `i` has index `snapshot_index + 1 + i`.
+    entries: Entries,
 }
 
 /// What [`Log::compact_to`] did.
@@ -23,7 +27,7 @@ pub struct Compaction {
     pub kept_suffix: bool,
     /// The discarded entries, for the caller to drop once it has released
     /// its locks: freeing a million commands takes milliseconds.
-    pub discarded: Vec<LogEntry>,
+    pub discarded: Vec<Vec<LogEntry>>,
 }
 
 /// What a follower must do to its log to accept an AppendEntries (§5.3).
@@ -67,7 +71,7 @@ impl Log {
         Ok(Self {
             snapshot_index,
             snapshot_term,
-            entries,
+            entries: entries.into(),
         })
     }
 
@@ -150,14 +154,21 @@ impl Log {
     }
 
     /// The entries `from..=to`, clipped to what the log holds.
-    pub fn slice(&self, from: u64, to: u64) -> &[LogEntry] {
+    pub fn range(&self, from: u64, to: u64) -> impl Iterator<Item = &LogEntry> {
+        self.runs(from, to).flatten()
+    }
+
+    /// The entries `from..=to`, clipped to what the log holds, as a few
+    /// contiguous slices (the log is stored in runs; see `log/entries.rs`).
+    pub fn runs(&self, from: u64, to: u64) -> impl Iterator<Item = &[LogEntry]> {
         let first = self.first_index();
-        let from = from.max(first);
-        let to = to.min(self.last_index());
-        if from > to {
-            return &[];
-        }
-        &self.entries[(from - first) as usize..=(to - first) as usize]
+        let pos = |index: u64| usize::try_from(index.saturating_sub(first)).unwrap_or(usize::MAX);
+        let end = if to < first {
+            0
+        } else {
+            pos(to).saturating_add(1)
+        };
+        self.entries.runs(pos(from), end)
     }
 
     /// Up to `max_entries` entries from `from` on, stopping once they carry
@@ -165,7 +176,7 @@ impl Log {
     pub fn entries_from(&self, from: u64, max_entries: usize, max_bytes: usize) -> Vec<LogEntry> {
         let mut bytes = 0usize;
         let mut out = Vec::new();
-        for e in self.slice(from, self.last_index()) {
+        for e in self.range(from, self.last_index()) {
             if out.len() >= max_entries || (!out.is_empty() && bytes + e.command.len() > max_bytes)
             {
                 break;
@@ -187,15 +198,12 @@ impl Log {
             };
         }
         let kept_suffix = self.term(index) == Some(term);
-        // The suffix moves to a new vector rather than the front of the old
-        // one: the old one's capacity (a whole log's worth) goes with it.
-        let drop = ((index - self.snapshot_index) as usize).min(self.entries.len());
-        let suffix = if kept_suffix {
-            self.entries.split_off(drop)
+        let discarded = if kept_suffix {
+            let drop = usize::try_from(index - self.snapshot_index).unwrap_or(usize::MAX);
+            self.entries.split_front(drop)
         } else {
-            Vec::new()
+            self.entries.take_all()
         };
-        let discarded = std::mem::replace(&mut self.entries, suffix);
         self.snapshot_index = index;
         self.snapshot_term = term;
         Compaction {
@@ -318,7 +326,21 @@ pub(crate) mod tests {
         // One past the end as well.
         assert!(!log.compact_to(10, 9).kept_suffix);
         assert_eq!(log.last_index(), 10);
-        assert_eq!(log.slice(1, 100), &[] as &[LogEntry]);
+        assert_eq!(log.range(1, 100).count(), 0);
+    }
+
+    #[test]
+    fn a_long_log_compacts_and_reads_across_runs() {
+        let mut log = log_of(&[1; 10_000]);
+        assert!(log.compact_to(5_000, 1).kept_suffix);
+        assert_eq!((log.first_index(), log.last_index()), (5_001, 10_000));
+        let got: Vec<u64> = log.range(8_000, 8_300).map(|e| e.log_index).collect();
+        assert_eq!(got, (8_000..=8_300).collect::<Vec<_>>());
+        let stored: usize = log.runs(1, 10_000).map(<[LogEntry]>::len).sum();
+        assert_eq!(stored, 5_000);
+        log.truncate_from(9_000);
+        assert_eq!(log.last_index(), 8_999);
+        assert_eq!(log.entry(8_999).unwrap().log_index, 8_999);
     }
 
     #[test]
@@ -466,7 +488,7 @@ pub(crate) mod tests {
             let leader_log = log_of(&leader);
             let prev = (prev_pick % (leader.len() + 1)) as u64;
             let n = n_pick % (leader.len() - prev as usize + 1);
-            let sent: Vec<LogEntry> = leader_log.slice(prev + 1, prev + n as u64).to_vec();
+            let sent: Vec<LogEntry> = leader_log.range(prev + 1, prev + n as u64).cloned().collect();
             match apply(&mut follower, prev, leader_log.term(prev).unwrap(), &sent) {
                 Ok(()) => {
                     let through = prev + n as u64;

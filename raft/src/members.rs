@@ -67,7 +67,7 @@ impl State {
     /// `from` on (just appended), which take effect at once (thesis §4.1).
     pub fn track_configs(&mut self, from: u64, now: Instant) {
         let mut found = false;
-        for e in self.log.slice(from, self.log.last_index()) {
+        for e in self.log.range(from, self.log.last_index()) {
             if let Some(c) = &e.config {
                 match Configuration::from_proto(c) {
                     Ok(c) => {

@@ -310,8 +310,10 @@ pub(crate) fn write_out(st: &mut State, storage: &mut dyn Persister) -> Result<(
     let last = st.log.last_index();
     if last > st.written_index {
         let from = (st.written_index + 1).max(st.log.first_index());
-        storage.append(st.log.slice(from, last))?;
-        st.written_index = last;
+        for run in st.log.runs(from, last) {
+            storage.append(run)?;
+            st.written_index = run.last().map_or(st.written_index, |e| e.log_index);
+        }
     }
     Ok(())
 }

@@ -192,7 +192,7 @@ impl State {
         let last = log.last_index();
         let snap = log.snapshot_index();
         let mut membership = History::new(snap, base);
-        for e in log.slice(snap + 1, last) {
+        for e in log.range(snap + 1, last) {
             if let Some(c) = &e.config {
                 match Configuration::from_proto(c) {
                     Ok(c) => membership.push(e.log_index, c),
