@@ -249,6 +249,26 @@ fn send_next(inner: &Arc<Inner>, st: &mut State, out: &Outgoing) {
     }
 }
 
+/// How every settled reply ends: the peer's next batch goes out (or its
+/// replicator is woken), the links are marked for a refresh if the
+/// configuration moved, and the reads the reply confirmed are answered
+/// once the lock is released.
+fn finish_reply(
+    inner: &Arc<Inner>,
+    mut st: parking_lot::MutexGuard<'_, State>,
+    out: &Outgoing,
+    confirmed_reads: Vec<(read_index::OnConfirmed, u64)>,
+) {
+    send_next(inner, &mut st, out);
+    if st.links_stale {
+        inner
+            .links_dirty
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    drop(st);
+    read_index::answer(confirmed_reads);
+}
+
 pub(crate) fn handle_append_reply(
     inner: &Arc<Inner>,
     out: &Outgoing,
@@ -261,10 +281,7 @@ pub(crate) fn handle_append_reply(
     };
     let confirmed_reads = read_index::take_confirmed(&mut st);
     let Some(pr) = st.progress.get_mut(&out.peer) else {
-        out.link.replicate_cv.notify_one();
-        drop(st);
-        read_index::answer(confirmed_reads);
-        return;
+        return finish_reply(inner, st, out, confirmed_reads);
     };
     if reply.success {
         // Computed from our request, not the reply, and never backwards:
@@ -306,14 +323,7 @@ pub(crate) fn handle_append_reply(
             pr.next_index = hint;
         }
     }
-    send_next(inner, &mut st, out);
-    if st.links_stale {
-        inner
-            .links_dirty
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-    drop(st);
-    read_index::answer(confirmed_reads);
+    finish_reply(inner, st, out, confirmed_reads);
 }
 
 pub(crate) fn handle_snapshot_reply(
@@ -328,10 +338,7 @@ pub(crate) fn handle_snapshot_reply(
     };
     let confirmed_reads = read_index::take_confirmed(&mut st);
     let Some(pr) = st.progress.get_mut(&out.peer) else {
-        out.link.replicate_cv.notify_one();
-        drop(st);
-        read_index::answer(confirmed_reads);
-        return;
+        return finish_reply(inner, st, out, confirmed_reads);
     };
     if reply.saved {
         // InstallSnapshot said it holds the snapshot durably.
@@ -345,14 +352,7 @@ pub(crate) fn handle_snapshot_reply(
     } else {
         transfer::resume_at(&mut pr.transfer, args, reply.next_offset);
     }
-    send_next(inner, &mut st, out);
-    if st.links_stale {
-        inner
-            .links_dirty
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-    drop(st);
-    read_index::answer(confirmed_reads);
+    finish_reply(inner, st, out, confirmed_reads);
 }
 
 /// The AppendEntries handler (Figure 2, receiver rules 1–5).

@@ -26,16 +26,20 @@ fn fill_into_second_segment(p: &mut FilePersister, from: u64) -> (u64, u64) {
     let mut index = from;
     loop {
         let before = p.raft_state_size();
-        p.append(&[entry(index, 1)]).unwrap();
-        p.sync().unwrap();
-        // The spare is made on the reaper thread: wait for it, so that the
-        // next segment certainly starts in it.
-        p.wait_for_deletions();
+        append_synced(p, entry(index, 1));
         if p.segment_paths().len() == 2 {
             return (index, before);
         }
         index += 1;
     }
+}
+
+/// Appends `entry` with one sync. The spare is made on the reaper thread:
+/// this waits for it, so that the next segment certainly starts in it.
+fn append_synced(p: &mut FilePersister, entry: proto::raft::LogEntry) {
+    p.append(&[entry]).unwrap();
+    p.sync().unwrap();
+    p.wait_for_deletions();
 }
 
 fn last_segment(p: &FilePersister) -> PathBuf {
@@ -153,13 +157,6 @@ fn a_spare_left_by_a_crash_is_removed_on_open() {
     let mut p = open(tmp.path());
     assert!(p.recover().unwrap().entries.is_empty());
     assert!(!spare.exists(), "no spare is made before the first append");
-}
-
-/// Appends `entry` with one sync, letting the reaper finish any spare.
-fn append_synced(p: &mut FilePersister, entry: proto::raft::LogEntry) {
-    p.append(&[entry]).unwrap();
-    p.sync().unwrap();
-    p.wait_for_deletions();
 }
 
 #[test]
