@@ -10,12 +10,14 @@
 //! - `status.rs`: every node's status, for `kvctl status`.
 //! - `metrics/`: `raft-node --metrics-addr`: Prometheus metrics, `/health`, `/ready`.
 //! - `scale_bench/`: `scale-bench`, the whole cluster measured at a size.
+//! - `chaos/`: `chaos`, a soak under kill -9, SIGSTOP and restarts, checked.
 //! - `logging.rs`: timestamped, levelled log lines naming the node.
 //! - `error_line.rs`: the one line a failing program prints.
 //! - `timeline/`: a run drawn as one self-contained HTML page (the demo's, and the test
 //!   harness's when a history is not linearizable).
 
 pub mod caller;
+pub mod chaos;
 pub mod demo;
 pub mod demo_timeline;
 mod error_line;

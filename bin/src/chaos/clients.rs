@@ -1,0 +1,93 @@
+//! The chaos clients: each thread Appends unique tokens to random keys and
+//! reads them back, recording when every operation began and ended.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use clerk::{Clerk, ClerkConfig, ClerkError};
+use rand::Rng;
+
+use super::history::{Append, Get, History, TOKEN_END};
+
+/// How long one operation may retry before its outcome is recorded as
+/// unknown: longer than a whole-cluster restart takes.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// One client thread's share of the work.
+pub struct Client {
+    pub id: usize,
+    pub keys: usize,
+    /// Bytes of padding in each token, to make entries and values larger.
+    pub pad: usize,
+    /// Percent of operations that are Gets.
+    pub get_percent: u32,
+}
+
+/// A key of the chaos run.
+pub fn key(k: usize) -> String {
+    format!("chaos{k:03}")
+}
+
+/// A Clerk that gives up on an operation after [`DEADLINE`].
+pub fn clerk(addrs: Vec<SocketAddr>) -> Clerk {
+    Clerk::with_config(
+        addrs,
+        ClerkConfig {
+            deadline: Some(DEADLINE),
+            ..ClerkConfig::default()
+        },
+    )
+}
+
+impl Client {
+    /// Works until `until`; returns what it did, or the first error that is
+    /// not a lost answer (the run is then broken, not merely faulty).
+    pub fn run(
+        &self,
+        addrs: Vec<SocketAddr>,
+        began: Instant,
+        until: Instant,
+    ) -> anyhow::Result<History> {
+        let clerk = clerk(addrs);
+        let mut rng = rand::rng();
+        let mut history = History::default();
+        let at = || began.elapsed().as_micros() as u64;
+        let mut seq = 0u64;
+        while Instant::now() < until {
+            let key = rng.random_range(0..self.keys);
+            if rng.random_range(0..100) < self.get_percent {
+                let invoked = at();
+                match clerk.get(self::key(key)) {
+                    Ok(value) => history.gets.push(Get {
+                        key,
+                        invoked,
+                        returned: at(),
+                        value: value.unwrap_or_default(),
+                    }),
+                    Err(ClerkError::DeadlineExceeded { .. }) => {}
+                    Err(e) => anyhow::bail!("client {}: Get: {e}", self.id),
+                }
+                continue;
+            }
+            seq += 1;
+            let token = format!("c{}.{seq}{}", self.id, ".".repeat(self.pad));
+            let mut bytes = token.clone().into_bytes();
+            bytes.push(TOKEN_END);
+            let invoked = at();
+            let acked = match clerk.append(self::key(key), &bytes) {
+                Ok(()) => Some(at()),
+                Err(ClerkError::DeadlineExceeded { .. } | ClerkError::SessionExpired { .. }) => {
+                    None
+                }
+                Err(e) => anyhow::bail!("client {}: Append: {e}", self.id),
+            };
+            history.appends.push(Append {
+                key,
+                token,
+                invoked,
+                acked,
+            });
+        }
+        Ok(history)
+    }
+}

@@ -1,0 +1,193 @@
+//! `chaos`: a soak test from outside, the way the project is judged. A
+//! local `raft-node` cluster with real files and snapshots taken all the
+//! time; client threads Append unique tokens and read them back while a
+//! nemesis kills, freezes and restarts nodes; at the end every key is read
+//! once more and the whole history is checked (`history.rs`): nothing
+//! acknowledged lost, nothing applied twice, no stale or out-of-order read.
+//!
+//! - `clients.rs`: the workload and what it records.
+//! - `nemesis.rs`: the faults.
+//! - `history.rs`: the check.
+
+mod clients;
+mod history;
+mod nemesis;
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rand::rngs::StdRng;
+use rand::{RngCore, SeedableRng};
+
+use crate::local_cluster::{sibling_binary, LocalCluster};
+use clients::Client;
+use history::History;
+
+/// What to run, as `chaos`'s flags say.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub nodes: usize,
+    pub time: Duration,
+    pub clients: usize,
+    pub keys: usize,
+    pub pad: usize,
+    pub get_percent: u32,
+    /// Keys × bytes Put before the faults begin, so that snapshots (and a
+    /// restarted node's InstallSnapshot) are large.
+    pub preload_keys: usize,
+    pub preload_bytes: usize,
+    pub max_raft_state: u64,
+    pub seed: Option<u64>,
+    pub dir: Option<PathBuf>,
+}
+
+/// Runs the soak; `Ok(problems)`: the violations found (none: it passed).
+/// The run's directory (data and node logs) is kept when there are any.
+pub fn run(options: &Options) -> anyhow::Result<Vec<String>> {
+    anyhow::ensure!(options.nodes >= 3, "--nodes must be at least 3");
+    anyhow::ensure!(
+        options.clients > 0 && options.keys > 0,
+        "--clients and --keys must be at least 1"
+    );
+    let seed = options.seed.unwrap_or_else(|| rand::rng().next_u64());
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("chaos-");
+    let dir = match &options.dir {
+        Some(parent) => builder.tempdir_in(parent),
+        None => builder.tempdir(),
+    }
+    .context("cannot create the run's directory")?;
+    println!(
+        "chaos: {} nodes in {}, {} clients on {} keys for {:?}, seed {seed}",
+        options.nodes,
+        dir.path().display(),
+        options.clients,
+        options.keys,
+        options.time
+    );
+    let mut cluster = LocalCluster::create(
+        options.nodes,
+        &dir.path().join("cluster.conf"),
+        dir.path(),
+        &sibling_binary("raft-node")?,
+        vec![
+            "--max-raft-state".into(),
+            options.max_raft_state.to_string(),
+        ],
+    )?;
+    cluster.start_all()?;
+    let result = soak(options, &mut cluster, seed);
+    cluster.stop_all();
+    let problems = result?;
+    if problems.is_empty() {
+        dir.close().context("cannot remove the run's directory")?;
+    } else {
+        println!("kept {} (node data and logs)", dir.keep().display());
+    }
+    Ok(problems)
+}
+
+fn soak(options: &Options, cluster: &mut LocalCluster, seed: u64) -> anyhow::Result<Vec<String>> {
+    let addrs = cluster.addrs();
+    preload(options, &addrs)?;
+    let began = Instant::now();
+    let until = began + options.time;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let say = |line: String| println!("{line}");
+    let (histories, nemesis) = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..options.clients)
+            .map(|id| {
+                let client = Client {
+                    id,
+                    keys: options.keys,
+                    pad: options.pad,
+                    get_percent: options.get_percent,
+                };
+                let addrs = addrs.clone();
+                scope.spawn(move || client.run(addrs, began, until))
+            })
+            .collect();
+        let nemesis = nemesis::run(cluster, &mut rng, began, until, &say);
+        let histories: Vec<anyhow::Result<History>> = workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a client panicked")))
+            })
+            .collect();
+        (histories, nemesis)
+    });
+    let (faults, mut problems) = nemesis?;
+    let mut history = History::default();
+    for h in histories {
+        let h = h?;
+        history.appends.extend(h.appends);
+        history.gets.extend(h.gets);
+    }
+    // Heal: every node up and running, then read each key's final value.
+    for n in 0..options.nodes {
+        cluster.resume(n);
+        cluster.start(n)?;
+    }
+    let finals = final_values(options, &addrs)?;
+    let acked = history.appends.iter().filter(|a| a.acked.is_some()).count();
+    println!(
+        "chaos: {faults} faults; {acked} Appends acknowledged, {} with unknown outcome, {} Gets",
+        history.appends.len() - acked,
+        history.gets.len()
+    );
+    problems.extend(history::check(&history, &finals));
+    Ok(problems)
+}
+
+/// Puts the preload keys from a few threads.
+fn preload(options: &Options, addrs: &[std::net::SocketAddr]) -> anyhow::Result<()> {
+    if options.preload_keys == 0 {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let threads = 8.min(options.preload_keys);
+    let failure = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let failure = &failure;
+            scope.spawn(move || {
+                let clerk = clients::clerk(addrs.to_vec());
+                let mut rng = rand::rng();
+                let mut value = vec![0u8; options.preload_bytes];
+                for i in (t..options.preload_keys).step_by(threads) {
+                    rng.fill_bytes(&mut value);
+                    if let Err(e) = clerk.put(format!("preload{i:08}"), &value) {
+                        *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e).context("the preload failed");
+    }
+    println!(
+        "chaos: preloaded {} keys × {} B in {:.1} s",
+        options.preload_keys,
+        options.preload_bytes,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Each key's value once the cluster is whole again.
+fn final_values(options: &Options, addrs: &[std::net::SocketAddr]) -> anyhow::Result<Vec<Vec<u8>>> {
+    let clerk = clients::clerk(addrs.to_vec());
+    (0..options.keys)
+        .map(|k| {
+            clerk
+                .get(clients::key(k))
+                .map(Option::unwrap_or_default)
+                .with_context(|| format!("the final read of {}", clients::key(k)))
+        })
+        .collect()
+}
