@@ -43,6 +43,10 @@ struct Args {
     /// Passed to every raft-node: snapshot once the log reaches this.
     #[arg(long, default_value_t = 1 << 16)]
     max_raft_state: u64,
+    /// Also replace members: a new node joins as a learner, is promoted,
+    /// and an old member is removed.
+    #[arg(long)]
+    replace: bool,
     /// The nemesis's random seed (printed at the start), to replay its faults.
     #[arg(long)]
     seed: Option<u64>,
@@ -63,6 +67,7 @@ fn main() {
         preload_keys: args.preload_keys,
         preload_bytes: args.preload_bytes,
         max_raft_state: args.max_raft_state,
+        replace: args.replace,
         seed: args.seed,
         dir: args.dir,
     };

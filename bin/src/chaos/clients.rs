@@ -8,6 +8,7 @@ use clerk::{Clerk, ClerkConfig, ClerkError};
 use rand::Rng;
 
 use super::history::{Append, Get, History, TOKEN_END};
+use super::roster::Roster;
 
 /// How long one operation may retry before its outcome is recorded as
 /// unknown: longer than a whole-cluster restart takes.
@@ -44,16 +45,22 @@ impl Client {
     /// not a lost answer (the run is then broken, not merely faulty).
     pub fn run(
         &self,
-        addrs: Vec<SocketAddr>,
+        roster: &Roster,
         began: Instant,
         until: Instant,
     ) -> anyhow::Result<History> {
-        let clerk = clerk(addrs);
+        let (mut version, addrs) = roster.get();
+        let mut clerk = clerk(addrs);
         let mut rng = rand::rng();
         let mut history = History::default();
         let at = || began.elapsed().as_micros() as u64;
         let mut seq = 0u64;
         while Instant::now() < until {
+            if roster.version() != version {
+                // A node was added: a Clerk knows only the nodes it was given.
+                let (v, addrs) = roster.get();
+                (version, clerk) = (v, self::clerk(addrs));
+            }
             let key = rng.random_range(0..self.keys);
             if rng.random_range(0..100) < self.get_percent {
                 let invoked = at();

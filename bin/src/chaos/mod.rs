@@ -8,10 +8,12 @@
 //! - `clients.rs`: the workload and what it records.
 //! - `nemesis.rs`: the faults.
 //! - `history.rs`: the check.
+//! - `roster.rs`: the addresses the clients use, as nodes are added.
 
 mod clients;
 mod history;
 mod nemesis;
+mod roster;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -24,6 +26,7 @@ use rand::{RngCore, SeedableRng};
 use crate::local_cluster::{sibling_binary, LocalCluster};
 use clients::Client;
 use history::History;
+use roster::Roster;
 
 /// What to run, as `chaos`'s flags say.
 #[derive(Clone, Debug)]
@@ -39,6 +42,8 @@ pub struct Options {
     pub preload_keys: usize,
     pub preload_bytes: usize,
     pub max_raft_state: u64,
+    /// The nemesis also replaces members (a new node in, an old one out).
+    pub replace: bool,
     pub seed: Option<u64>,
     pub dir: Option<PathBuf>,
 }
@@ -96,6 +101,7 @@ fn soak(options: &Options, cluster: &mut LocalCluster, seed: u64) -> anyhow::Res
     let until = began + options.time;
     let mut rng = StdRng::seed_from_u64(seed);
     let say = |line: String| println!("{line}");
+    let roster = Roster::new(addrs.clone());
     let (histories, nemesis) = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..options.clients)
             .map(|id| {
@@ -105,11 +111,11 @@ fn soak(options: &Options, cluster: &mut LocalCluster, seed: u64) -> anyhow::Res
                     pad: options.pad,
                     get_percent: options.get_percent,
                 };
-                let addrs = addrs.clone();
-                scope.spawn(move || client.run(addrs, began, until))
+                let roster = &roster;
+                scope.spawn(move || client.run(roster, began, until))
             })
             .collect();
-        let nemesis = nemesis::run(cluster, &mut rng, began, until, &say);
+        let nemesis = nemesis::run(cluster, &roster, &mut rng, (began, until), options.replace, &say);
         let histories: Vec<anyhow::Result<History>> = workers
             .into_iter()
             .map(|w| {
@@ -119,7 +125,7 @@ fn soak(options: &Options, cluster: &mut LocalCluster, seed: u64) -> anyhow::Res
             .collect();
         (histories, nemesis)
     });
-    let (faults, mut problems) = nemesis?;
+    let (members, faults, mut problems) = nemesis?;
     let mut history = History::default();
     for h in histories {
         let h = h?;
@@ -127,11 +133,11 @@ fn soak(options: &Options, cluster: &mut LocalCluster, seed: u64) -> anyhow::Res
         history.gets.extend(h.gets);
     }
     // Heal: every node up and running, then read each key's final value.
-    for n in 0..options.nodes {
+    for &n in &members {
         cluster.resume(n);
         cluster.start(n)?;
     }
-    let finals = final_values(options, &addrs)?;
+    let finals = final_values(options, &roster.get().1)?;
     let acked = history.appends.iter().filter(|a| a.acked.is_some()).count();
     println!(
         "chaos: {faults} faults; {acked} Appends acknowledged, {} with unknown outcome, {} Gets",

@@ -1,14 +1,21 @@
 //! The nemesis: one fault at a time against the cluster's processes — a
 //! node killed with -9 and restarted, a node frozen with SIGSTOP and
-//! thawed, every node killed and restarted at once — with healthy spells
-//! between, until the run's time is up.
+//! thawed, every node killed and restarted at once, and (if asked) a member
+//! replaced by a new node the way README's "Replacing a machine" says —
+//! with healthy spells between, until the run's time is up.
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::Rng;
 
+use super::roster::Roster;
 use crate::local_cluster::LocalCluster;
+use crate::member::{self, Change};
+
+/// How long one membership change may take (kvctl retries within it).
+const CHANGE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One fault.
 #[derive(Clone, Copy, Debug)]
@@ -19,73 +26,152 @@ pub enum Fault {
     Pause(usize),
     /// Every node killed with -9 and restarted.
     RestartAll,
+    /// A new node added as a learner, promoted, and this member removed.
+    Replace(usize),
 }
 
-/// Picks the next fault for a cluster of `nodes`.
-fn pick(rng: &mut StdRng, nodes: usize) -> Fault {
-    let node = rng.random_range(0..nodes);
-    match rng.random_range(0..10) {
-        0..=4 => Fault::Kill(node),
-        5..=8 => Fault::Pause(node),
-        _ => Fault::RestartAll,
-    }
+/// The nemesis and what it knows: the cluster and its current members.
+struct Nemesis<'a> {
+    cluster: &'a mut LocalCluster,
+    roster: &'a Roster,
+    members: Vec<usize>,
+    rng: &'a mut StdRng,
+    began: Instant,
+    say: &'a dyn Fn(String),
 }
 
-fn millis(rng: &mut StdRng, range: std::ops::Range<u64>) -> Duration {
-    Duration::from_millis(rng.random_range(range))
-}
-
-/// Injects faults until `until`; logs each with `say`. Returns the number
-/// of faults, and the nodes that exited by themselves meanwhile (a crash
-/// the nemesis did not cause), which it restarted.
+/// Injects faults until `until`; logs each with `say`. Returns the members
+/// at the end, the number of faults, and the nodes that exited by
+/// themselves meanwhile (a crash the nemesis did not cause), which it
+/// restarted.
 pub fn run(
     cluster: &mut LocalCluster,
+    roster: &Roster,
     rng: &mut StdRng,
-    began: Instant,
-    until: Instant,
+    (began, until): (Instant, Instant),
+    replace: bool,
     say: &dyn Fn(String),
-) -> anyhow::Result<(usize, Vec<String>)> {
-    let nodes = cluster.nodes().len();
+) -> anyhow::Result<(Vec<usize>, usize, Vec<String>)> {
+    let members = (0..cluster.nodes().len()).collect();
+    let mut nemesis = Nemesis {
+        cluster,
+        roster,
+        members,
+        rng,
+        began,
+        say,
+    };
     let mut faults = 0;
     let mut crashes = Vec::new();
-    let secs = || began.elapsed().as_secs_f64();
     while Instant::now() < until {
-        std::thread::sleep(millis(rng, 500..3000));
+        std::thread::sleep(nemesis.millis(500..3000));
         if Instant::now() >= until {
             break;
         }
-        let fault = pick(rng, nodes);
+        let fault = nemesis.pick(replace);
         faults += 1;
-        match fault {
-            Fault::Kill(n) => {
-                let down = millis(rng, 0..3000);
-                say(format!("{:7.1} s  kill -9 node{n}, down {down:?}", secs()));
-                cluster.kill(n);
-                std::thread::sleep(down);
-                cluster.start(n)?;
-            }
-            Fault::Pause(n) => {
-                let frozen = millis(rng, 200..4000);
-                say(format!("{:7.1} s  SIGSTOP node{n} for {frozen:?}", secs()));
-                cluster.pause(n);
-                std::thread::sleep(frozen);
-                cluster.resume(n);
-            }
-            Fault::RestartAll => {
-                say(format!("{:7.1} s  kill -9 every node, restart", secs()));
-                for n in 0..nodes {
-                    cluster.kill(n);
-                }
-                std::thread::sleep(millis(rng, 0..1000));
-                cluster.start_all()?;
-            }
-        }
-        for (n, status) in cluster.reap_exited() {
+        nemesis.inject(fault)?;
+        for (n, status) in nemesis.cluster.reap_exited() {
             let line = format!("node{n} exited by itself ({status}); see its log");
-            say(format!("{:7.1} s  {line}", secs()));
+            nemesis.log(&line);
             crashes.push(line);
-            cluster.start(n)?;
+            nemesis.cluster.start(n)?;
         }
     }
-    Ok((faults, crashes))
+    Ok((nemesis.members, faults, crashes))
+}
+
+impl Nemesis<'_> {
+    fn log(&self, what: &str) {
+        (self.say)(format!("{:7.1} s  {what}", self.began.elapsed().as_secs_f64()));
+    }
+
+    fn millis(&mut self, range: std::ops::Range<u64>) -> Duration {
+        Duration::from_millis(self.rng.random_range(range))
+    }
+
+    fn pick(&mut self, replace: bool) -> Fault {
+        let node = self.members[self.rng.random_range(0..self.members.len())];
+        match self.rng.random_range(0..12) {
+            0..=4 => Fault::Kill(node),
+            5..=8 => Fault::Pause(node),
+            9 => Fault::RestartAll,
+            _ if replace => Fault::Replace(node),
+            _ => Fault::Kill(node),
+        }
+    }
+
+    fn inject(&mut self, fault: Fault) -> anyhow::Result<()> {
+        match fault {
+            Fault::Kill(n) => {
+                let down = self.millis(0..3000);
+                self.log(&format!("kill -9 node{n}, down {down:?}"));
+                self.cluster.kill(n);
+                std::thread::sleep(down);
+                self.cluster.start(n)?;
+            }
+            Fault::Pause(n) => {
+                let frozen = self.millis(200..4000);
+                self.log(&format!("SIGSTOP node{n} for {frozen:?}"));
+                self.cluster.pause(n);
+                std::thread::sleep(frozen);
+                self.cluster.resume(n);
+            }
+            Fault::RestartAll => {
+                self.log("kill -9 every node, restart");
+                for &n in &self.members {
+                    self.cluster.kill(n);
+                }
+                std::thread::sleep(self.millis(0..1000));
+                for &n in &self.members {
+                    self.cluster.start(n)?;
+                }
+            }
+            Fault::Replace(old) => self.replace(old)?,
+        }
+        Ok(())
+    }
+
+    /// README's procedure: add a learner, start it with `--join`, promote
+    /// it once it has caught up, remove the old member, which then stops.
+    fn replace(&mut self, old: usize) -> anyhow::Result<()> {
+        let new = self.cluster.add_joining_node()?;
+        let address = self.cluster.nodes()[new].addr.to_string();
+        self.log(&format!("replace node{old} by node{new} ({address})"));
+        self.roster.set(self.cluster.addrs());
+        let reachable = self.member_addrs();
+        member::change(
+            &reachable,
+            &Change::AddLearner {
+                id: new as u64,
+                address,
+            },
+            CHANGE_TIMEOUT,
+        )?;
+        // Refused while the learner lags; kvctl's user retries, so do we.
+        let deadline = Instant::now() + CHANGE_TIMEOUT;
+        loop {
+            match member::change(&reachable, &Change::Promote { id: new as u64 }, CHANGE_TIMEOUT) {
+                Ok(()) => break,
+                Err(e) if Instant::now() < deadline => {
+                    tracing::debug!("promote node{new}: {e}");
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => return Err(e.context(format!("node{new} was never promoted"))),
+            }
+        }
+        self.members.push(new);
+        member::change(&self.member_addrs(), &Change::Remove { id: old as u64 }, CHANGE_TIMEOUT)?;
+        self.members.retain(|&m| m != old);
+        self.log(&format!("node{new} is a voter, node{old} removed"));
+        // It stops by itself once it learns of its removal; a node that
+        // never hears of it would linger, so it goes either way.
+        self.cluster.terminate(old, Duration::from_secs(5));
+        Ok(())
+    }
+
+    fn member_addrs(&self) -> Vec<SocketAddr> {
+        let nodes = self.cluster.nodes();
+        self.members.iter().map(|&m| nodes[m].addr).collect()
+    }
 }
