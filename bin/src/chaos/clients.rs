@@ -43,12 +43,7 @@ pub fn clerk(addrs: Vec<SocketAddr>) -> Clerk {
 impl Client {
     /// Works until `until`; returns what it did, or the first error that is
     /// not a lost answer (the run is then broken, not merely faulty).
-    pub fn run(
-        &self,
-        roster: &Roster,
-        began: Instant,
-        until: Instant,
-    ) -> anyhow::Result<History> {
+    pub fn run(&self, roster: &Roster, began: Instant, until: Instant) -> anyhow::Result<History> {
         let (mut version, addrs) = roster.get();
         let mut clerk = clerk(addrs);
         let mut rng = rand::rng();

@@ -115,7 +115,14 @@ fn soak(options: &Options, cluster: &mut LocalCluster, seed: u64) -> anyhow::Res
                 scope.spawn(move || client.run(roster, began, until))
             })
             .collect();
-        let nemesis = nemesis::run(cluster, &roster, &mut rng, (began, until), options.replace, &say);
+        let nemesis = nemesis::run(
+            cluster,
+            &roster,
+            &mut rng,
+            (began, until),
+            options.replace,
+            &say,
+        );
         let histories: Vec<anyhow::Result<History>> = workers
             .into_iter()
             .map(|w| {

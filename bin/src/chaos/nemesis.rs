@@ -83,7 +83,10 @@ pub fn run(
 
 impl Nemesis<'_> {
     fn log(&self, what: &str) {
-        (self.say)(format!("{:7.1} s  {what}", self.began.elapsed().as_secs_f64()));
+        (self.say)(format!(
+            "{:7.1} s  {what}",
+            self.began.elapsed().as_secs_f64()
+        ));
     }
 
     fn millis(&mut self, range: std::ops::Range<u64>) -> Duration {
@@ -151,7 +154,11 @@ impl Nemesis<'_> {
         // Refused while the learner lags; kvctl's user retries, so do we.
         let deadline = Instant::now() + CHANGE_TIMEOUT;
         loop {
-            match member::change(&reachable, &Change::Promote { id: new as u64 }, CHANGE_TIMEOUT) {
+            match member::change(
+                &reachable,
+                &Change::Promote { id: new as u64 },
+                CHANGE_TIMEOUT,
+            ) {
                 Ok(()) => break,
                 Err(e) if Instant::now() < deadline => {
                     tracing::debug!("promote node{new}: {e}");
@@ -161,7 +168,11 @@ impl Nemesis<'_> {
             }
         }
         self.members.push(new);
-        member::change(&self.member_addrs(), &Change::Remove { id: old as u64 }, CHANGE_TIMEOUT)?;
+        member::change(
+            &self.member_addrs(),
+            &Change::Remove { id: old as u64 },
+            CHANGE_TIMEOUT,
+        )?;
         self.members.retain(|&m| m != old);
         self.log(&format!("node{new} is a voter, node{old} removed"));
         // It stops by itself once it learns of its removal; a node that
