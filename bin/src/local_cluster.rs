@@ -44,8 +44,14 @@ pub struct LocalCluster {
     raft_node: PathBuf,
     config_path: PathBuf,
     extra_args: Vec<String>,
+    /// Put before `raft-node` on each node's command line (e.g. `ip netns
+    /// exec NS`, to run it in a network namespace of its own).
+    launcher: Option<Launcher>,
     nodes: Vec<NodeProcess>,
 }
+
+/// Node id → the program and arguments that run `raft-node` for it.
+pub type Launcher = Box<dyn Fn(usize) -> Vec<String> + Send>;
 
 impl LocalCluster {
     /// Writes `config_path` for `n` nodes on free loopback ports, with data
@@ -58,8 +64,24 @@ impl LocalCluster {
         extra_args: Vec<String>,
     ) -> anyhow::Result<LocalCluster> {
         anyhow::ensure!(n > 0, "a cluster needs at least one node");
+        Self::create_at(
+            free_loopback_addrs(n)?,
+            config_path,
+            dir,
+            raft_node,
+            extra_args,
+        )
+    }
+
+    /// Like [`create`](Self::create), with the nodes at `addrs`.
+    pub fn create_at(
+        addrs: Vec<SocketAddr>,
+        config_path: &Path,
+        dir: &Path,
+        raft_node: &Path,
+        extra_args: Vec<String>,
+    ) -> anyhow::Result<LocalCluster> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let addrs = free_loopback_addrs(n)?;
         let config = ClusterConfig {
             nodes: addrs
                 .iter()
@@ -88,8 +110,14 @@ impl LocalCluster {
             raft_node: raft_node.to_path_buf(),
             config_path: config_path.to_path_buf(),
             extra_args,
+            launcher: None,
             nodes,
         })
+    }
+
+    /// Runs each node through `launcher` from its next start on.
+    pub fn set_launcher(&mut self, launcher: Launcher) {
+        self.launcher = Some(launcher);
     }
 
     pub fn nodes(&self) -> &[NodeProcess] {
@@ -169,7 +197,15 @@ impl LocalCluster {
             .append(true)
             .open(&node.log_path)
             .with_context(|| format!("cannot open {}", node.log_path.display()))?;
-        let mut command = Command::new(&self.raft_node);
+        let mut command = match &self.launcher {
+            None => Command::new(&self.raft_node),
+            Some(launcher) => {
+                let prefix = launcher(id);
+                let mut command = Command::new(&prefix[0]);
+                command.args(&prefix[1..]).arg(&self.raft_node);
+                command
+            }
+        };
         command
             .arg("-i")
             .arg(id.to_string())

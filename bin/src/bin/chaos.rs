@@ -47,6 +47,10 @@ struct Args {
     /// and an old member is removed.
     #[arg(long)]
     replace: bool,
+    /// Also cut the network between a minority of nodes and the rest: each
+    /// node runs in a network namespace of its own (Linux, root, iproute2).
+    #[arg(long)]
+    partitions: bool,
     /// The nemesis's random seed (printed at the start), to replay its faults.
     #[arg(long)]
     seed: Option<u64>,
@@ -68,6 +72,7 @@ fn main() {
         preload_bytes: args.preload_bytes,
         max_raft_state: args.max_raft_state,
         replace: args.replace,
+        partitions: args.partitions,
         seed: args.seed,
         dir: args.dir,
     };

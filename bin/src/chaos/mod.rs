@@ -9,10 +9,12 @@
 //! - `nemesis.rs`: the faults.
 //! - `history.rs`: the check.
 //! - `roster.rs`: the addresses the clients use, as nodes are added.
+//! - `netns.rs`: network namespaces, for real partitions (`--partitions`).
 
 mod clients;
 mod history;
 mod nemesis;
+mod netns;
 mod roster;
 
 use std::path::PathBuf;
@@ -26,6 +28,7 @@ use rand::{RngCore, SeedableRng};
 use crate::local_cluster::{sibling_binary, LocalCluster};
 use clients::Client;
 use history::History;
+use netns::Net;
 use roster::Roster;
 
 /// What to run, as `chaos`'s flags say.
@@ -44,6 +47,8 @@ pub struct Options {
     pub max_raft_state: u64,
     /// The nemesis also replaces members (a new node in, an old one out).
     pub replace: bool,
+    /// The nemesis also cuts the network between nodes (root only).
+    pub partitions: bool,
     pub seed: Option<u64>,
     pub dir: Option<PathBuf>,
 }
@@ -72,18 +77,33 @@ pub fn run(options: &Options) -> anyhow::Result<Vec<String>> {
         options.keys,
         options.time
     );
-    let mut cluster = LocalCluster::create(
-        options.nodes,
-        &dir.path().join("cluster.conf"),
-        dir.path(),
-        &sibling_binary("raft-node")?,
-        vec![
-            "--max-raft-state".into(),
-            options.max_raft_state.to_string(),
-        ],
-    )?;
+    anyhow::ensure!(
+        !(options.partitions && options.replace),
+        "--partitions and --replace do not go together (a new node has no namespace)"
+    );
+    let net = options
+        .partitions
+        .then(|| Net::create(options.nodes))
+        .transpose()?;
+    let config = dir.path().join("cluster.conf");
+    let raft_node = sibling_binary("raft-node")?;
+    let extra = vec![
+        "--max-raft-state".into(),
+        options.max_raft_state.to_string(),
+    ];
+    let mut cluster = match &net {
+        None => LocalCluster::create(options.nodes, &config, dir.path(), &raft_node, extra)?,
+        Some(net) => {
+            let addrs = (0..options.nodes).map(|n| net.addr(n)).collect();
+            let mut cluster =
+                LocalCluster::create_at(addrs, &config, dir.path(), &raft_node, extra)?;
+            let launchers: Vec<Vec<String>> = (0..options.nodes).map(|n| net.launcher(n)).collect();
+            cluster.set_launcher(Box::new(move |n| launchers[n].clone()));
+            cluster
+        }
+    };
     cluster.start_all()?;
-    let result = soak(options, &mut cluster, seed);
+    let result = soak(options, &mut cluster, net.as_ref(), seed);
     cluster.stop_all();
     let problems = result?;
     if problems.is_empty() {
@@ -94,7 +114,12 @@ pub fn run(options: &Options) -> anyhow::Result<Vec<String>> {
     Ok(problems)
 }
 
-fn soak(options: &Options, cluster: &mut LocalCluster, seed: u64) -> anyhow::Result<Vec<String>> {
+fn soak(
+    options: &Options,
+    cluster: &mut LocalCluster,
+    net: Option<&Net>,
+    seed: u64,
+) -> anyhow::Result<Vec<String>> {
     let addrs = cluster.addrs();
     preload(options, &addrs)?;
     let began = Instant::now();
@@ -118,6 +143,7 @@ fn soak(options: &Options, cluster: &mut LocalCluster, seed: u64) -> anyhow::Res
         let nemesis = nemesis::run(
             cluster,
             &roster,
+            net,
             &mut rng,
             (began, until),
             options.replace,
@@ -139,7 +165,11 @@ fn soak(options: &Options, cluster: &mut LocalCluster, seed: u64) -> anyhow::Res
         history.appends.extend(h.appends);
         history.gets.extend(h.gets);
     }
-    // Heal: every node up and running, then read each key's final value.
+    // Heal: every node up, running and connected, then read each key's
+    // final value.
+    if let Some(net) = net {
+        net.heal()?;
+    }
     for &n in &members {
         cluster.resume(n);
         cluster.start(n)?;

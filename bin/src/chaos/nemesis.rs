@@ -1,7 +1,8 @@
 //! The nemesis: one fault at a time against the cluster's processes — a
 //! node killed with -9 and restarted, a node frozen with SIGSTOP and
 //! thawed, every node killed and restarted at once, and (if asked) a member
-//! replaced by a new node the way README's "Replacing a machine" says —
+//! replaced by a new node the way README's "Replacing a machine" says, the
+//! network cut between a minority and the rest (with `netns.rs`) —
 //! with healthy spells between, until the run's time is up.
 
 use std::net::SocketAddr;
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::Rng;
 
+use super::netns::Net;
 use super::roster::Roster;
 use crate::local_cluster::LocalCluster;
 use crate::member::{self, Change};
@@ -18,7 +20,7 @@ use crate::member::{self, Change};
 const CHANGE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One fault.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum Fault {
     /// Killed with -9, down for a while, restarted.
     Kill(usize),
@@ -28,12 +30,16 @@ pub enum Fault {
     RestartAll,
     /// A new node added as a learner, promoted, and this member removed.
     Replace(usize),
+    /// The network cut between these nodes (a minority) and the others
+    /// for a while; the clients still reach every node.
+    Partition(Vec<usize>),
 }
 
 /// The nemesis and what it knows: the cluster and its current members.
 struct Nemesis<'a> {
     cluster: &'a mut LocalCluster,
     roster: &'a Roster,
+    net: Option<&'a Net>,
     members: Vec<usize>,
     rng: &'a mut StdRng,
     began: Instant,
@@ -47,6 +53,7 @@ struct Nemesis<'a> {
 pub fn run(
     cluster: &mut LocalCluster,
     roster: &Roster,
+    net: Option<&Net>,
     rng: &mut StdRng,
     (began, until): (Instant, Instant),
     replace: bool,
@@ -56,6 +63,7 @@ pub fn run(
     let mut nemesis = Nemesis {
         cluster,
         roster,
+        net,
         members,
         rng,
         began,
@@ -95,13 +103,26 @@ impl Nemesis<'_> {
 
     fn pick(&mut self, replace: bool) -> Fault {
         let node = self.members[self.rng.random_range(0..self.members.len())];
-        match self.rng.random_range(0..12) {
+        let cuts = if self.net.is_some() { 4 } else { 0 };
+        match self.rng.random_range(0..12 + cuts) {
             0..=4 => Fault::Kill(node),
             5..=8 => Fault::Pause(node),
             9 => Fault::RestartAll,
-            _ if replace => Fault::Replace(node),
-            _ => Fault::Kill(node),
+            10 | 11 if replace => Fault::Replace(node),
+            10 | 11 => Fault::Kill(node),
+            _ => Fault::Partition(self.minority()),
         }
+    }
+
+    /// One to (members − 1) / 2 members, picked at random.
+    fn minority(&mut self) -> Vec<usize> {
+        let most = (self.members.len() - 1) / 2;
+        let size = self.rng.random_range(1..=most.max(1));
+        let mut side = self.members.clone();
+        while side.len() > size {
+            side.swap_remove(self.rng.random_range(0..side.len()));
+        }
+        side
     }
 
     fn inject(&mut self, fault: Fault) -> anyhow::Result<()> {
@@ -131,6 +152,16 @@ impl Nemesis<'_> {
                 }
             }
             Fault::Replace(old) => self.replace(old)?,
+            Fault::Partition(side) => {
+                let Some(net) = self.net else {
+                    return Ok(());
+                };
+                let cut = self.millis(500..6000);
+                self.log(&format!("cut {side:?} off from the others for {cut:?}"));
+                net.partition(&side)?;
+                std::thread::sleep(cut);
+                net.heal()?;
+            }
         }
         Ok(())
     }
