@@ -2,13 +2,14 @@
 //! reads them back, recording when every operation began and ended.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clerk::{Clerk, ClerkConfig, ClerkError};
 use rand::Rng;
 
 use super::history::{Append, Get, History, TOKEN_END};
 use super::roster::Roster;
+use super::window::Window;
 
 /// How long one operation may retry before its outcome is recorded as
 /// unknown: longer than a whole-cluster restart takes.
@@ -41,16 +42,16 @@ pub fn clerk(addrs: Vec<SocketAddr>) -> Clerk {
 }
 
 impl Client {
-    /// Works until `until`; returns what it did, or the first error that is
+    /// Works until the window is over; returns what it did, or the first error that is
     /// not a lost answer (the run is then broken, not merely faulty).
-    pub fn run(&self, roster: &Roster, began: Instant, until: Instant) -> anyhow::Result<History> {
+    pub fn run(&self, roster: &Roster, window: &Window) -> anyhow::Result<History> {
         let (mut version, addrs) = roster.get();
         let mut clerk = clerk(addrs);
         let mut rng = rand::rng();
         let mut history = History::default();
-        let at = || began.elapsed().as_micros() as u64;
+        let at = || window.micros();
         let mut seq = 0u64;
-        while Instant::now() < until {
+        while !window.over() {
             if roster.version() != version {
                 // A node was added: a Clerk knows only the nodes it was given.
                 let (v, addrs) = roster.get();

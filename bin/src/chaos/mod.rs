@@ -8,18 +8,21 @@
 //! - `clients.rs`: the workload and what it records.
 //! - `nemesis.rs`: the faults.
 //! - `history.rs`: the check.
+//! - `preload.rs`: the bulk of the store, written first and checked last.
 //! - `roster.rs`: the addresses the clients use, as nodes are added.
 //! - `netns.rs`: network namespaces, for real partitions (`--partitions`).
+//! - `window.rs`: the run's clock, and Ctrl-C ending it early.
 
 mod clients;
 mod history;
 mod nemesis;
 mod netns;
+mod preload;
 mod roster;
+mod window;
 
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use rand::rngs::StdRng;
@@ -29,7 +32,9 @@ use crate::local_cluster::{sibling_binary, LocalCluster};
 use clients::Client;
 use history::History;
 use netns::Net;
+use preload::Preload;
 use roster::Roster;
+use window::Window;
 
 /// What to run, as `chaos`'s flags say.
 #[derive(Clone, Debug)]
@@ -121,9 +126,13 @@ fn soak(
     seed: u64,
 ) -> anyhow::Result<Vec<String>> {
     let addrs = cluster.addrs();
-    preload(options, &addrs)?;
-    let began = Instant::now();
-    let until = began + options.time;
+    let preload = Preload {
+        keys: options.preload_keys,
+        bytes: options.preload_bytes,
+        seed,
+    };
+    preload.load(&addrs)?;
+    let window = Window::open(options.time)?;
     let mut rng = StdRng::seed_from_u64(seed);
     let say = |line: String| println!("{line}");
     let roster = Roster::new(addrs.clone());
@@ -137,7 +146,8 @@ fn soak(
                     get_percent: options.get_percent,
                 };
                 let roster = &roster;
-                scope.spawn(move || client.run(roster, began, until))
+                let window = &window;
+                scope.spawn(move || client.run(roster, window))
             })
             .collect();
         let nemesis = nemesis::run(
@@ -145,7 +155,7 @@ fn soak(
             &roster,
             net,
             &mut rng,
-            (began, until),
+            &window,
             options.replace,
             &say,
         );
@@ -182,44 +192,14 @@ fn soak(
         history.gets.len()
     );
     problems.extend(history::check(&history, &finals));
-    Ok(problems)
-}
-
-/// Puts the preload keys from a few threads.
-fn preload(options: &Options, addrs: &[std::net::SocketAddr]) -> anyhow::Result<()> {
-    if options.preload_keys == 0 {
-        return Ok(());
-    }
-    let started = Instant::now();
-    let threads = 8.min(options.preload_keys);
-    let failure = Mutex::new(None);
-    std::thread::scope(|scope| {
-        for t in 0..threads {
-            let failure = &failure;
-            scope.spawn(move || {
-                let clerk = clients::clerk(addrs.to_vec());
-                let mut rng = rand::rng();
-                let mut value = vec![0u8; options.preload_bytes];
-                for i in (t..options.preload_keys).step_by(threads) {
-                    rng.fill_bytes(&mut value);
-                    if let Err(e) = clerk.put(format!("preload{i:08}"), &value) {
-                        *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        return Err(e).context("the preload failed");
-    }
+    let damaged = preload.verify(&roster.get().1);
     println!(
-        "chaos: preloaded {} keys × {} B in {:.1} s",
-        options.preload_keys,
-        options.preload_bytes,
-        started.elapsed().as_secs_f64()
+        "chaos: {} of {} preloaded keys read back whole",
+        options.preload_keys - damaged.len(),
+        options.preload_keys
     );
-    Ok(())
+    problems.extend(damaged);
+    Ok(problems)
 }
 
 /// Each key's value once the cluster is whole again.

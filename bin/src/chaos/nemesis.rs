@@ -13,6 +13,7 @@ use rand::Rng;
 
 use super::netns::Net;
 use super::roster::Roster;
+use super::window::Window;
 use crate::local_cluster::LocalCluster;
 use crate::member::{self, Change};
 
@@ -42,11 +43,11 @@ struct Nemesis<'a> {
     net: Option<&'a Net>,
     members: Vec<usize>,
     rng: &'a mut StdRng,
-    began: Instant,
+    window: &'a Window,
     say: &'a dyn Fn(String),
 }
 
-/// Injects faults until `until`; logs each with `say`. Returns the members
+/// Injects faults until the window is over; logs each with `say`. Returns the members
 /// at the end, the number of faults, and the nodes that exited by
 /// themselves meanwhile (a crash the nemesis did not cause), which it
 /// restarted.
@@ -55,7 +56,7 @@ pub fn run(
     roster: &Roster,
     net: Option<&Net>,
     rng: &mut StdRng,
-    (began, until): (Instant, Instant),
+    window: &Window,
     replace: bool,
     say: &dyn Fn(String),
 ) -> anyhow::Result<(Vec<usize>, usize, Vec<String>)> {
@@ -66,14 +67,14 @@ pub fn run(
         net,
         members,
         rng,
-        began,
+        window,
         say,
     };
     let mut faults = 0;
     let mut crashes = Vec::new();
-    while Instant::now() < until {
+    while !window.over() {
         std::thread::sleep(nemesis.millis(500..3000));
-        if Instant::now() >= until {
+        if window.over() {
             break;
         }
         let fault = nemesis.pick(replace);
@@ -91,10 +92,7 @@ pub fn run(
 
 impl Nemesis<'_> {
     fn log(&self, what: &str) {
-        (self.say)(format!(
-            "{:7.1} s  {what}",
-            self.began.elapsed().as_secs_f64()
-        ));
+        (self.say)(format!("{:7.1} s  {what}", self.window.secs()));
     }
 
     fn millis(&mut self, range: std::ops::Range<u64>) -> Duration {

@@ -1,0 +1,50 @@
+//! The run's window: when it began, when it is due to end, and Ctrl-C (or
+//! SIGTERM), which ends it early so that the nodes are stopped, the
+//! namespaces removed and the history so far still checked.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use signal_hook::consts::{SIGINT, SIGTERM};
+
+pub struct Window {
+    pub began: Instant,
+    until: Instant,
+    interrupted: Arc<AtomicBool>,
+}
+
+impl Window {
+    /// A window of `length` from now, ended early by Ctrl-C or SIGTERM.
+    pub fn open(length: Duration) -> anyhow::Result<Window> {
+        let interrupted = Arc::new(AtomicBool::new(false));
+        for signal in [SIGINT, SIGTERM] {
+            // A second signal exits at once.
+            signal_hook::flag::register_conditional_shutdown(signal, 130, interrupted.clone())
+                .context("cannot install signal handlers")?;
+            signal_hook::flag::register(signal, interrupted.clone())
+                .context("cannot install signal handlers")?;
+        }
+        let began = Instant::now();
+        Ok(Window {
+            began,
+            until: began + length,
+            interrupted,
+        })
+    }
+
+    /// Whether the run is over (its time is up, or it was interrupted).
+    pub fn over(&self) -> bool {
+        Instant::now() >= self.until || self.interrupted.load(Ordering::Relaxed)
+    }
+
+    /// Microseconds since the run began: the history's clock.
+    pub fn micros(&self) -> u64 {
+        self.began.elapsed().as_micros() as u64
+    }
+
+    pub fn secs(&self) -> f64 {
+        self.began.elapsed().as_secs_f64()
+    }
+}
