@@ -25,7 +25,6 @@ pub mod latency;
 pub mod local_cluster;
 pub mod logging;
 pub mod member;
-pub mod memory;
 pub mod metrics;
 pub mod node;
 pub mod scale_bench;

@@ -57,6 +57,9 @@ struct Args {
     /// Where to make the run's directory; the system temp dir without it.
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Keep the run's directory (node data and logs) even if it passed.
+    #[arg(long)]
+    keep: bool,
 }
 
 fn main() {
@@ -75,6 +78,7 @@ fn main() {
         partitions: args.partitions,
         seed: args.seed,
         dir: args.dir,
+        keep: args.keep,
     };
     match raftkv_bin::chaos::run(&options) {
         Ok(problems) if problems.is_empty() => println!("chaos: OK, no violation"),

@@ -62,7 +62,6 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    raftkv_bin::memory::return_large_blocks_to_the_system();
     raftkv_bin::logging::init(&args.log_level, &format!("node{}", args.id));
     let options = raftkv_bin::node::NodeOptions {
         id: args.id,

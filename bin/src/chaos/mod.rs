@@ -56,6 +56,8 @@ pub struct Options {
     pub partitions: bool,
     pub seed: Option<u64>,
     pub dir: Option<PathBuf>,
+    /// Keep the run's directory even when the run passed.
+    pub keep: bool,
 }
 
 /// Runs the soak; `Ok(problems)`: the violations found (none: it passed).
@@ -111,7 +113,7 @@ pub fn run(options: &Options) -> anyhow::Result<Vec<String>> {
     let result = soak(options, &mut cluster, net.as_ref(), seed);
     cluster.stop_all();
     let problems = result?;
-    if problems.is_empty() {
+    if problems.is_empty() && !options.keep {
         dir.close().context("cannot remove the run's directory")?;
     } else {
         println!("kept {} (node data and logs)", dir.keep().display());
