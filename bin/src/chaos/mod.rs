@@ -1,7 +1,8 @@
 //! `chaos`: a soak test from outside, the way the project is judged. A
 //! local `raft-node` cluster with real files and snapshots taken all the
 //! time; client threads Append unique tokens and read them back while a
-//! nemesis kills, freezes and restarts nodes; at the end every key is read
+//! nemesis kills, freezes and restarts nodes (and, if asked, replaces
+//! members or cuts the network between them); at the end every key is read
 //! once more and the whole history is checked (`history.rs`): nothing
 //! acknowledged lost, nothing applied twice, no stale or out-of-order read.
 //!
@@ -68,6 +69,10 @@ pub fn run(options: &Options) -> anyhow::Result<Vec<String>> {
         options.clients > 0 && options.keys > 0,
         "--clients and --keys must be at least 1"
     );
+    anyhow::ensure!(
+        !(options.partitions && options.replace),
+        "--partitions and --replace do not go together (a new node has no namespace)"
+    );
     let seed = options.seed.unwrap_or_else(|| rand::rng().next_u64());
     let mut builder = tempfile::Builder::new();
     builder.prefix("chaos-");
@@ -83,10 +88,6 @@ pub fn run(options: &Options) -> anyhow::Result<Vec<String>> {
         options.clients,
         options.keys,
         options.time
-    );
-    anyhow::ensure!(
-        !(options.partitions && options.replace),
-        "--partitions and --replace do not go together (a new node has no namespace)"
     );
     let net = options
         .partitions
