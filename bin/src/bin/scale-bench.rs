@@ -34,6 +34,11 @@ struct Args {
     /// many bytes); without it, raft-node's default.
     #[arg(long)]
     max_raft_state: Option<u64>,
+    /// Passed to every raft-node (snapshot again once the log reaches 1/N of
+    /// the last snapshot; 0: at --max-raft-state alone); without it,
+    /// raft-node's default.
+    #[arg(long)]
+    snapshot_ratio: Option<u64>,
     /// Where to make the run's directory (node data and logs); the system
     /// temp dir without it. The run's directory is removed at the end.
     #[arg(long)]
@@ -67,6 +72,7 @@ fn main() {
         mixed_clients: args.mixed_clients,
         mixed_time: Duration::from_secs(args.mixed_secs),
         max_raft_state: args.max_raft_state,
+        snapshot_ratio: args.snapshot_ratio,
         dir: args.dir,
         keep: args.keep,
         give_up: Duration::from_secs(args.give_up_secs),

@@ -57,6 +57,8 @@ pub struct Options {
     pub mixed_time: Duration,
     /// Passed to every raft-node; `None` keeps raft-node's default.
     pub max_raft_state: Option<u64>,
+    /// Passed to every raft-node as `--snapshot-ratio`; `None` keeps its default.
+    pub snapshot_ratio: Option<u64>,
     /// Where the run's directory is made; `None` is the system temp dir.
     pub dir: Option<PathBuf>,
     /// Keep the run's directory (data and node logs) at the end.
@@ -98,10 +100,13 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
     }
     .context("cannot create the run's directory")?;
     let raft_node = sibling_binary("raft-node")?;
-    let extra = match options.max_raft_state {
-        Some(bytes) => vec!["--max-raft-state".to_string(), bytes.to_string()],
-        None => Vec::new(),
-    };
+    let mut extra = Vec::new();
+    if let Some(bytes) = options.max_raft_state {
+        extra.extend(["--max-raft-state".to_string(), bytes.to_string()]);
+    }
+    if let Some(ratio) = options.snapshot_ratio {
+        extra.extend(["--snapshot-ratio".to_string(), ratio.to_string()]);
+    }
     let mut cluster = LocalCluster::create(
         NODES,
         &dir.path().join("cluster.conf"),
