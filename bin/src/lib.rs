@@ -13,6 +13,7 @@
 //! - `chaos/`: `chaos`, a soak under kill -9, SIGSTOP and restarts, checked.
 //! - `logging.rs`: timestamped, levelled log lines naming the node.
 //! - `error_line.rs`: the one line a failing program prints.
+//! - `interrupt.rs`: Ctrl-C for the tools that run a cluster.
 //! - `timeline/`: a run drawn as one self-contained HTML page (the demo's, and the test
 //!   harness's when a history is not linearizable).
 
@@ -21,6 +22,7 @@ pub mod chaos;
 pub mod demo;
 pub mod demo_timeline;
 mod error_line;
+mod interrupt;
 pub mod latency;
 pub mod local_cluster;
 pub mod logging;

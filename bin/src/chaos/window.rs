@@ -6,9 +6,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use signal_hook::consts::{SIGINT, SIGTERM};
-
 pub struct Window {
     pub began: Instant,
     until: Instant,
@@ -18,14 +15,7 @@ pub struct Window {
 impl Window {
     /// A window of `length` from now, ended early by Ctrl-C or SIGTERM.
     pub fn open(length: Duration) -> anyhow::Result<Window> {
-        let interrupted = Arc::new(AtomicBool::new(false));
-        for signal in [SIGINT, SIGTERM] {
-            // A second signal exits at once.
-            signal_hook::flag::register_conditional_shutdown(signal, 130, interrupted.clone())
-                .context("cannot install signal handlers")?;
-            signal_hook::flag::register(signal, interrupted.clone())
-                .context("cannot install signal handlers")?;
-        }
+        let interrupted = crate::interrupt::flag()?;
         let began = Instant::now();
         Ok(Window {
             began,

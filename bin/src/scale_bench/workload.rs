@@ -4,9 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use anyhow::Context;
 use rand::{Rng, RngCore};
-use signal_hook::consts::{SIGINT, SIGTERM};
 
 /// N keys of V random bytes each.
 #[derive(Clone, Copy, Debug)]
@@ -48,15 +46,7 @@ pub struct Stop(Arc<AtomicBool>);
 
 impl Stop {
     pub fn on_ctrl_c() -> anyhow::Result<Stop> {
-        let flag = Arc::new(AtomicBool::new(false));
-        for signal in [SIGINT, SIGTERM] {
-            // Order matters: the exit is armed before the flag can be set.
-            signal_hook::flag::register_conditional_shutdown(signal, 130, flag.clone())
-                .context("cannot install signal handlers")?;
-            signal_hook::flag::register(signal, flag.clone())
-                .context("cannot install signal handlers")?;
-        }
-        Ok(Stop(flag))
+        Ok(Stop(crate::interrupt::flag()?))
     }
 
     pub fn is_set(&self) -> bool {
