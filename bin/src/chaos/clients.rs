@@ -45,17 +45,17 @@ impl Client {
     /// Works until the window is over; returns what it did, or the first error that is
     /// not a lost answer (the run is then broken, not merely faulty).
     pub fn run(&self, roster: &Roster, window: &Window) -> anyhow::Result<History> {
-        let (mut version, addrs) = roster.get();
-        let mut clerk = clerk(addrs);
+        let mut addrs = roster.addrs();
+        let mut clerk = clerk(addrs.clone());
         let mut rng = rand::rng();
         let mut history = History::default();
         let at = || window.micros();
         let mut seq = 0u64;
         while !window.over() {
-            if roster.version() != version {
+            if roster.len() != addrs.len() {
                 // A node was added: a Clerk knows only the nodes it was given.
-                let (v, addrs) = roster.get();
-                (version, clerk) = (v, self::clerk(addrs));
+                addrs = roster.addrs();
+                clerk = self::clerk(addrs.clone());
             }
             let key = rng.random_range(0..self.keys);
             if rng.random_range(0..100) < self.get_percent {

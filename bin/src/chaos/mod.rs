@@ -187,7 +187,7 @@ fn soak(
         cluster.resume(n);
         cluster.start(n)?;
     }
-    let finals = final_values(options, &roster.get().1)?;
+    let finals = final_values(options, &roster.addrs())?;
     let acked = history.appends.iter().filter(|a| a.acked.is_some()).count();
     println!(
         "chaos: {faults} faults; {acked} Appends acknowledged, {} with unknown outcome, {} Gets",
@@ -195,7 +195,7 @@ fn soak(
         history.gets.len()
     );
     problems.extend(history::check(&history, &finals));
-    let damaged = preload.verify(&roster.get().1);
+    let damaged = preload.verify(&roster.addrs());
     println!(
         "chaos: {} of {} preloaded keys read back whole",
         options.preload_keys - damaged.len(),

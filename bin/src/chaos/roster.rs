@@ -1,36 +1,34 @@
 //! The addresses the chaos clients use: every node the run ever started,
-//! indexed by node id (so a reply's leader hint names the right one), and
-//! a version that changes when a node is added.
+//! indexed by node id (so a reply's leader hint names the right one). Nodes
+//! are only ever added, so how many there are tells a client whether its
+//! Clerk is out of date.
 
 use std::net::SocketAddr;
 
 use parking_lot::RwLock;
 
-#[derive(Default)]
 pub struct Roster {
-    current: RwLock<(u64, Vec<SocketAddr>)>,
+    addrs: RwLock<Vec<SocketAddr>>,
 }
 
 impl Roster {
     pub fn new(addrs: Vec<SocketAddr>) -> Roster {
         Roster {
-            current: RwLock::new((1, addrs)),
+            addrs: RwLock::new(addrs),
         }
     }
 
-    /// The version and the addresses.
-    pub fn get(&self) -> (u64, Vec<SocketAddr>) {
-        self.current.read().clone()
+    pub fn addrs(&self) -> Vec<SocketAddr> {
+        self.addrs.read().clone()
     }
 
-    pub fn version(&self) -> u64 {
-        self.current.read().0
+    /// How many nodes the run has started so far.
+    pub fn len(&self) -> usize {
+        self.addrs.read().len()
     }
 
     /// Publishes the cluster's addresses after a node was added.
     pub fn set(&self, addrs: Vec<SocketAddr>) {
-        let mut current = self.current.write();
-        current.0 += 1;
-        current.1 = addrs;
+        *self.addrs.write() = addrs;
     }
 }

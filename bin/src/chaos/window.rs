@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub struct Window {
-    pub began: Instant,
+    began: Instant,
     until: Instant,
     interrupted: Arc<AtomicBool>,
 }
