@@ -119,6 +119,7 @@ mod segment;
 mod snapshot;
 mod snapshot_file;
 mod spare;
+mod writeback;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Seek, Write};

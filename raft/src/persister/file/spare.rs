@@ -21,6 +21,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::writeback;
+
 /// The spare's name: a temp file, deleted on open if a crash left it.
 pub const SPARE: &str = "log-spare.tmp";
 
@@ -42,8 +44,10 @@ pub fn pays_off(syncs: u64) -> bool {
     syncs >= MIN_SYNCS_PER_SEGMENT
 }
 
-/// Zeros are written this many at a time.
-const ZEROS: usize = 1 << 20;
+/// Zeros are written this many at a time, each piece's write-out started
+/// at once (see `writeback.rs`): 8 MiB synced in one go stalled the log's
+/// syncs.
+const ZEROS: usize = writeback::STEP;
 
 /// Whether the spare is ready, shared by the persister (which takes it) and
 /// the reaper (which makes it).
@@ -112,6 +116,7 @@ fn write_zeros(path: &Path, bytes: u64) -> io::Result<()> {
     while left > 0 {
         let n = left.min(ZEROS as u64) as usize;
         file.write_all(&zeros[..n])?;
+        writeback::start(&file);
         left -= n as u64;
     }
     // Its size too: a spare renamed in after a crash has its blocks.
