@@ -1,14 +1,17 @@
 //! Phase 3, mixed: for a while, client threads do half Gets and half Puts of
-//! random loaded keys, while a sampler counts the snapshots the nodes take
-//! and the elections that happen meanwhile.
+//! random loaded keys, while a sampler counts the snapshots the nodes take,
+//! the seconds in which one was being written, and the elections that
+//! happen meanwhile.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clerk::{Clerk, ClerkConfig};
 use rand::Rng;
 
+use super::snapshot_watch::SnapshotWatch;
 use super::workload::{Stop, Workload};
 use super::{ms, wait};
 use crate::latency::Latencies;
@@ -23,9 +26,12 @@ struct ClientFigures {
     puts: Latencies,
 }
 
-/// What the sampler saw: snapshot index moves per node and the term range.
+/// What the sampler saw: snapshot index moves per node, the samples in
+/// which each node was writing one, and the term range.
 struct Sampled {
     snapshots: Vec<u64>,
+    writing: Vec<u64>,
+    samples: u64,
     first_term: u64,
     last_term: u64,
 }
@@ -33,6 +39,7 @@ struct Sampled {
 /// Runs the mixed load for `time`; prints and returns its figures.
 pub fn run(
     addrs: Vec<SocketAddr>,
+    logs: Vec<PathBuf>,
     workload: &Workload,
     clients: usize,
     time: Duration,
@@ -50,7 +57,7 @@ pub fn run(
     let finished = AtomicBool::new(false);
     let started = Instant::now();
     let (figures, sampled) = std::thread::scope(|scope| {
-        let sampler = scope.spawn(|| sample(&addrs, &finished));
+        let sampler = scope.spawn(|| sample(&addrs, logs, &finished));
         let handles: Vec<_> = (0..clients)
             .map(|_| scope.spawn(|| client(&clerk, workload, started + time, &errors, stop)))
             .collect();
@@ -94,11 +101,21 @@ pub fn run(
                 .enumerate()
                 .map(|(id, n)| format!("node{id} {n}"))
                 .collect();
+            let writing: Vec<String> = s
+                .writing
+                .iter()
+                .enumerate()
+                .map(|(id, n)| format!("node{id} {n}/{}", s.samples))
+                .collect();
             println!(
                 "mixed: snapshots taken meanwhile (snapshot index moves, sampled once a second): {}; elections: term {} -> {}",
                 per_node.join(", "),
                 s.first_term,
                 s.last_term
+            );
+            println!(
+                "mixed: seconds with a snapshot being written (from the node logs): {}",
+                writing.join(", ")
             );
             s.snapshots.iter().sum::<u64>().to_string()
         }
@@ -158,10 +175,13 @@ fn client(
 }
 
 /// Samples every node's status once a second until `finished`.
-fn sample(addrs: &[SocketAddr], finished: &AtomicBool) -> Sampled {
+fn sample(addrs: &[SocketAddr], logs: Vec<PathBuf>, finished: &AtomicBool) -> Sampled {
     let mut last_snapshot: Vec<Option<u64>> = vec![None; addrs.len()];
+    let mut watches: Vec<SnapshotWatch> = logs.into_iter().map(SnapshotWatch::new).collect();
     let mut sampled = Sampled {
         snapshots: vec![0; addrs.len()],
+        writing: vec![0; watches.len()],
+        samples: 0,
         first_term: 0,
         last_term: 0,
     };
@@ -179,6 +199,12 @@ fn sample(addrs: &[SocketAddr], finished: &AtomicBool) -> Sampled {
             *last = Some(reply.snapshot_index);
             sampled.last_term = sampled.last_term.max(reply.term);
         }
+        for (id, watch) in watches.iter_mut().enumerate() {
+            if watch.look() {
+                sampled.writing[id] += 1;
+            }
+        }
+        sampled.samples += 1;
         if sampled.first_term == 0 {
             sampled.first_term = sampled.last_term;
         }

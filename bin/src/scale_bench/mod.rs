@@ -5,6 +5,7 @@
 //! - `workload.rs`: the keys and values, and the Ctrl-C flag every loop checks.
 //! - `load.rs`, `memory.rs`, `mixed.rs`, `recovery.rs`: one phase each
 //!   (recovery holds the wiped-follower catch-up and the whole-cluster restart).
+//! - `snapshot_watch.rs`: whether a node is writing a snapshot, from its log.
 //! - `wait.rs`: polling the nodes' status until a condition holds.
 //! - `summary.rs`: the table printed at the end.
 
@@ -12,6 +13,7 @@ mod load;
 mod memory;
 mod mixed;
 mod recovery;
+mod snapshot_watch;
 mod summary;
 mod wait;
 mod workload;
@@ -186,6 +188,7 @@ fn run_phases(
     if options.runs(Phase::Mixed) {
         let figures = mixed::run(
             cluster.addrs(),
+            cluster.nodes().iter().map(|n| n.log_path.clone()).collect(),
             workload,
             options.mixed_clients,
             options.mixed_time,

@@ -149,6 +149,7 @@ impl Inner {
         // exactly the state through `index`.
         let frozen = self.state.lock().freeze();
         snapshots.applied_bytes.store(0, Ordering::Relaxed);
+        tracing::info!(node = self.me, index, "snapshot begun");
         let inner = self.clone();
         let started = Instant::now();
         let spawned = std::thread::Builder::new()
