@@ -180,14 +180,12 @@ impl Nemesis<'_> {
             },
             CHANGE_TIMEOUT,
         )?;
-        // Refused while the learner lags; kvctl's user retries, so do we.
+        // Refused while the learner lags; kvctl's user retries, so do we,
+        // each attempt within what is left of the one deadline.
         let deadline = Instant::now() + CHANGE_TIMEOUT;
         loop {
-            match member::change(
-                &reachable,
-                &Change::Promote { id: new as u64 },
-                CHANGE_TIMEOUT,
-            ) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match member::change(&reachable, &Change::Promote { id: new as u64 }, left) {
                 Ok(()) => break,
                 Err(e) if Instant::now() < deadline => {
                     tracing::debug!("promote node{new}: {e}");
