@@ -264,7 +264,10 @@ fn late_copies_are_told_the_first_decision(restart: bool) {
         for i in 0..20 {
             other.put("filler", &i.to_string());
         }
-        assert!(cluster.snapshot_size() > 0, "the servers took snapshots");
+        assert!(
+            cluster.wait_for_snapshot(Duration::from_secs(30)),
+            "the servers took no snapshot"
+        );
         for i in 0..3 {
             cluster.shutdown_server(i);
         }

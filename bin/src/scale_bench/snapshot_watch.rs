@@ -8,10 +8,14 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
-/// What the KvServer logs when a snapshot starts and when it is installed
-/// (`kvserver/src/server/snapshots.rs`).
+/// What the KvServer logs when a snapshot starts, and the ways one ends:
+/// installed, abandoned, failed (`kvserver/src/server/snapshots.rs`).
 const BEGUN: &str = "snapshot begun";
-const TAKEN: &str = "snapshot taken";
+const ENDED: [&str; 3] = [
+    "snapshot taken",
+    "snapshot abandoned",
+    "cannot write a snapshot",
+];
 
 /// One node's log, read from where the last look stopped.
 pub struct SnapshotWatch {
@@ -44,7 +48,7 @@ impl SnapshotWatch {
             if line.contains(BEGUN) {
                 self.writing = true;
                 during = true;
-            } else if line.contains(TAKEN) {
+            } else if ENDED.iter().any(|end| line.contains(end)) {
                 self.writing = false;
                 during = true;
             }
@@ -101,5 +105,8 @@ mod tests {
         append(&path, "un node=0 index=9\nx INFO other\n");
         assert!(watch.look());
         assert!(watch.look(), "still in progress");
+        append(&path, "x INFO snapshot abandoned: the node is stopping\n");
+        assert!(watch.look(), "it ran until this look");
+        assert!(!watch.look(), "an abandoned snapshot is over too");
     }
 }

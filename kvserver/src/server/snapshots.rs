@@ -164,9 +164,13 @@ impl Inner {
                                 ms = started.elapsed().as_millis() as u64,
                                 "snapshot taken"
                             );
+                        } else {
+                            tracing::info!(node = inner.me, index, "snapshot abandoned: a newer one is installed, or the node stopped");
                         }
                     }
-                    Ok(false) => {}
+                    Ok(false) => {
+                        tracing::info!(node = inner.me, index, "snapshot abandoned: the node is stopping");
+                    }
                     Err(e) => {
                         tracing::error!(node = inner.me, index, error = %e, "cannot write a snapshot");
                     }

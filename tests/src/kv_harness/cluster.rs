@@ -463,6 +463,21 @@ impl KvCluster {
             .unwrap_or(0)
     }
 
+    /// Waits until some server has a durable snapshot, up to `within`.
+    /// Snapshots are written on a thread of their own that runs only on
+    /// idle CPU, so on a machine busy with other tests one may finish well
+    /// after the entry that called for it was applied.
+    pub fn wait_for_snapshot(&self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while self.snapshot_size() == 0 {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        true
+    }
+
     /// Calls attempted on the network since it was made (clients and Raft).
     pub fn rpc_total(&self) -> u64 {
         self.net.rpc_total()
