@@ -1,7 +1,5 @@
 //! Building a [`ByteSkipList`] from pairs already in key order in O(n): restoring a snapshot.
 
-use crate::arena::{Pos, Update};
-use crate::config::MAX_LEVEL_CAP;
 use crate::{ByteSkipList, Config, SkipListError};
 
 /// Builds a [`ByteSkipList`] from entries pushed in strictly ascending key
@@ -21,8 +19,6 @@ use crate::{ByteSkipList, Config, SkipListError};
 /// ```
 pub struct SortedBuilder {
     list: ByteSkipList,
-    /// The last tower on each level.
-    tail: Update,
 }
 
 impl SortedBuilder {
@@ -37,25 +33,18 @@ impl SortedBuilder {
     }
 
     fn with_list(list: ByteSkipList) -> Self {
-        SortedBuilder {
-            list,
-            tail: [Pos::Head; MAX_LEVEL_CAP],
-        }
+        SortedBuilder { list }
     }
 
     /// Appends `key → value`. A key not greater than the previous one is an
     /// error and leaves the builder as it was.
     pub fn push(&mut self, key: &[u8], value: &[u8]) -> Result<(), SkipListError> {
-        if self
-            .list
-            .last_key(&self.tail)
-            .is_some_and(|last| last >= key)
-        {
+        if self.list.last_key().is_some_and(|last| last >= key) {
             return Err(SkipListError::Unsorted {
                 at: self.list.len(),
             });
         }
-        self.list.push_last(&mut self.tail, key, value);
+        self.list.push_last(key, value);
         Ok(())
     }
 

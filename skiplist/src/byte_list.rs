@@ -35,6 +35,9 @@ pub struct ByteSkipList {
     towers: TowerAlloc,
     blobs: BlobAlloc,
     levels: LevelGenerator,
+    /// The last tower on each level (`Head` on a level no tower reaches).
+    /// A key past the largest one needs no walk: this is where it goes.
+    tail: Update,
 }
 
 /// Where the list's heap goes, from [`ByteSkipList::memory`].
@@ -84,6 +87,7 @@ impl ByteSkipList {
             towers: TowerAlloc::new(config.max_level),
             blobs: BlobAlloc::default(),
             levels: LevelGenerator::new(config.max_level, config.seed),
+            tail: [Pos::Head; MAX_LEVEL_CAP],
         }
     }
 
@@ -104,7 +108,7 @@ impl ByteSkipList {
     /// Panics only past about a billion entries (the arena's `u32` ids).
     pub fn insert(&mut self, key: &[u8], value: &[u8]) -> bool {
         let mut update = [Pos::Head; MAX_LEVEL_CAP];
-        if let Some(id) = self.arena.descend(|k| k < key, Some(&mut update)) {
+        if let Some(id) = self.locate(key, &mut update) {
             if self.arena.key(id) == key {
                 return false;
             }
@@ -120,7 +124,7 @@ impl ByteSkipList {
     /// become garbage for compaction. The tower stays either way.
     pub fn insert_or_set(&mut self, key: &[u8], value: &[u8]) -> bool {
         let mut update = [Pos::Head; MAX_LEVEL_CAP];
-        if let Some(id) = self.arena.descend(|k| k < key, Some(&mut update)) {
+        if let Some(id) = self.locate(key, &mut update) {
             if self.arena.key(id) == key {
                 self.rewrite(id, key, Rewrite::Replace(value));
                 return true;
@@ -137,7 +141,7 @@ impl ByteSkipList {
     /// which is also what lets a frozen image keep the old one.
     pub fn append(&mut self, key: &[u8], suffix: &[u8]) -> usize {
         let mut update = [Pos::Head; MAX_LEVEL_CAP];
-        if let Some(id) = self.arena.descend(|k| k < key, Some(&mut update)) {
+        if let Some(id) = self.locate(key, &mut update) {
             let (old_key, old_value) = self.arena.entry(id);
             if old_key == key {
                 let new_len = old_value.len() + suffix.len();
@@ -153,7 +157,7 @@ impl ByteSkipList {
     /// `delete_element`).
     pub fn delete(&mut self, key: &[u8]) -> bool {
         let mut update = [Pos::Head; MAX_LEVEL_CAP];
-        let Some(id) = self.arena.descend(|k| k < key, Some(&mut update)) else {
+        let Some(id) = self.locate(key, &mut update) else {
             return false;
         };
         if self.arena.key(id) != key {
@@ -164,6 +168,9 @@ impl ByteSkipList {
         for (lvl, &before) in update.iter().enumerate().take(height) {
             let after = self.arena.next(Pos::At(id), lvl);
             self.arena.set_next(before, lvl, after);
+            if self.tail[lvl] == Pos::At(id) {
+                self.tail[lvl] = before;
+            }
         }
         let loc = self.arena.loc(id).expect("a linked tower is live");
         let size = self.arena.blob(loc).size;
@@ -224,6 +231,7 @@ impl ByteSkipList {
         self.arena = Arena::new(max_level);
         self.towers = TowerAlloc::new(max_level);
         self.blobs = BlobAlloc::default();
+        self.tail = [Pos::Head; MAX_LEVEL_CAP];
     }
 
     /// Where the heap goes (a few additions, no walk over the entries).
@@ -251,19 +259,30 @@ impl ByteSkipList {
     }
 
     /// Appends an entry whose key is greater than every key present, in
-    /// O(height): `tail` holds the last tower on each level and moves on.
-    pub(crate) fn push_last(&mut self, tail: &mut Update, key: &[u8], value: &[u8]) {
-        let height = self.link(tail, key, value);
-        let id = self.arena.next(tail[0], 0).expect("just linked");
-        tail[..height].fill(Pos::At(id));
+    /// O(height): it goes after the tail on each level.
+    pub(crate) fn push_last(&mut self, key: &[u8], value: &[u8]) {
+        let tail = self.tail;
+        self.link(&tail, key, value);
     }
 
-    /// The largest key, given the `tail` that `push_last` keeps.
-    pub(crate) fn last_key(&self, tail: &Update) -> Option<&[u8]> {
-        match tail[0] {
+    /// The largest key.
+    pub(crate) fn last_key(&self) -> Option<&[u8]> {
+        match self.tail[0] {
             Pos::Head => None,
             Pos::At(id) => Some(self.arena.key(id)),
         }
+    }
+
+    /// Finds where `key` goes, filling `update` as
+    /// [`Arena::descend`] does: at once from the tail when `key` is past
+    /// the largest key (a load in key order, or keys that grow like
+    /// timestamps), by a walk from the top otherwise.
+    fn locate(&self, key: &[u8], update: &mut Update) -> Option<u32> {
+        if self.last_key().is_some_and(|last| last < key) {
+            *update = self.tail;
+            return None;
+        }
+        self.arena.descend(|k| k < key, Some(update))
     }
 
     /// Puts a new tower right after the positions in `update` and returns
@@ -287,6 +306,9 @@ impl ByteSkipList {
         // which is what `update` holds there (it starts out all `Head`).
         for (lvl, &before) in update.iter().enumerate().take(height) {
             self.arena.set_next(before, lvl, Some(id));
+            if links[lvl] == NIL {
+                self.tail[lvl] = Pos::At(id);
+            }
         }
         self.arena.level = self.arena.level.max(height);
         self.arena.len += 1;

@@ -252,3 +252,73 @@ fn a_clone_shares_chunks_and_then_goes_its_own_way() {
     assert_eq!(b.search(&key(2)), Some(&b"ab"[..]));
     assert_eq!((a.len(), b.len()), (1000, 999));
 }
+
+/// Walks every level from the head: keys rise along each, and the last
+/// tower reached on each is the one the list keeps as its tail.
+fn assert_levels_sorted_and_tail_last(list: &ByteSkipList) {
+    for lvl in 0..MAX_LEVEL_CAP {
+        if lvl >= list.arena.head.len() {
+            assert_eq!(list.tail[lvl], Pos::Head, "tail above the top level");
+            continue;
+        }
+        let mut pos = Pos::Head;
+        let mut previous: Option<&[u8]> = None;
+        while let Some(id) = list.arena.next(pos, lvl) {
+            let key = list.arena.key(id);
+            assert!(previous.is_none_or(|p| p < key), "level {lvl} out of order");
+            previous = Some(key);
+            pos = Pos::At(id);
+        }
+        assert_eq!(list.tail[lvl], pos, "tail of level {lvl}");
+    }
+}
+
+#[test]
+fn appends_past_the_largest_key_link_at_the_tail_on_every_level() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+    let mut list = ByteSkipList::seeded(8);
+    let mut model = BTreeMap::new();
+    let mut next_ascending = 1_000_000u32;
+    for step in 0..20_000u32 {
+        let roll = rng.random_range(0..10);
+        let k = match roll {
+            // Past the largest key: the shortcut.
+            0..=3 => {
+                next_ascending += 1;
+                key(next_ascending)
+            }
+            // Anywhere, present or not.
+            4..=6 => key(rng.random_range(0..next_ascending + 2)),
+            // The largest key itself, so deletes keep moving the tail back.
+            _ => model.keys().next_back().cloned().unwrap_or_else(|| key(0)),
+        };
+        match roll {
+            0..=4 => {
+                let value = step.to_le_bytes();
+                assert_eq!(
+                    list.insert_or_set(&k, &value),
+                    model.insert(k, value.to_vec()).is_some()
+                );
+            }
+            5 => assert_eq!(list.append(&k, b"+"), {
+                let v = model.entry(k).or_default();
+                v.push(b'+');
+                v.len()
+            }),
+            _ => assert_eq!(list.delete(&k), model.remove(&k).is_some()),
+        }
+        if step % 1000 == 0 {
+            assert_levels_sorted_and_tail_last(&list);
+        }
+    }
+    assert_levels_sorted_and_tail_last(&list);
+    assert!(list.iter().eq(model.iter().map(|(k, v)| (&k[..], &v[..]))));
+    for (k, v) in &model {
+        assert_eq!(list.search(k), Some(&v[..]));
+    }
+    list.clear();
+    assert_levels_sorted_and_tail_last(&list);
+    assert!(list.insert(b"a", b"1") && list.insert(b"b", b"2"));
+    assert_eq!(list.iter().count(), 2);
+}
