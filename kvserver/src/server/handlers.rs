@@ -1,5 +1,9 @@
 //! The `kvServerRpc` handlers: each checks sizes, builds the operation, and
 //! hands it to the write path (the log) or the read path (ReadIndex).
+//!
+//! `raft-node` runs them on its RPC event loop (`register_inline`), so they
+//! must never block: short locks only, no disk, no waiting for a commit
+//! (the request's `done` is parked and answered by whoever settles it).
 
 use proto::kv::{
     CasArgs, CasReply, DeleteArgs, DeleteReply, GetArgs, GetReply, KvServerRpc, PutAppendArgs,

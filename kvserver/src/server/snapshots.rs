@@ -200,13 +200,16 @@ impl Inner {
         let mut restored = snapshot::read_from(data.reader())
             .map_err(|e| format!("the snapshot through index {index} cannot be decoded: {e}"))?;
         restored.set_session_limits(self.config.session_limits());
-        {
+        let replaced = {
             let mut state = self.state.lock();
             if index <= state.last_applied() {
                 return Ok(());
             }
-            *state = restored;
-        }
+            std::mem::replace(&mut *state, restored)
+        };
+        // Freeing a large store takes milliseconds: not under the lock the
+        // request handlers take.
+        drop(replaced);
         self.metrics.snapshot_restored();
         self.snapshots
             .last_bytes
