@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clerk::Clerk;
 
+use super::machine_cpu::{CpuSample, CpuShare};
 use super::workload::{Stop, Workload};
 
 /// How often progress goes to stderr while the load runs.
@@ -23,6 +24,7 @@ pub fn run(
     let done = AtomicU64::new(0);
     // One failed thread ends the others' work early: the rate is lost anyway.
     let failed = AtomicBool::new(false);
+    let cpu_before = CpuSample::now();
     let started = Instant::now();
     let results: Vec<anyhow::Result<()>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..clients)
@@ -70,11 +72,29 @@ pub fn run(
         workload.value_bytes,
         elapsed.as_secs_f64()
     );
+    let cpu = cpu_before
+        .zip(CpuSample::now())
+        .and_then(|(before, after)| after.since(&before))
+        .map(|share| cpu_figure(&share, workload.keys));
+    if let Some(cpu) = &cpu {
+        println!("load: {cpu} (the nodes and the bench's clients together)");
+    }
     Ok(format!(
-        "{rate:.0} Puts/s ({} keys in {:.1} s, {clients} clients)",
+        "{rate:.0} Puts/s ({} keys in {:.1} s, {clients} clients{})",
         workload.keys,
-        elapsed.as_secs_f64()
+        elapsed.as_secs_f64(),
+        cpu.map(|cpu| format!("; {cpu}")).unwrap_or_default()
     ))
+}
+
+/// The machine's busy share, steal and CPU time per Put, in one phrase.
+fn cpu_figure(share: &CpuShare, puts: u64) -> String {
+    format!(
+        "machine {:.0}% busy, {:.0}% stolen, {:.0} us of CPU a Put",
+        share.busy * 100.0,
+        share.steal * 100.0,
+        share.busy_secs * 1e6 / puts.max(1) as f64
+    )
 }
 
 fn put_range(

@@ -6,10 +6,13 @@
 //! - `load.rs`, `memory.rs`, `mixed.rs`, `recovery.rs`: one phase each
 //!   (recovery holds the wiped-follower catch-up and the whole-cluster restart).
 //! - `snapshot_watch.rs`: whether a node is writing a snapshot, from its log.
+//! - `machine_cpu.rs`: how busy the machine was during the load, and the
+//!   CPU time a Put cost (the nodes and the bench share the cores).
 //! - `wait.rs`: polling the nodes' status until a condition holds.
 //! - `summary.rs`: the table printed at the end.
 
 mod load;
+mod machine_cpu;
 mod memory;
 mod mixed;
 mod recovery;
