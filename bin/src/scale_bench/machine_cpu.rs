@@ -37,7 +37,7 @@ impl CpuSample {
         Some(CpuShare {
             busy: busy as f64 / total as f64,
             steal: steal as f64 / total as f64,
-            busy_secs: busy as f64 / ticks_per_second(),
+            busy_secs: busy as f64 / USER_HZ,
         })
     }
 }
@@ -60,10 +60,9 @@ fn parse(stat: &str) -> Option<CpuSample> {
     })
 }
 
-/// `/proc/stat` counts in USER_HZ, which Linux fixes at 100 for user space.
-fn ticks_per_second() -> f64 {
-    100.0
-}
+/// Ticks a second in `/proc/stat`: USER_HZ, which Linux fixes at 100 for
+/// user space.
+const USER_HZ: f64 = 100.0;
 
 #[cfg(test)]
 mod tests {
