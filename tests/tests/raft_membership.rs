@@ -53,7 +53,7 @@ fn learner_catches_up_and_is_promoted() {
         cluster.one(cmd(2), 4, true);
         assert!(cluster.configuration(3).unwrap().is_learner(3));
 
-        cluster.change(ConfChange::Promote { id: 3 });
+        cluster.promote(3);
         eventually("server 3 knows it votes", || {
             cluster.configuration(3).is_some_and(|c| c.is_voter(3))
         });
@@ -221,7 +221,7 @@ fn a_leader_crash_in_the_middle_of_a_change_leaves_one_configuration() {
         }
         // The learner has caught up once it applied this (with two voters).
         cluster.one(cmd(21), 3, true);
-        cluster.change(ConfChange::Promote { id: 3 });
+        cluster.promote(3);
         cluster.start1(old);
         cluster.connect(old);
         cluster.one(cmd(3), 4, true);
@@ -253,7 +253,7 @@ fn a_learner_far_behind_gets_a_snapshot() {
         cluster.connect(3);
         cluster.one(cmd(101), 4, true);
         assert!(cluster.configuration(3).unwrap().is_learner(3));
-        cluster.change(ConfChange::Promote { id: 3 });
+        cluster.promote(3);
         cluster.one(cmd(102), 4, true);
         cluster.end();
     });
@@ -274,7 +274,7 @@ fn promoting_a_lagging_learner_is_refused() {
         );
         cluster.connect(3);
         cluster.one(cmd(1), 4, true);
-        cluster.change(ConfChange::Promote { id: 3 });
+        cluster.promote(3);
         cluster.end();
     });
 }

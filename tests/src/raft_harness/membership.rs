@@ -44,6 +44,24 @@ impl RaftCluster {
             .unwrap_or_else(|e| panic!("{change} failed: {e}"))
     }
 
+    /// Promotes learner `id` once the leader counts it caught up, and waits
+    /// until that is committed. A learner that applied an entry may still
+    /// be refused as lagging for a moment: the AppendEntries that brought
+    /// the entry also brought the commit index, and the learner applies it
+    /// before the leader has processed its reply. Fails
+    /// the test on any other error, or if it still lags after CHANGE_TIME.
+    pub fn promote(&self, id: usize) -> u64 {
+        let started = Instant::now();
+        loop {
+            match self.try_change(&ConfChange::Promote { id }) {
+                Err(ChangeError::Lagging { .. }) if started.elapsed() < CHANGE_TIME => {
+                    thread::sleep(Duration::from_millis(50));
+                }
+                result => return result.unwrap_or_else(|e| panic!("promote {id} failed: {e}")),
+            }
+        }
+    }
+
     /// Server i's configuration in force, if it runs.
     pub fn configuration(&self, i: usize) -> Option<Configuration> {
         self.raft(i).map(|raft| raft.configuration().0)
