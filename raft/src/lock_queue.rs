@@ -43,6 +43,21 @@ impl<T> LockQueue<T> {
         self.ready.notify_one();
     }
 
+    /// Appends every item of `items`, in order, under one lock and with one
+    /// wake-up. Pushing a batch one item at a time woke the consumer for
+    /// the first, which then ran ahead of the producer and slept again:
+    /// several wake-ups a batch where one does.
+    pub fn push_all(&self, items: impl IntoIterator<Item = T>) {
+        let mut inner = self.inner.lock();
+        let before = inner.items.len();
+        inner.items.extend(items);
+        let added = inner.items.len() > before;
+        drop(inner);
+        if added {
+            self.ready.notify_one();
+        }
+    }
+
     /// Blocks until an item arrives; `None` once the queue is closed and drained.
     pub fn pop(&self) -> Option<T> {
         self.pop_until(None)
@@ -118,6 +133,29 @@ mod tests {
             vec![0, 1, 2, 3, 4]
         );
         assert_eq!(q.try_pop(), None);
+    }
+
+    #[test]
+    fn push_all_keeps_order_after_single_pushes() {
+        let q = LockQueue::new();
+        q.push(0);
+        q.push_all(1..4);
+        q.push_all(std::iter::empty());
+        q.push(4);
+        assert_eq!(
+            (0..5).map(|_| q.pop().unwrap()).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3, 4]
+        );
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn push_all_wakes_a_waiting_consumer() {
+        let q = Arc::new(LockQueue::new());
+        let q2 = q.clone();
+        let consumer = thread::spawn(move || (q2.pop(), q2.pop()));
+        q.push_all([7, 8]);
+        assert_eq!(consumer.join().unwrap(), (Some(7), Some(8)));
     }
 
     #[test]
