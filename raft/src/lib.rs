@@ -41,9 +41,8 @@
 //! deadline, or on a leader until the next quorum check); one replicator per
 //! peer (woken by `start` and by replies; sleeps until the next heartbeat)
 //! with two sender threads per peer that make its RPCs; the log writer
-//! (woken by `start` on a leader; syncs batches); the applier (woken for
-//! commits longer than a batch and for installed snapshots; the thread
-//! that commits delivers the rest itself).
+//! (woken by `start` on a leader; syncs batches); the applier (woken by
+//! commit progress and installed snapshots).
 //!
 //! What we changed from the original, and why:
 //! - It replicated only on its 25 ms heartbeat tick (about 24 ms per

@@ -208,14 +208,11 @@ impl Inner {
         Ok(())
     }
 
-    /// After the commit index moved: delivers the newly committed entries
-    /// (the applier thread goes on with a longer run), and stops a node
+    /// After the commit index moved: wakes the applier, and stops a node
     /// whose removal from the cluster has committed (a leader steps down
     /// first); a removed node must not linger and disrupt the others.
     pub fn committed(&self, st: &mut State) {
-        if applier::deliver(self, st) && applier::ready(st) {
-            self.apply_cv.notify_one();
-        }
+        self.apply_cv.notify_one();
         if let Some(index) = st.removed_at() {
             if st.role == Role::Leader {
                 st.leader = None;
