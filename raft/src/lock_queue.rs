@@ -48,14 +48,8 @@ impl<T> LockQueue<T> {
     /// the first, which then ran ahead of the producer and slept again:
     /// several wake-ups a batch where one does.
     pub fn push_all(&self, items: impl IntoIterator<Item = T>) {
-        let mut inner = self.inner.lock();
-        let before = inner.items.len();
-        inner.items.extend(items);
-        let added = inner.items.len() > before;
-        drop(inner);
-        if added {
-            self.ready.notify_one();
-        }
+        self.inner.lock().items.extend(items);
+        self.ready.notify_one();
     }
 
     /// Blocks until an item arrives; `None` once the queue is closed and drained.

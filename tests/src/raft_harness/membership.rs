@@ -16,6 +16,16 @@ impl RaftCluster {
     /// it is committed; retries on another leader. The first error no
     /// retry can fix (an unknown id, a lagging learner) is returned.
     pub fn try_change(&self, change: &ConfChange) -> Result<u64, ChangeError> {
+        self.change_retrying(change, |_| false)
+    }
+
+    /// `try_change`, also retrying the errors `retry_also` picks, all
+    /// within one CHANGE_TIME.
+    fn change_retrying(
+        &self,
+        change: &ConfChange,
+        retry_also: impl Fn(&ChangeError) -> bool,
+    ) -> Result<u64, ChangeError> {
         let started = Instant::now();
         loop {
             let leader = self
@@ -27,10 +37,11 @@ impl RaftCluster {
                 Some(raft) => raft.change_membership(change, Duration::from_secs(2)),
                 None => Err(ChangeError::NotLeader),
             };
+            let retry = |e: &ChangeError| {
+                matches!(e, ChangeError::NotLeader | ChangeError::Timeout(_)) || retry_also(e)
+            };
             match result {
-                Err(ChangeError::NotLeader | ChangeError::Timeout(_))
-                    if started.elapsed() < CHANGE_TIME =>
-                {
+                Err(e) if retry(&e) && started.elapsed() < CHANGE_TIME => {
                     thread::sleep(Duration::from_millis(50));
                 }
                 other => return other,
@@ -48,18 +59,12 @@ impl RaftCluster {
     /// until that is committed. A learner that applied an entry may still
     /// be refused as lagging for a moment: the AppendEntries that brought
     /// the entry also brought the commit index, and the learner applies it
-    /// before the leader has processed its reply. Fails
-    /// the test on any other error, or if it still lags after CHANGE_TIME.
+    /// before the leader has processed its reply. Fails the test on any
+    /// other error, or if it still lags after CHANGE_TIME.
     pub fn promote(&self, id: usize) -> u64 {
-        let started = Instant::now();
-        loop {
-            match self.try_change(&ConfChange::Promote { id }) {
-                Err(ChangeError::Lagging { .. }) if started.elapsed() < CHANGE_TIME => {
-                    thread::sleep(Duration::from_millis(50));
-                }
-                result => return result.unwrap_or_else(|e| panic!("promote {id} failed: {e}")),
-            }
-        }
+        let lagging = |e: &ChangeError| matches!(e, ChangeError::Lagging { .. });
+        self.change_retrying(&ConfChange::Promote { id }, lagging)
+            .unwrap_or_else(|e| panic!("promote {id} failed: {e}"))
     }
 
     /// Server i's configuration in force, if it runs.
