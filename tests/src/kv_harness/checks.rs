@@ -70,9 +70,9 @@ pub fn check_linearizable(recorder: &KvRecorder) {
 
 /// [`check_linearizable`], writing a failure's timeline into `dir`.
 pub fn check_linearizable_in(recorder: &KvRecorder, dir: &Path) {
-    let history = recorder.history();
-    let ops = history.len();
-    let report = check_operations_report::<KvModel>(history.clone(), Some(LINEARIZABILITY_TIMEOUT));
+    let ops = recorder.len();
+    let report =
+        check_operations_report::<KvModel>(recorder.history(), Some(LINEARIZABILITY_TIMEOUT));
     let failure = match &report.result {
         CheckResult::Ok => return,
         CheckResult::Unknown => {
@@ -81,7 +81,10 @@ pub fn check_linearizable_in(recorder: &KvRecorder, dir: &Path) {
         CheckResult::Illegal(violation) => violation.to_string(),
     };
     let title = format!("raftkv history: {}", test_name());
-    let timeline = draw_timeline::<KvModel>(&title, &history, &recorder.faults(), &report);
+    // Asked for again rather than cloned before the check: a long history of long values
+    // would be held twice while the search runs.
+    let timeline =
+        draw_timeline::<KvModel>(&title, &recorder.history(), &recorder.faults(), &report);
     let path = dir.join(timeline_file_name());
     match timeline.write(&path) {
         Ok(()) => panic!("{failure}\ntimeline: {}", path.display()),

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Bound;
 
+use super::kv_value::Value;
 use super::{Model, Operation};
 
 /// The kind of a KV request.
@@ -160,7 +161,7 @@ impl KvOutput {
 
 /// The values of the keys of one partition; a key that is absent has no entry.
 #[derive(Clone, PartialEq, Eq, Hash, Default)]
-pub struct KvState(BTreeMap<String, String>);
+pub struct KvState(BTreeMap<String, Value>);
 
 impl fmt::Debug for KvState {
     /// A partition of one key shows just its value, as when the state was one string.
@@ -188,7 +189,7 @@ impl Model for KvModel {
 
     fn step(state: &KvState, input: &KvInput, output: Option<&KvOutput>) -> Option<KvState> {
         let current = state.0.get(&input.key);
-        let with = |value: Option<String>| {
+        let with = |value: Option<Value>| {
             let mut next = state.clone();
             match value {
                 Some(value) => next.0.insert(input.key.clone(), value),
@@ -198,31 +199,34 @@ impl Model for KvModel {
         };
         match input.op {
             KvOp::Get => match output {
-                Some(out) if out.value != current.map_or("", String::as_str) => None,
+                Some(out) if !current.map_or(out.value.is_empty(), |v| v.is(&out.value)) => None,
                 _ => Some(state.clone()),
             },
-            KvOp::Put => with(Some(input.value.clone())),
-            KvOp::Append => with(Some(format!(
-                "{}{}",
-                current.map_or("", String::as_str),
-                input.value
-            ))),
+            KvOp::Put => with(Some(Value::new(input.value.as_str()))),
+            KvOp::Append => with(Some(match current {
+                Some(current) => current.append(&input.value),
+                None => Value::new(input.value.as_str()),
+            })),
             KvOp::Delete => match output {
                 Some(out) if out.absent != current.is_none() => None,
                 _ => with(None),
             },
             KvOp::Cas => {
-                let matches = current == input.expected.as_ref();
+                let matches = match (current, &input.expected) {
+                    (Some(current), Some(expected)) => current.is(expected),
+                    (None, None) => true,
+                    _ => false,
+                };
                 match output {
                     Some(out) if out.swapped != matches => None,
                     Some(out)
                         if !matches
                             && (out.absent != current.is_none()
-                                || current.is_some_and(|c| *c != out.value)) =>
+                                || current.is_some_and(|c| !c.is(&out.value))) =>
                     {
                         None
                     }
-                    _ if matches => with(Some(input.value.clone())),
+                    _ if matches => with(Some(Value::new(input.value.as_str()))),
                     _ => Some(state.clone()),
                 }
             }
@@ -237,12 +241,14 @@ impl Model for KvModel {
         matches!(input.op, KvOp::Get | KvOp::Scan)
     }
 
+    /// A value shares its older pieces with the states it grew from, which the memo or the
+    /// search's path hold already: only its newest piece is counted.
     fn state_bytes(state: &KvState) -> usize {
         std::mem::size_of::<KvState>()
             + state
                 .0
                 .iter()
-                .map(|(k, v)| k.len() + v.len() + 2 * std::mem::size_of::<String>())
+                .map(|(k, v)| k.len() + v.own_bytes() + 2 * std::mem::size_of::<String>())
                 .sum::<usize>()
     }
 
@@ -313,7 +319,7 @@ fn page_matches(state: &KvState, input: &KvInput, out: &KvOutput) -> bool {
     loop {
         match (expected.next(), found.next()) {
             (None, None) => return true,
-            (Some((k, v)), Some((fk, fv))) if k == fk && v == fv => {}
+            (Some((k, v)), Some((fk, fv))) if k == fk && v.is(fv) => {}
             _ => return false,
         }
     }
@@ -327,7 +333,7 @@ mod tests {
         KvState(
             entries
                 .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .map(|(k, v)| (k.to_string(), Value::new(*v)))
                 .collect(),
         )
     }

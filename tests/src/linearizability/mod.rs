@@ -17,7 +17,7 @@
 //! a Raft KV store that returns stale or duplicated values still "works" in a demo.
 //!
 //! Modules: `operation` (one recorded op), `model` (the sequential spec), `kv` (the KV spec),
-//! `kv_partition` (splitting a KV history by key),
+//! `kv_value` (a value that grows by shared pieces), `kv_partition` (splitting a KV history by key),
 //! `recorder` (thread-safe history capture, and the faults of the run on the same clock),
 //! `faults` (a partition, crash or restart), `entries` (the event list), `bitset`, `cache`
 //! (visited states), `search` (the DFS on one partition), `checker` (partitions, threads,
@@ -31,6 +31,7 @@ mod entries;
 mod faults;
 mod kv;
 mod kv_partition;
+mod kv_value;
 mod model;
 mod operation;
 mod recorder;
