@@ -2,7 +2,7 @@
 //! `checkClntAppends`, `checkConcurrentAppends`, and the Porcupine check).
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::linearizability::{
     check_operations_report, draw_timeline, CheckResult, KvModel, KvRecorder,
@@ -71,8 +71,16 @@ pub fn check_linearizable(recorder: &KvRecorder) {
 /// [`check_linearizable`], writing a failure's timeline into `dir`.
 pub fn check_linearizable_in(recorder: &KvRecorder, dir: &Path) {
     let ops = recorder.len();
+    let started = Instant::now();
     let report =
         check_operations_report::<KvModel>(recorder.history(), Some(LINEARIZABILITY_TIMEOUT));
+    // Shown with a failing test's output: how close a passing check came to its timeout.
+    eprintln!(
+        "linearizability check: {ops} ops in {} partitions, {:.2} s of {} s allowed",
+        report.partitions.len(),
+        started.elapsed().as_secs_f64(),
+        LINEARIZABILITY_TIMEOUT.as_secs()
+    );
     let failure = match &report.result {
         CheckResult::Ok => return,
         CheckResult::Unknown => {
