@@ -10,6 +10,7 @@ use proto::kv::{CasArgs, DeleteArgs, GetArgs, KvServerRpcClient, PutAppendArgs, 
 use proto::KvErr;
 use rpc::{RpcChannel, RpcError, RpcStatus};
 
+use crate::round::{Next, Round};
 use crate::scan::{Scan, ScanPage};
 use crate::session::SessionPool;
 use crate::{ClerkConfig, ClerkError, ClusterConfig, KvTransport};
@@ -278,7 +279,8 @@ impl Clerk {
     /// Sends one request (always with the same request id) to server after
     /// server until one answers it for real. Only wrong leader, timeouts and
     /// transport failures are retried: on the hinted leader if there is a
-    /// hint, else on the next server, pausing after each fruitless round.
+    /// hint not yet tried in this round, else on the next untried server,
+    /// pausing once every server was tried ([`Round`]).
     /// Anything else no retry can fix, so it is returned at once.
     fn call_until_answered<R>(
         &self,
@@ -293,7 +295,7 @@ impl Clerk {
         let mut server = self.leader.load(Ordering::Relaxed) % servers;
         let mut backoff = self.config.backoff_min;
         let mut attempts: u64 = 0;
-        let mut fruitless_in_round = 0;
+        let mut round = Round::new(servers);
         loop {
             let timeout = match deadline {
                 Some(deadline) => {
@@ -306,23 +308,20 @@ impl Clerk {
                 None => self.config.rpc_timeout,
             };
             attempts += 1;
-            let problem = match attempt(server, timeout) {
+            let (problem, hint) = match attempt(server, timeout) {
                 Ok(answer) => match answer.err {
                     Some(KvErr::Ok | KvErr::NoKey) => {
                         self.leader.store(server, Ordering::Relaxed);
                         return Ok(answer);
                     }
-                    Some(KvErr::WrongLeader) => {
-                        let hint = usize::try_from(answer.leader_hint)
-                            .ok()
-                            .filter(|h| *h < servers && *h != server);
-                        server = hint.unwrap_or((server + 1) % servers);
-                        format!("wrong leader (hint {})", answer.leader_hint)
-                    }
-                    Some(KvErr::Timeout) => {
-                        server = (server + 1) % servers;
-                        "the server timed out waiting for agreement".to_string()
-                    }
+                    Some(KvErr::WrongLeader) => (
+                        format!("wrong leader (hint {})", answer.leader_hint),
+                        usize::try_from(answer.leader_hint).ok(),
+                    ),
+                    Some(KvErr::Timeout) => (
+                        "the server timed out waiting for agreement".to_string(),
+                        None,
+                    ),
                     Some(KvErr::SessionExpired) => {
                         return Err(ClerkError::SessionExpired { attempts });
                     }
@@ -351,15 +350,15 @@ impl Clerk {
                         attempts,
                     });
                 }
-                Err(e) => {
-                    server = (server + 1) % servers;
-                    e.to_string()
-                }
+                Err(e) => (e.to_string(), None),
+            };
+            let pause_first;
+            (server, pause_first) = match round.after(server, hint) {
+                Next::Try(next) => (next, false),
+                Next::Pause(next) => (next, true),
             };
             tracing::debug!(attempts, %problem, next = server, "retrying");
-            fruitless_in_round += 1;
-            if fruitless_in_round >= servers {
-                fruitless_in_round = 0;
+            if pause_first {
                 let pause = match deadline {
                     Some(deadline) => {
                         backoff.min(deadline.saturating_duration_since(Instant::now()))

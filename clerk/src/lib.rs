@@ -8,6 +8,7 @@
 //! - [`KvTransport`] (`transport.rs`): how requests reach servers; TCP in
 //!   production, a simulated network in tests.
 //! - `session.rs`: the client ids and request ids servers deduplicate by.
+//! - `round.rs`: which server a request tries next.
 //! - [`ClerkConfig`] (`config.rs`), [`ClerkError`] (`error.rs`).
 //!
 //! What changed from the original, and why:
@@ -16,8 +17,11 @@
 //! - One Clerk serves many threads: each call borrows its own session, so no
 //!   client id ever has two requests in flight (which would defeat dedup).
 //! - The leader's hint in `ErrWrongLeader` is followed instead of walking the
-//!   servers one by one, and a fruitless round of servers pauses with
-//!   exponential backoff instead of spinning.
+//!   servers one by one, but only to a server not yet tried in this round
+//!   (`round.rs`): removed or cut-off servers still name the leader they last
+//!   knew, and two of them could otherwise send a request between them for
+//!   ever. A fruitless round of servers pauses with exponential backoff
+//!   instead of spinning.
 //! - A dead server is an error value from the RPC channel, not SIGPIPE killing
 //!   the client; an optional deadline turns "cluster unreachable" into an
 //!   error instead of blocking forever.
@@ -36,6 +40,7 @@ mod clerk;
 mod cluster_config;
 mod config;
 mod error;
+mod round;
 mod scan;
 mod session;
 mod transport;

@@ -1,13 +1,16 @@
 //! The KV store while its membership changes (beyond 6.5840): clients on
 //! shared keys keep reading and writing while a fourth server joins as a
 //! learner, is promoted, and an original server is removed; the whole
-//! history must be linearizable and nothing acknowledged lost.
+//! history must be linearizable and nothing acknowledged lost. Then the
+//! same with a nemesis crashing members and cutting them off while three
+//! servers in turn are replaced.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use raft::{ChangeError, ConfChange};
+use parking_lot::Mutex;
+use raft::{ChangeError, ConfChange, Configuration};
 use raftkv_tests::kv_harness::{check_linearizable, KvCluster};
 use raftkv_tests::linearizability::KvRecorder;
 use raftkv_tests::raft_harness::run_test;
@@ -93,5 +96,138 @@ fn a_server_replaced_under_load_keeps_the_history_linearizable() {
         );
         check_linearizable(&recorder);
         eprintln!("  ... Passed -- {ops} operations");
+    });
+}
+
+/// Servers in the cluster's slots: three voters to start with, one spare
+/// for each replacement.
+const SLOTS: usize = 8;
+const REPLACEMENTS: usize = 5;
+
+/// Asks for `change` until the leader reports it committed: a change whose
+/// call timed out may have committed anyway, and its retry is then refused
+/// as already done, so the configuration is the judge.
+fn change_until(cluster: &KvCluster, change: &ConfChange, done: impl Fn(&Configuration) -> bool) {
+    let started = Instant::now();
+    loop {
+        let leader = cluster
+            .all()
+            .into_iter()
+            .filter_map(|i| cluster.server(i))
+            .find(|kv| kv.raft().get_state().1);
+        if let Some(kv) = leader {
+            let (config, committed) = kv.raft().configuration();
+            if committed && done(&config) {
+                return;
+            }
+            let _ = kv.raft().change_membership(change, Duration::from_secs(1));
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "{change} not committed in 40 s"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One fault at a time against the current members, until `stop`: a crash
+/// and restart, or one member cut off from all others and healed.
+fn nemesis(cluster: &KvCluster, members: &Mutex<Vec<usize>>, stop: &AtomicBool) -> usize {
+    let mut rng = rand::rng();
+    let mut faults = 0;
+    while !stop.load(Ordering::SeqCst) {
+        thread::sleep(Duration::from_millis(rng.random_range(50..300)));
+        let victim = {
+            let members = members.lock();
+            members[rng.random_range(0..members.len())]
+        };
+        let down = Duration::from_millis(rng.random_range(200..800));
+        if rng.random_ratio(1, 2) {
+            cluster.shutdown_server(victim);
+            thread::sleep(down);
+            cluster.start_server(victim);
+        } else {
+            let others: Vec<usize> = (0..SLOTS).filter(|&i| i != victim).collect();
+            cluster.partition(&[victim], &others);
+            thread::sleep(down);
+            cluster.connect_all();
+        }
+        faults += 1;
+    }
+    faults
+}
+
+#[test]
+fn servers_replaced_while_members_crash_and_are_cut_off_keep_the_history_linearizable() {
+    run_test(|| {
+        let recorder = KvRecorder::new();
+        let cluster = KvCluster::recording_with_voters(SLOTS, 3, recorder.clone());
+        eprintln!("Test: servers replaced under crashes and partitions (linearizable) ...");
+        let stop = AtomicBool::new(false);
+        let members = Mutex::new(vec![0, 1, 2]);
+        let mut rng = rand::rng();
+        let (ops, faults) = thread::scope(|s| {
+            let clients: Vec<_> = (0..CLIENTS)
+                .map(|c| {
+                    let (cluster, stop) = (&cluster, &stop);
+                    s.spawn(move || {
+                        let client = cluster.make_client();
+                        let mut rng = rand::rng();
+                        let mut n = 0;
+                        while !stop.load(Ordering::SeqCst) {
+                            let key = rng.random_range(0..KEYS).to_string();
+                            if rng.random_ratio(1, 2) {
+                                client.append(&key, &format!("x {c} {n} y"));
+                            } else {
+                                client.get(&key);
+                            }
+                            n += 1;
+                        }
+                        n
+                    })
+                })
+                .collect();
+            let faults = s.spawn(|| nemesis(&cluster, &members, &stop));
+            for new in 3..3 + REPLACEMENTS {
+                let add = ConfChange::AddLearner {
+                    id: new,
+                    address: format!("kv-{new}:1"),
+                };
+                change_until(&cluster, &add, |c| c.contains(new));
+                members.lock().push(new);
+                change_until(&cluster, &ConfChange::Promote { id: new }, |c| {
+                    c.is_voter(new)
+                });
+                let old = {
+                    let members = members.lock();
+                    let voters: Vec<usize> =
+                        members.iter().copied().filter(|&m| m != new).collect();
+                    voters[rng.random_range(0..voters.len())]
+                };
+                members.lock().retain(|&m| m != old);
+                change_until(&cluster, &ConfChange::Remove { id: old }, |c| {
+                    !c.contains(old)
+                });
+                eprintln!("  server {new} replaced server {old}");
+                // Time for faults between replacements, not a wait for one.
+                thread::sleep(Duration::from_millis(rng.random_range(200..600)));
+            }
+            // The load's duration after the last change, not a wait.
+            thread::sleep(Duration::from_millis(500));
+            stop.store(true, Ordering::SeqCst);
+            let faults = faults.join().unwrap();
+            let ops: usize = clients.into_iter().map(|h| h.join().unwrap()).sum();
+            (ops, faults)
+        });
+        cluster.connect_all();
+        assert!(ops > 50, "too little load: {ops} operations");
+        assert!(faults >= REPLACEMENTS, "too few faults: {faults}");
+        let mut expected = members.into_inner();
+        expected.sort_unstable();
+        let leader = cluster.check_one_leader();
+        let (config, _) = cluster.server(leader).unwrap().raft().configuration();
+        assert_eq!(config.voters().collect::<Vec<_>>(), expected, "{config}");
+        check_linearizable(&recorder);
+        eprintln!("  ... Passed -- {ops} operations, {faults} faults");
     });
 }
