@@ -61,12 +61,11 @@ impl Client {
             if rng.random_range(0..100) < self.get_percent {
                 let invoked = at();
                 match clerk.get(self::key(key)) {
-                    Ok(value) => history.gets.push(Get {
-                        key,
-                        invoked,
-                        returned: at(),
-                        value: value.unwrap_or_default(),
-                    }),
+                    Ok(value) => {
+                        history
+                            .gets
+                            .push(Get::new(key, invoked, at(), &value.unwrap_or_default()))
+                    }
                     Err(ClerkError::DeadlineExceeded { .. }) => {}
                     Err(e) => anyhow::bail!("client {}: Get: {e}", self.id),
                 }
