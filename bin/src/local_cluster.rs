@@ -152,6 +152,12 @@ impl LocalCluster {
     /// the configuration (`kvctl member add-learner`). Returns its id.
     pub fn add_joining_node(&mut self) -> anyhow::Result<usize> {
         let addr = free_loopback_addrs(1)?[0];
+        self.add_joining_node_at(addr)
+    }
+
+    /// [`add_joining_node`](Self::add_joining_node) listening on `addr`
+    /// (say, in a network namespace the launcher puts it in).
+    pub fn add_joining_node_at(&mut self, addr: SocketAddr) -> anyhow::Result<usize> {
         let id = self.nodes.len();
         let dir = self.nodes[0]
             .data_dir

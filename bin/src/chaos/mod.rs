@@ -37,6 +37,11 @@ use preload::Preload;
 use roster::Roster;
 use window::Window;
 
+/// With `--partitions --replace`: how many nodes may join during the run,
+/// each in a namespace made at the start; once they are used up, the
+/// nemesis kills a node where it would have replaced one.
+const SPARE_NAMESPACES: usize = 16;
+
 /// What to run, as `chaos`'s flags say.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -69,10 +74,6 @@ pub fn run(options: &Options) -> anyhow::Result<Vec<String>> {
         options.clients > 0 && options.keys > 0,
         "--clients and --keys must be at least 1"
     );
-    anyhow::ensure!(
-        !(options.partitions && options.replace),
-        "--partitions and --replace do not go together (a new node has no namespace)"
-    );
     let seed = options.seed.unwrap_or_else(|| rand::rng().next_u64());
     let mut builder = tempfile::Builder::new();
     builder.prefix("chaos-");
@@ -89,9 +90,10 @@ pub fn run(options: &Options) -> anyhow::Result<Vec<String>> {
         options.keys,
         options.time
     );
+    let namespaces = options.nodes + if options.replace { SPARE_NAMESPACES } else { 0 };
     let net = options
         .partitions
-        .then(|| Net::create(options.nodes))
+        .then(|| Net::create(namespaces))
         .transpose()?;
     let config = dir.path().join("cluster.conf");
     let raft_node = sibling_binary("raft-node")?;
@@ -105,7 +107,7 @@ pub fn run(options: &Options) -> anyhow::Result<Vec<String>> {
             let addrs = (0..options.nodes).map(|n| net.addr(n)).collect();
             let mut cluster =
                 LocalCluster::create_at(addrs, &config, dir.path(), &raft_node, extra)?;
-            let launchers: Vec<Vec<String>> = (0..options.nodes).map(|n| net.launcher(n)).collect();
+            let launchers: Vec<Vec<String>> = (0..namespaces).map(|n| net.launcher(n)).collect();
             cluster.set_launcher(Box::new(move |n| launchers[n].clone()));
             cluster
         }

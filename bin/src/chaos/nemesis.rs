@@ -106,10 +106,17 @@ impl Nemesis<'_> {
             0..=4 => Fault::Kill(node),
             5..=8 => Fault::Pause(node),
             9 => Fault::RestartAll,
-            10 | 11 if replace => Fault::Replace(node),
+            10 | 11 if replace && self.can_add() => Fault::Replace(node),
             10 | 11 => Fault::Kill(node),
             _ => Fault::Partition(self.minority()),
         }
+    }
+
+    /// Whether a new node has somewhere to run: any loopback port, or a
+    /// namespace not used yet.
+    fn can_add(&self) -> bool {
+        self.net
+            .is_none_or(|net| self.cluster.nodes().len() < net.capacity())
     }
 
     /// One to (members − 1) / 2 members, picked at random.
@@ -167,7 +174,12 @@ impl Nemesis<'_> {
     /// README's procedure: add a learner, start it with `--join`, promote
     /// it once it has caught up, remove the old member, which then stops.
     fn replace(&mut self, old: usize) -> anyhow::Result<()> {
-        let new = self.cluster.add_joining_node()?;
+        let new = match self.net {
+            Some(net) => self
+                .cluster
+                .add_joining_node_at(net.addr(self.cluster.nodes().len()))?,
+            None => self.cluster.add_joining_node()?,
+        };
         let address = self.cluster.nodes()[new].addr.to_string();
         self.log(&format!("replace node{old} by node{new} ({address})"));
         self.roster.set(self.cluster.addrs());

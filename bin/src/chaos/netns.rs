@@ -6,7 +6,8 @@
 //! out); a new connection across the cut fails at once, as it would with a
 //! router answering "unreachable". The clients stay in the host's
 //! namespace and can still reach every node, so a leader cut off from its
-//! peers keeps hearing from clients.
+//! peers keeps hearing from clients. With `--replace` too, namespaces for
+//! the nodes that may join later are made at the start.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::Command;
@@ -19,14 +20,16 @@ const PORT: u16 = 7000;
 /// The namespaces, their links and the bridge; removed on drop.
 pub struct Net {
     tag: String,
+    /// Namespaces made: node ids `0..nodes` each have one.
     nodes: usize,
     /// The third byte of the 10.77.x.0/24 subnet, unique per run.
     subnet: u8,
 }
 
 impl Net {
-    /// Makes `nodes` namespaces on a fresh bridge.
+    /// Makes `nodes` namespaces on a fresh bridge (at most 250).
     pub fn create(nodes: usize) -> anyhow::Result<Net> {
+        anyhow::ensure!(nodes <= 250, "at most 250 namespaces on one /24");
         let pid = std::process::id();
         let net = Net {
             tag: format!("ck{}", pid % 100_000),
@@ -61,6 +64,11 @@ impl Net {
     /// Where node `n` listens.
     pub fn addr(&self, n: usize) -> SocketAddr {
         SocketAddr::new(self.ip(Some(n)), PORT)
+    }
+
+    /// How many nodes have a namespace.
+    pub fn capacity(&self) -> usize {
+        self.nodes
     }
 
     /// The command prefix that runs a program in node `n`'s namespace.
