@@ -279,8 +279,8 @@ impl Clerk {
     /// Sends one request (always with the same request id) to server after
     /// server until one answers it for real. Only wrong leader, timeouts and
     /// transport failures are retried: on the hinted leader if there is a
-    /// hint not yet tried in this round, else on the next untried server,
-    /// pausing once every server was tried ([`Round`]).
+    /// hint not already asked twice in this round, else on the next untried
+    /// server, pausing once every server was tried ([`Round`]).
     /// Anything else no retry can fix, so it is returned at once.
     fn call_until_answered<R>(
         &self,

@@ -17,10 +17,10 @@
 //! - One Clerk serves many threads: each call borrows its own session, so no
 //!   client id ever has two requests in flight (which would defeat dedup).
 //! - The leader's hint in `ErrWrongLeader` is followed instead of walking the
-//!   servers one by one, but only to a server not yet tried in this round
-//!   (`round.rs`): removed or cut-off servers still name the leader they last
-//!   knew, and two of them could otherwise send a request between them for
-//!   ever. A fruitless round of servers pauses with exponential backoff
+//!   servers one by one, but to one server at most twice a round, and every
+//!   server is tried before the round ends (`round.rs`): removed or cut-off
+//!   servers still name the leader they last knew, and two of them could
+//!   otherwise send a request between them for ever. A fruitless round of servers pauses with exponential backoff
 //!   instead of spinning.
 //! - A dead server is an error value from the RPC channel, not SIGPIPE killing
 //!   the client; an optional deadline turns "cluster unreachable" into an
