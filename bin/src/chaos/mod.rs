@@ -183,7 +183,7 @@ fn soak(
     // Heal: every node up, running and connected, then read each key's
     // final value.
     if let Some(net) = net {
-        net.heal()?;
+        net.heal(cluster.nodes().len())?;
     }
     for &n in &members {
         cluster.resume(n);

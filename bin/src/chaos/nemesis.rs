@@ -163,9 +163,10 @@ impl Nemesis<'_> {
                 };
                 let cut = self.millis(500..6000);
                 self.log(&format!("cut {side:?} off from the others for {cut:?}"));
-                net.partition(&side)?;
+                let in_use = self.cluster.nodes().len();
+                net.partition(&side, in_use)?;
                 std::thread::sleep(cut);
-                net.heal()?;
+                net.heal(in_use)?;
             }
         }
         Ok(())

@@ -78,10 +78,11 @@ impl Net {
             .to_vec()
     }
 
-    /// Cuts every link between a node of `side` and a node not in it.
-    pub fn partition(&self, side: &[usize]) -> anyhow::Result<()> {
+    /// Cuts every link between a node of `side` and one of the other nodes
+    /// `0..in_use` (namespaces not in use yet need no cut).
+    pub fn partition(&self, side: &[usize], in_use: usize) -> anyhow::Result<()> {
         for a in side.iter().copied() {
-            for b in (0..self.nodes).filter(|b| !side.contains(b)) {
+            for b in (0..in_use.min(self.nodes)).filter(|b| !side.contains(b)) {
                 self.drop_to(a, b)?;
                 self.drop_to(b, a)?;
             }
@@ -89,9 +90,9 @@ impl Net {
         Ok(())
     }
 
-    /// Removes every cut.
-    pub fn heal(&self) -> anyhow::Result<()> {
-        (0..self.nodes)
+    /// Removes every cut among nodes `0..in_use`.
+    pub fn heal(&self, in_use: usize) -> anyhow::Result<()> {
+        (0..in_use.min(self.nodes))
             .try_for_each(|n| in_ns(&self.ns(n), "ip", &["route", "flush", "type", "blackhole"]))
     }
 

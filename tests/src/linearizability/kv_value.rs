@@ -57,6 +57,10 @@ impl Value {
     /// oldest one's bytes were added since. The second condition keeps the copies to a few
     /// times the value's final length in all, however small the appends.
     pub fn append(&self, suffix: &str) -> Value {
+        if suffix.is_empty() {
+            // The same text: an empty piece would only lengthen the chain.
+            return self.clone();
+        }
         let piece = &self.0;
         if piece.depth >= FLATTEN_DEPTH && piece.len - piece.base_len >= piece.base_len / 4 {
             return Value::new(self.to_text() + suffix);
