@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use kvserver::KvServer;
 use parking_lot::Mutex;
 use raft::{ChangeError, ConfChange, Configuration};
 use raftkv_tests::kv_harness::{check_linearizable, KvCluster};
@@ -29,15 +30,38 @@ impl Drop for StopOnDrop<'_> {
     }
 }
 
+/// Client `c`'s load until `stop`: Appends and Gets on the shared keys;
+/// returns how many operations it made.
+fn run_client(cluster: &KvCluster, c: usize, stop: &AtomicBool) -> usize {
+    let client = cluster.make_client();
+    let mut rng = rand::rng();
+    let mut n = 0;
+    while !stop.load(Ordering::SeqCst) {
+        let key = rng.random_range(0..KEYS).to_string();
+        if rng.random_ratio(1, 2) {
+            client.append(&key, &format!("x {c} {n} y"));
+        } else {
+            client.get(&key);
+        }
+        n += 1;
+    }
+    n
+}
+
+/// A running server that believes it leads (a deposed one may, for a while).
+fn claimed_leader(cluster: &KvCluster) -> Option<KvServer> {
+    cluster
+        .all()
+        .into_iter()
+        .filter_map(|i| cluster.server(i))
+        .find(|kv| kv.raft().get_state().1)
+}
+
 /// Asks the running leader for `change` until it is committed (bounded).
 fn change(cluster: &KvCluster, change: &ConfChange) {
     let started = Instant::now();
     loop {
-        let leader = cluster
-            .all()
-            .into_iter()
-            .filter_map(|i| cluster.server(i))
-            .find(|kv| kv.raft().get_state().1);
+        let leader = claimed_leader(cluster);
         let result = match leader {
             Some(kv) => kv.raft().change_membership(change, Duration::from_secs(2)),
             None => Err(ChangeError::NotLeader),
@@ -63,21 +87,7 @@ fn a_server_replaced_under_load_keeps_the_history_linearizable() {
             let clients: Vec<_> = (0..CLIENTS)
                 .map(|c| {
                     let (cluster, stop) = (&cluster, &stop);
-                    s.spawn(move || {
-                        let client = cluster.make_client();
-                        let mut rng = rand::rng();
-                        let mut n = 0;
-                        while !stop.load(Ordering::SeqCst) {
-                            let key = rng.random_range(0..KEYS).to_string();
-                            if rng.random_ratio(1, 2) {
-                                client.append(&key, &format!("x {c} {n} y"));
-                            } else {
-                                client.get(&key);
-                            }
-                            n += 1;
-                        }
-                        n
-                    })
+                    s.spawn(move || run_client(cluster, c, stop))
                 })
                 .collect();
             let _stop = StopOnDrop(&stop);
@@ -121,11 +131,7 @@ const REPLACEMENTS: usize = 5;
 fn change_until(cluster: &KvCluster, change: &ConfChange, done: impl Fn(&Configuration) -> bool) {
     let started = Instant::now();
     loop {
-        let leader = cluster
-            .all()
-            .into_iter()
-            .filter_map(|i| cluster.server(i))
-            .find(|kv| kv.raft().get_state().1);
+        let leader = claimed_leader(cluster);
         if let Some(kv) = leader {
             let (config, committed) = kv.raft().configuration();
             if committed && done(&config) {
@@ -181,21 +187,7 @@ fn servers_replaced_while_members_crash_and_are_cut_off_keep_the_history_lineari
             let clients: Vec<_> = (0..CLIENTS)
                 .map(|c| {
                     let (cluster, stop) = (&cluster, &stop);
-                    s.spawn(move || {
-                        let client = cluster.make_client();
-                        let mut rng = rand::rng();
-                        let mut n = 0;
-                        while !stop.load(Ordering::SeqCst) {
-                            let key = rng.random_range(0..KEYS).to_string();
-                            if rng.random_ratio(1, 2) {
-                                client.append(&key, &format!("x {c} {n} y"));
-                            } else {
-                                client.get(&key);
-                            }
-                            n += 1;
-                        }
-                        n
-                    })
+                    s.spawn(move || run_client(cluster, c, stop))
                 })
                 .collect();
             let faults = s.spawn(|| nemesis(&cluster, &members, &stop));

@@ -49,7 +49,11 @@ impl Get {
             key,
             invoked,
             returned,
-            read: tokens(value).map(|tokens| Prefixes::of(&tokens).last()),
+            read: tokens(value).map(|tokens| {
+                let mut digester = Digester::new();
+                tokens.iter().for_each(|token| digester.add(token));
+                digester.digest()
+            }),
         }
     }
 }
@@ -62,30 +66,49 @@ pub struct Digest {
     hash: u64,
 }
 
+/// Digests a list of tokens one token at a time, so the digest of a read
+/// and those of a final value's prefixes are made the same way.
+struct Digester {
+    hasher: DefaultHasher,
+    tokens: usize,
+}
+
+impl Digester {
+    fn new() -> Digester {
+        Digester {
+            hasher: DefaultHasher::new(),
+            tokens: 0,
+        }
+    }
+
+    fn add(&mut self, token: &str) {
+        self.hasher.write(token.as_bytes());
+        self.hasher.write_u8(TOKEN_END);
+        self.tokens += 1;
+    }
+
+    /// The digest of the tokens added so far.
+    fn digest(&self) -> Digest {
+        Digest {
+            tokens: self.tokens,
+            hash: self.hasher.finish(),
+        }
+    }
+}
+
 /// The digests of every prefix of a list of tokens, from one pass.
 struct Prefixes(Vec<Digest>);
 
 impl Prefixes {
     fn of(tokens: &[&str]) -> Prefixes {
-        let mut hasher = DefaultHasher::new();
+        let mut digester = Digester::new();
         let mut digests = Vec::with_capacity(tokens.len() + 1);
-        digests.push(Digest {
-            tokens: 0,
-            hash: hasher.finish(),
-        });
-        for (i, token) in tokens.iter().enumerate() {
-            hasher.write(token.as_bytes());
-            hasher.write_u8(TOKEN_END);
-            digests.push(Digest {
-                tokens: i + 1,
-                hash: hasher.finish(),
-            });
+        digests.push(digester.digest());
+        for token in tokens {
+            digester.add(token);
+            digests.push(digester.digest());
         }
         Prefixes(digests)
-    }
-
-    fn last(&self) -> Digest {
-        *self.0.last().expect("the empty prefix is always there")
     }
 
     /// Whether `read` is how the value begins.
